@@ -1,0 +1,251 @@
+//! `/api/v1/event-type`: the event catalog. Each type has a description and JSON Schemas with
+//! examples; "send test event" delivers an example.
+
+use super::extract::double_option;
+use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use crate::domain::{EventType, EventTypeFields, EventTypeName};
+use crate::error::ApiError;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/event-type", get(list).post(create))
+        .route(
+            "/event-type/{name}",
+            get(fetch).put(update).patch(patch).delete(delete),
+        )
+}
+
+/// The body of create (with `name`) and of a full update (without).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeIn {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    archived: Option<bool>,
+    deprecated: Option<bool>,
+    schemas: Option<serde_json::Value>,
+    group_name: Option<String>,
+    feature_flags: Option<BTreeSet<String>>,
+    /// Older clients send one flag.
+    feature_flag: Option<String>,
+}
+
+impl EventTypeIn {
+    fn fields(self) -> Result<EventTypeFields, ApiError> {
+        let feature_flags = match (self.feature_flags, self.feature_flag) {
+            (Some(set), _) => Some(set),
+            (None, Some(one)) => Some([one].into()),
+            (None, None) => None,
+        };
+        Ok(EventTypeFields {
+            description: self.description,
+            archived: self.archived.unwrap_or(false),
+            deprecated: self.deprecated.unwrap_or(false),
+            schemas: check_schemas(self.schemas)?,
+            group_name: self.group_name,
+            feature_flags,
+        })
+    }
+}
+
+/// `schemas` maps a version ("1", "2" …) to a JSON Schema object.
+fn check_schemas(s: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, ApiError> {
+    match s {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(map)) => {
+            if let Some((version, _)) = map.iter().find(|(_, v)| !v.is_object()) {
+                return Err(ApiError::Validation(format!(
+                    "schemas[\"{version}\"] must be a JSON Schema object"
+                )));
+            }
+            Ok(Some(serde_json::Value::Object(map)))
+        }
+        Some(_) => Err(ApiError::Validation(
+            "schemas must be an object mapping versions to JSON Schemas".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypePatch {
+    description: Option<String>,
+    archived: Option<bool>,
+    deprecated: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    schemas: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "double_option")]
+    group_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    feature_flags: Option<Option<BTreeSet<String>>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeOut {
+    name: EventTypeName,
+    description: String,
+    archived: bool,
+    deprecated: bool,
+    schemas: Option<serde_json::Value>,
+    group_name: Option<String>,
+    feature_flags: Option<BTreeSet<String>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<EventType> for EventTypeOut {
+    fn from(e: EventType) -> Self {
+        Self {
+            name: e.name,
+            description: e.description,
+            archived: e.archived,
+            deprecated: e.deprecated,
+            schemas: e.schemas,
+            group_name: e.group_name,
+            feature_flags: e.feature_flags,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+fn parse_name(name: &str) -> Result<EventTypeName, ApiError> {
+    Ok(EventTypeName::parse(name)?)
+}
+
+async fn find(state: &AppState, name: &str) -> Result<EventType, ApiError> {
+    let name = EventTypeName::parse(name).map_err(|_| ApiError::not_found("event type"))?;
+    state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<EventTypeIn>,
+) -> Result<(StatusCode, Json<EventTypeOut>), ApiError> {
+    let name = body
+        .name
+        .as_deref()
+        .ok_or_else(|| ApiError::Validation("invalid request body: missing field `name`".into()))
+        .and_then(parse_name)?;
+    let et = state.store.create_event_type(&name, body.fields()?).await?;
+    Ok((StatusCode::CREATED, Json(et.into())))
+}
+
+/// Read beside [`ListQuery`] from the same query string.
+#[derive(Debug, Deserialize)]
+struct ArchivedQuery {
+    include_archived: Option<bool>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(list): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<ArchivedQuery>,
+) -> Result<Json<ListResponse<EventTypeOut>>, ApiError> {
+    let page = list.page(true)?;
+    let rows = state
+        .store
+        .list_event_types(&page, q.include_archived.unwrap_or(false))
+        .await?;
+    Ok(Json(ListResponse::from_rows(
+        rows,
+        &page,
+        |e| e.name.to_string(),
+        EventTypeOut::from,
+    )))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<EventTypeOut>, ApiError> {
+    Ok(Json(find(&state, &name).await?.into()))
+}
+
+/// A full update; like Svix, it creates the event type when it does not exist yet.
+async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<EventTypeIn>,
+) -> Result<(StatusCode, Json<EventTypeOut>), ApiError> {
+    let name = parse_name(&name)?;
+    let fields = body.fields()?;
+    match state.store.get_event_type(&name).await? {
+        Some(_) => Ok((
+            StatusCode::OK,
+            Json(state.store.update_event_type(&name, fields).await?.into()),
+        )),
+        None => Ok((
+            StatusCode::CREATED,
+            Json(state.store.create_event_type(&name, fields).await?.into()),
+        )),
+    }
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<EventTypePatch>,
+) -> Result<Json<EventTypeOut>, ApiError> {
+    let et = find(&state, &name).await?;
+    let fields = EventTypeFields {
+        description: body.description.unwrap_or(et.description),
+        archived: body.archived.unwrap_or(et.archived),
+        deprecated: body.deprecated.unwrap_or(et.deprecated),
+        schemas: match body.schemas {
+            Some(s) => check_schemas(s)?,
+            None => et.schemas,
+        },
+        group_name: body.group_name.unwrap_or(et.group_name),
+        feature_flags: body.feature_flags.unwrap_or(et.feature_flags),
+    };
+    Ok(Json(
+        state
+            .store
+            .update_event_type(&et.name, fields)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteQuery {
+    expunge: Option<bool>,
+}
+
+/// Archives the event type (it stays in the catalog, hidden from lists by default), or with
+/// `?expunge=true` removes it, as Svix does.
+async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    let et = find(&state, &name).await?;
+    if q.expunge.unwrap_or(false) {
+        state.store.delete_event_type(&et.name).await?;
+    } else {
+        let fields = EventTypeFields {
+            description: et.description,
+            archived: true,
+            deprecated: et.deprecated,
+            schemas: et.schemas,
+            group_name: et.group_name,
+            feature_flags: et.feature_flags,
+        };
+        state.store.update_event_type(&et.name, fields).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

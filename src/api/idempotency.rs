@@ -1,0 +1,103 @@
+//! `idempotency-key` on POST requests: a repeated request gets the first response (for 24 h)
+//! instead of doing the work twice. Svix's SDKs send a key on every POST, so retries after a
+//! lost response are safe.
+//!
+//! Message creation keeps its response in the same transaction as the message (see
+//! `messages::create`), so a crash between the two cannot produce a duplicate; it marks its
+//! response with [`AlreadyStored`] and this layer leaves it alone. Other POSTs are recorded
+//! here after they succeed.
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::store::{IdempotentWrite, StoredResponse};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The key and scope of the current request, for handlers that store the response themselves.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub scope: String,
+}
+
+/// Set on a response whose idempotent copy the handler has already stored.
+#[derive(Debug, Clone, Copy)]
+pub struct AlreadyStored;
+
+const MAX_KEY_LEN: usize = 256;
+/// Responses larger than this are not kept (list-sized bodies are not POST answers).
+const MAX_STORED_BODY: usize = 1024 * 1024;
+
+pub async fn replay_or_record(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if req.method() != Method::POST {
+        return Ok(next.run(req).await);
+    }
+    let Some(key) = req.headers().get("idempotency-key") else {
+        return Ok(next.run(req).await);
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .ok_or_else(|| {
+            ApiError::Validation(format!(
+                "idempotency-key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+            ))
+        })?
+        .to_owned();
+    let scope = format!(
+        "POST {}",
+        req.uri().path_and_query().map_or("", |p| p.as_str())
+    );
+    if let Some(first) = state.store.get_idempotent(&key, &scope).await? {
+        return Ok(stored_response(first));
+    }
+    req.extensions_mut().insert(IdempotencyKey {
+        key: key.clone(),
+        scope: scope.clone(),
+    });
+    let response = next.run(req).await;
+    if !response.status().is_success() || response.extensions().get::<AlreadyStored>().is_some() {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "buffering a response: {e}"
+            )))
+        }
+    };
+    let write = IdempotentWrite {
+        key,
+        scope,
+        response: StoredResponse {
+            status: parts.status.as_u16(),
+            body: bytes.to_vec(),
+        },
+    };
+    if let Err(e) = state.store.put_idempotent(write).await {
+        // The request succeeded; failing it now would invite a retry that does it twice.
+        tracing::warn!(error = %e, "could not store an idempotent response");
+    }
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Replays a kept response.
+pub fn stored_response(r: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, r.body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

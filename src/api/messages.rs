@@ -1,0 +1,294 @@
+//! `/api/v1/app/{app}/msg`: publishing messages and reading them back.
+//!
+//! Publishing is the hot path: the message and its deliveries are committed in one
+//! transaction before the 202 (so an acknowledged message is never lost), then the dispatcher
+//! is woken so the first attempt starts at once.
+
+use super::applications;
+use super::endpoints::parse_channels;
+use super::idempotency::{stored_response, AlreadyStored, IdempotencyKey};
+use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use crate::domain::*;
+use crate::error::ApiError;
+use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoredResponse};
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeSet;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/{app_id}/msg", get(list).post(create))
+        .route("/app/{app_id}/msg/{msg_id}", get(fetch))
+}
+
+const MAX_MESSAGE_CHANNELS: usize = 10;
+const DEFAULT_RETENTION_DAYS: i64 = 90;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageIn {
+    event_type: String,
+    event_id: Option<String>,
+    /// Kept as the exact text received: that is what is signed and delivered.
+    payload: Box<RawValue>,
+    channels: Option<BTreeSet<String>>,
+    tags: Option<BTreeSet<String>>,
+    payload_retention_period: Option<i64>,
+    payload_retention_hours: Option<i64>,
+    /// Svix lets a message create its application on the fly.
+    application: Option<serde_json::Value>,
+    deliver_at: Option<serde_json::Value>,
+}
+
+/// A message to publish, checked.
+pub(super) struct NewMessage {
+    pub event_type: EventTypeName,
+    pub event_id: Option<String>,
+    pub payload: String,
+    pub channels: Option<BTreeSet<ChannelName>>,
+    pub tags: Option<BTreeSet<String>>,
+    pub retention_days: Option<i64>,
+}
+
+impl MessageIn {
+    fn parse(self) -> Result<NewMessage, ApiError> {
+        if self.deliver_at.is_some() {
+            return Err(ApiError::Validation(
+                "deliverAt (scheduled messages) is not supported by Kanca yet".into(),
+            ));
+        }
+        if !self.payload.get().trim_start().starts_with('{') {
+            return Err(ApiError::Validation("payload must be a JSON object".into()));
+        }
+        if let Some(id) = &self.event_id {
+            if id.is_empty() || id.len() > 256 {
+                return Err(ApiError::Validation(
+                    "eventId must be 1 to 256 characters".into(),
+                ));
+            }
+        }
+        let retention_days = match (self.payload_retention_hours, self.payload_retention_period) {
+            (Some(h), _) if !(1..=24 * 365).contains(&h) => {
+                return Err(ApiError::Validation(
+                    "payloadRetentionHours must be between 1 and 8760".into(),
+                ))
+            }
+            (Some(h), _) => Some((h + 23) / 24),
+            (None, Some(d)) if !(1..=365).contains(&d) => {
+                return Err(ApiError::Validation(
+                    "payloadRetentionPeriod must be between 1 and 365 days".into(),
+                ))
+            }
+            (None, d) => d,
+        };
+        Ok(NewMessage {
+            event_type: EventTypeName::parse(&self.event_type)?,
+            event_id: self.event_id,
+            payload: self.payload.get().to_owned(),
+            channels: parse_channels(self.channels, MAX_MESSAGE_CHANNELS)?,
+            tags: self.tags.filter(|t| !t.is_empty()),
+            retention_days,
+        })
+    }
+}
+
+/// Svix's `MessageOut`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOut<'a> {
+    id: &'a MessageId,
+    event_type: &'a EventTypeName,
+    event_id: Option<&'a str>,
+    payload: &'a RawValue,
+    channels: Option<&'a BTreeSet<ChannelName>>,
+    tags: Option<&'a BTreeSet<String>>,
+    timestamp: DateTime<Utc>,
+}
+
+/// Stands in for a payload that is not shown (`with_content=false`) or has expired.
+fn empty_payload() -> &'static RawValue {
+    serde_json::from_str("{}").expect("static JSON")
+}
+
+impl<'a> MessageOut<'a> {
+    pub fn new(m: &'a Message, payload: &'a RawValue) -> Self {
+        Self {
+            id: &m.id,
+            event_type: &m.event_type,
+            event_id: m.event_id.as_deref(),
+            payload,
+            channels: m.channels.as_ref(),
+            tags: m.tags.as_ref(),
+            timestamp: m.created_at,
+        }
+    }
+}
+
+/// Renders a message; `with_content=false` leaves the payload out, as in Svix.
+pub fn render_message(m: &Message, with_content: bool) -> serde_json::Value {
+    let raw = m
+        .payload
+        .as_deref()
+        .filter(|_| with_content)
+        .and_then(|p| RawValue::from_string(p.to_owned()).ok());
+    let payload: &RawValue = match raw.as_deref() {
+        Some(p) => p,
+        None => empty_payload(),
+    };
+    serde_json::to_value(MessageOut::new(m, payload)).expect("plain data serialises")
+}
+
+/// Stores a message with its deliveries and wakes the dispatcher; answers 202 with the
+/// message. Shared by `POST …/msg` and "send test event".
+pub(super) async fn publish(
+    state: &AppState,
+    app: &AppId,
+    new: NewMessage,
+    fan_out: FanOut,
+    idempotency: Option<IdempotencyKey>,
+    with_content: bool,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let msg = Message {
+        id: MessageId::generate(),
+        app_id: app.clone(),
+        event_type: new.event_type,
+        event_id: new.event_id,
+        payload: Some(new.payload),
+        channels: new.channels,
+        tags: new.tags,
+        created_at: now,
+        payload_expires_at: now
+            + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
+    };
+    let body =
+        serde_json::to_vec(&render_message(&msg, with_content)).expect("plain data serialises");
+    let write = idempotency.map(|k| IdempotentWrite {
+        key: k.key,
+        scope: k.scope,
+        response: StoredResponse {
+            status: StatusCode::ACCEPTED.as_u16(),
+            body: body.clone(),
+        },
+    });
+    let stored_here = write.is_some();
+    let mut response = match state.store.create_message(&msg, fan_out, write).await? {
+        CreateMessageOutcome::Created { deliveries } => {
+            if deliveries > 0 {
+                state.waker.wake();
+            }
+            let mut r = (StatusCode::ACCEPTED, body).into_response();
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        CreateMessageOutcome::Replayed(first) => stored_response(first),
+    };
+    if stored_here {
+        response.extensions_mut().insert(AlreadyStored);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentQuery {
+    with_content: Option<bool>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiQuery(q): ApiQuery<ContentQuery>,
+    idempotency: Option<Extension<IdempotencyKey>>,
+    ApiJson(body): ApiJson<MessageIn>,
+) -> Result<Response, ApiError> {
+    let application = body.application.clone();
+    let new = body.parse()?;
+    let app = match applications::resolve(&state, &app_id).await {
+        Ok(app) => app,
+        Err(ApiError::NotFound(_)) if application.is_some() => {
+            applications::create_for_message(&state, &app_id, application.unwrap_or_default())
+                .await?
+        }
+        Err(e) => return Err(e),
+    };
+    publish(
+        &state,
+        &app.id,
+        new,
+        FanOut::Subscribed,
+        idempotency.map(|e| e.0),
+        q.with_content.unwrap_or(true),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageListQuery {
+    channel: Option<String>,
+    before: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+    with_content: Option<bool>,
+    /// Comma-separated, as the Svix SDKs send it.
+    event_types: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiQuery(list): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<MessageListQuery>,
+) -> Result<Json<ListResponse<serde_json::Value>>, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let page = list.page(false)?;
+    let filter = MessageFilter {
+        event_types: q
+            .event_types
+            .as_deref()
+            .map(|s| {
+                s.split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(EventTypeName::parse)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?,
+        channel: q.channel.as_deref().map(ChannelName::parse).transpose()?,
+        before: q.before,
+        after: q.after,
+    };
+    let rows = state.store.list_messages(&app.id, &page, &filter).await?;
+    let with_content = q.with_content.unwrap_or(true);
+    Ok(Json(ListResponse::from_rows(
+        rows,
+        &page,
+        |m| m.id.to_string(),
+        |m| render_message(&m, with_content),
+    )))
+}
+
+/// Finds a message of an application, or answers 404.
+pub(super) async fn resolve(state: &AppState, app: &AppId, id: &str) -> Result<Message, ApiError> {
+    let id = MessageId::parse(id).map_err(|_| ApiError::not_found("message"))?;
+    state
+        .store
+        .get_message(app, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    Path((app_id, msg_id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<ContentQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let msg = resolve(&state, &app.id, &msg_id).await?;
+    Ok(Json(render_message(&msg, q.with_content.unwrap_or(true))))
+}

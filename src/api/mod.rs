@@ -1,0 +1,135 @@
+//! The HTTP API under `/api/v1`: Svix-compatible sending API and Kanca's own resources.
+//!
+//! One file per resource, each exposing `router()`. This module holds what they share: the
+//! state, bearer-token auth, JSON and query extractors that turn bad input into clear 4xx
+//! answers, keyset pagination, and idempotency keys.
+
+mod applications;
+mod attempts;
+mod endpoints;
+mod event_types;
+mod extract;
+mod health;
+mod idempotency;
+mod messages;
+mod pagination;
+
+pub use extract::{ApiJson, ApiQuery};
+pub use pagination::{ListQuery, ListResponse};
+
+use crate::delivery::Waker;
+use crate::error::ApiError;
+use crate::store::DynStore;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub waker: Waker,
+    pub config: Arc<ApiConfig>,
+}
+
+pub struct ApiConfig {
+    /// SHA-256 of the admin token: compared in constant time, and the token itself is not
+    /// kept around in memory where a debug dump could show it.
+    admin_token_digest: [u8; 32],
+    pub allow_private_targets: bool,
+    pub max_body_bytes: usize,
+}
+
+impl ApiConfig {
+    pub fn new(admin_token: &str, allow_private_targets: bool, max_body_bytes: usize) -> Self {
+        Self {
+            admin_token_digest: Sha256::digest(admin_token.as_bytes()).into(),
+            allow_private_targets,
+            max_body_bytes,
+        }
+    }
+
+    /// Whether `token` is the admin token, in time that does not depend on where it differs.
+    pub fn token_matches(&self, token: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        digest.ct_eq(&self.admin_token_digest).into()
+    }
+}
+
+/// The `/api/v1` router with auth, body limits and idempotency applied.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let managed = Router::new()
+        .merge(applications::router())
+        .merge(event_types::router())
+        .merge(endpoints::router())
+        .merge(messages::router())
+        .merge(attempts::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::replay_or_record,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_admin_token,
+        ));
+    Router::new()
+        .nest(
+            "/api/v1",
+            managed.merge(health::router()).fallback(unknown_route),
+        )
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            reject_oversized,
+        ))
+        .with_state(state)
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+/// `Authorization: Bearer <admin token>` on every management route.
+async fn require_admin_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match token {
+        Some(t) if state.config.token_matches(t) => Ok(next.run(req).await),
+        _ => Err(ApiError::Authentication),
+    }
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it. Bodies
+/// without a length (chunked) are cut off by `DefaultBodyLimit` as they stream in.
+async fn reject_oversized(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+        return Err(ApiError::PayloadTooLarge(state.config.max_body_bytes));
+    }
+    Ok(next.run(req).await)
+}

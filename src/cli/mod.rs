@@ -1,0 +1,49 @@
+//! The `kanca` command line: one file per subcommand.
+
+mod migrate;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Kanca: a self-hosted webhook server. Send signed webhooks with retries through a
+/// Svix-compatible API, receive Slack-compatible webhooks, inspect requests.
+#[derive(Debug, Parser)]
+#[command(name = "kanca", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: migrate the database, serve the API, deliver messages.
+    Serve(crate::config::ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate(crate::config::DatabaseArgs),
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        let runtime = match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = runtime.block_on(async {
+            match self.command {
+                Command::Serve(args) => serve::run(args).await,
+                Command::Migrate(args) => migrate::run(args).await,
+            }
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

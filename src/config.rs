@@ -1,0 +1,218 @@
+//! Settings: built-in defaults, then an optional `kanca.toml`, then `KANCA_*` environment
+//! variables, then command-line flags (the later wins).
+//!
+//! Flags and environment variables are declared together on the CLI (clap reads both), so
+//! `--help` lists every variable; this module adds the file layer and the defaults, and parses
+//! every value once so the rest of the program only sees checked settings.
+
+use crate::delivery::schedule::RetrySchedule;
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Settings shared by every subcommand that opens the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Where the SQLite file and the generated admin token live.
+    #[arg(long, env = "KANCA_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` (default: `sqlite://<data dir>/kanca.db`) or `postgres://…`.
+    #[arg(
+        long,
+        env = "KANCA_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// A settings file (TOML, same names as the flags with `_`); `./kanca.toml` is read if present.
+    #[arg(long, env = "KANCA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `kanca serve` settings, as given on the command line or in the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
+    #[arg(long, env = "KANCA_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The bearer token for the API. Default: generated on first start, stored in the data dir.
+    #[arg(
+        long,
+        env = "KANCA_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// The base URL that printed hook and bin URLs start with (default: http://<listen>).
+    #[arg(long, env = "KANCA_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Allow deliveries to loopback/private/link-local addresses (turns the SSRF guard off).
+    #[arg(long, env = "KANCA_ALLOW_PRIVATE_TARGETS", value_name = "BOOL")]
+    pub allow_private_targets: Option<bool>,
+    /// Waits before each retry, e.g. `5s,5m,30m,2h,5h,10h,10h` (±20 % jitter).
+    #[arg(long, env = "KANCA_RETRY_SCHEDULE", value_name = "LIST")]
+    pub retry_schedule: Option<String>,
+    /// How long one delivery request may take, e.g. `15s`.
+    #[arg(long, env = "KANCA_DELIVERY_TIMEOUT", value_name = "DURATION")]
+    pub delivery_timeout: Option<String>,
+    /// Largest accepted request body in bytes (default 1 MiB).
+    #[arg(long, env = "KANCA_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Deliveries in flight at once (default 512).
+    #[arg(long, env = "KANCA_MAX_IN_FLIGHT", value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// `pretty` or `json` (default: pretty on a terminal, json otherwise).
+    #[arg(long, env = "KANCA_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The optional settings file: every key optional, names as the flags with `_`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    admin_token: Option<String>,
+    public_url: Option<String>,
+    allow_private_targets: Option<bool>,
+    retry_schedule: Option<String>,
+    delivery_timeout: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_in_flight: Option<usize>,
+    log_format: Option<LogFormat>,
+}
+
+/// Checked settings for running the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// `None`: use the token stored in the data dir, generating it on first start.
+    pub admin_token: Option<String>,
+    pub public_url: Option<String>,
+    pub allow_private_targets: bool,
+    pub retry_schedule: RetrySchedule,
+    pub delivery_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_in_flight: usize,
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Defaults that suit a test or an embedded use: port 0, the given data dir.
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        Self {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.to_owned(),
+            database_url: default_database_url(data_dir),
+            admin_token: None,
+            public_url: None,
+            allow_private_targets: false,
+            retry_schedule: RetrySchedule::default(),
+            delivery_timeout: Duration::from_secs(15),
+            max_body_bytes: 1024 * 1024,
+            max_in_flight: 512,
+            log_format: None,
+        }
+    }
+
+    pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = read_file(args.db.config.as_deref())?;
+        let data_dir = args
+            .db
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./kanca-data"));
+        let retry = args
+            .retry_schedule
+            .or(file.retry_schedule)
+            .map(|s| RetrySchedule::parse(&s).map_err(anyhow::Error::msg))
+            .transpose()
+            .context("KANCA_RETRY_SCHEDULE")?
+            .unwrap_or_default();
+        let timeout = args
+            .delivery_timeout
+            .or(file.delivery_timeout)
+            .map(|s| humantime::parse_duration(&s))
+            .transpose()
+            .context("KANCA_DELIVERY_TIMEOUT")?
+            .unwrap_or(Duration::from_secs(15));
+        let defaults = Self::for_data_dir(&data_dir);
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: args
+                .db
+                .database_url
+                .or(file.database_url)
+                .unwrap_or(defaults.database_url),
+            admin_token: args
+                .admin_token
+                .or(file.admin_token)
+                .filter(|t| !t.is_empty()),
+            public_url: args.public_url.or(file.public_url),
+            allow_private_targets: args
+                .allow_private_targets
+                .or(file.allow_private_targets)
+                .unwrap_or(false),
+            retry_schedule: retry,
+            delivery_timeout: timeout,
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            max_in_flight: args
+                .max_in_flight
+                .or(file.max_in_flight)
+                .unwrap_or(defaults.max_in_flight),
+            log_format: args.log_format.or(file.log_format),
+            data_dir,
+        })
+    }
+}
+
+/// The database URL for `kanca migrate`, resolved like `serve` does.
+pub fn database_url(args: &DatabaseArgs) -> anyhow::Result<(PathBuf, String)> {
+    let file = read_file(args.config.as_deref())?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("./kanca-data"));
+    let url = args
+        .database_url
+        .clone()
+        .or(file.database_url)
+        .unwrap_or_else(|| default_database_url(&data_dir));
+    Ok((data_dir, url))
+}
+
+fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("kanca.db").display())
+}
+
+fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
+    let path = match explicit {
+        Some(p) => p.to_owned(),
+        None if Path::new("kanca.toml").exists() => PathBuf::from("kanca.toml"),
+        None => return Ok(FileSettings::default()),
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

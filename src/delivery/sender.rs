@@ -1,0 +1,167 @@
+//! Making the HTTP request for one attempt.
+//!
+//! One `reqwest::Client` serves every delivery: it pools keep-alive connections per host,
+//! never follows redirects (a 3xx is a failure, as in Svix: following one would let an
+//! endpoint bounce us to an address the guard would have refused), ignores proxy settings from
+//! the environment, and connects only through the [`GuardedResolver`].
+
+use super::ssrf::{DnsFailure, GuardedResolver, SsrfBlocked};
+use crate::domain::url::blocked_range;
+use crate::domain::EndpointUrl;
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How much of a response body an attempt keeps.
+pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Sender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+/// What one request came to.
+#[derive(Debug)]
+pub struct SendResult {
+    /// The status code, when a response arrived.
+    pub status: Option<u16>,
+    /// The first [`RESPONSE_BODY_LIMIT`] bytes of the response body (lossy UTF-8).
+    pub body: String,
+    pub duration: Duration,
+    /// Why no usable response arrived: dns, connect, timeout, tls or the SSRF guard.
+    pub failure: Option<String>,
+}
+
+impl SendResult {
+    pub fn is_success(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+impl Sender {
+    pub fn new(timeout: Duration, allow_private: bool) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("Kanca/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+            .build()?;
+        Ok(Self {
+            client,
+            allow_private,
+        })
+    }
+
+    pub async fn post(&self, url: &EndpointUrl, headers: HeaderMap, body: Bytes) -> SendResult {
+        let start = Instant::now();
+        if let Some(blocked) = self.blocked_literal(url) {
+            return failure(start, blocked.to_string());
+        }
+        let response = self
+            .client
+            .post(url.as_url().clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let mut response = match response {
+            Ok(r) => r,
+            Err(e) => return failure(start, describe(&e.without_url())),
+        };
+        let status = response.status().as_u16();
+        let mut buf = Vec::new();
+        let mut failure_reason = None;
+        while buf.len() < RESPONSE_BODY_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = RESPONSE_BODY_LIMIT - buf.len();
+                    buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The status line arrived, so the endpoint answered; a body cut short
+                    // (or too slow) is noted but does not change what the status says.
+                    failure_reason = Some(format!(
+                        "reading the response body failed: {}",
+                        describe(&e.without_url())
+                    ));
+                    break;
+                }
+            }
+        }
+        SendResult {
+            status: Some(status),
+            body: String::from_utf8_lossy(&buf).into_owned(),
+            duration: start.elapsed(),
+            failure: failure_reason,
+        }
+    }
+
+    /// IP literals skip DNS, so the resolver never sees them: check them here.
+    fn blocked_literal(&self, url: &EndpointUrl) -> Option<SsrfBlocked> {
+        if self.allow_private {
+            return None;
+        }
+        let ip = match url.as_url().host()? {
+            url::Host::Ipv4(ip) => ip.into(),
+            url::Host::Ipv6(ip) => ip.into(),
+            url::Host::Domain(_) => return None,
+        };
+        blocked_range(ip).map(|range| SsrfBlocked {
+            host: ip.to_string(),
+            ip,
+            range,
+        })
+    }
+}
+
+fn failure(start: Instant, reason: String) -> SendResult {
+    SendResult {
+        status: None,
+        body: reason.clone(),
+        duration: start.elapsed(),
+        failure: Some(reason),
+    }
+}
+
+/// A readable reason for a failed request, naming its kind first.
+fn describe(e: &reqwest::Error) -> String {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(blocked) = s.downcast_ref::<SsrfBlocked>() {
+            return blocked.to_string();
+        }
+        if let Some(dns) = s.downcast_ref::<DnsFailure>() {
+            return format!("dns: {dns}");
+        }
+        source = s.source();
+    }
+    let chain = error_chain(e);
+    if e.is_timeout() {
+        format!("timeout: {chain}")
+    } else if chain.contains("certificate") || chain.to_ascii_lowercase().contains("tls") {
+        format!("tls: {chain}")
+    } else if e.is_connect() {
+        format!("connect: {chain}")
+    } else {
+        format!("request: {chain}")
+    }
+}
+
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,31 @@
+//! Kanca: a self-hosted webhook server in one binary.
+//!
+//! It sends (a Svix-compatible API that delivers signed events with retries), receives
+//! (Slack-compatible incoming and outgoing webhooks) and inspects (request bins). One node
+//! runs on an embedded SQLite file; many nodes can share PostgreSQL.
+//!
+//! The map of the crate, from the bottom layer up (each layer only uses the ones above it in
+//! this list):
+//!
+//! - [`domain`]: the values Kanca works with (ids, names, URLs, secrets, records), parsed at
+//!   the boundary; no I/O.
+//! - [`store`]: the storage interface and its backends. The database is also the delivery
+//!   queue.
+//! - [`delivery`]: the engine that claims due deliveries, signs and sends them through the
+//!   SSRF guard, records every attempt and schedules retries.
+//! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
+//! - [`error`]: the API's error type and how it answers.
+//! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
+//! - [`startup`]: [`startup::Application`] binds, runs and shuts down the whole.
+//! - [`telemetry`]: logging.
+//! - [`cli`]: the subcommands of the `kanca` binary.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

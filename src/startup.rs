@@ -1,0 +1,178 @@
+//! Building and running the application: open the store, bind the listener, start the
+//! delivery engine, serve until told to stop.
+//!
+//! [`Application::build`] binds first (port 0 in tests) so the caller learns the port before
+//! anything runs; [`Application::run_until_stopped`] serves until its shutdown token is
+//! cancelled, then lets in-flight deliveries finish (or leaves them to be retried after a
+//! restart: their leases are released on the next start).
+
+use crate::api::{self, ApiConfig, AppState};
+use crate::config::Settings;
+use crate::delivery::dispatcher::{Dispatcher, DispatcherConfig};
+use crate::delivery::sender::Sender;
+use crate::delivery::Waker;
+use crate::store::{self, DynStore};
+use anyhow::Context;
+use axum::extract::Request;
+use axum::ServiceExt;
+use rand::distributions::{Alphanumeric, DistString};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    settings: Settings,
+    store: DynStore,
+    admin_token: String,
+    /// `Some` when the token was generated on this start: the caller prints it once.
+    generated_token: bool,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+        let (admin_token, generated_token) = match &settings.admin_token {
+            Some(t) => (t.clone(), false),
+            None => load_or_generate_token(&settings.data_dir)?,
+        };
+        let store = store::connect(&settings.database_url).await?;
+        let released = store.release_all_leases().await?;
+        if released > 0 {
+            tracing::info!(
+                deliveries = released,
+                "re-queued deliveries that were in flight when the last run stopped"
+            );
+        }
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            addr,
+            settings,
+            store,
+            admin_token,
+            generated_token,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// Whether the admin token was generated just now (so it should be shown, once).
+    pub fn token_was_generated(&self) -> bool {
+        self.generated_token
+    }
+
+    /// Cancel it to stop the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let waker = Waker::default();
+        let tracker = TaskTracker::new();
+        let sender = Sender::new(
+            self.settings.delivery_timeout,
+            self.settings.allow_private_targets,
+        )?;
+        let dispatcher = Dispatcher::new(
+            self.store.clone(),
+            sender,
+            waker.clone(),
+            DispatcherConfig {
+                schedule: self.settings.retry_schedule.clone(),
+                delivery_timeout: self.settings.delivery_timeout,
+                max_in_flight: self.settings.max_in_flight,
+                safety_poll: Duration::from_secs(5),
+            },
+        );
+        let dispatcher_task = tokio::spawn(dispatcher.run(self.shutdown.clone(), tracker.clone()));
+
+        let state = AppState {
+            store: self.store.clone(),
+            waker,
+            config: std::sync::Arc::new(ApiConfig::new(
+                &self.admin_token,
+                self.settings.allow_private_targets,
+                self.settings.max_body_bytes,
+            )),
+        };
+        // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
+        let app = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
+        let shutdown = self.shutdown.clone();
+        axum::serve(
+            self.listener,
+            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+
+        self.shutdown.cancel();
+        let _ = dispatcher_task.await;
+        tracker.close();
+        let grace = self.settings.delivery_timeout + Duration::from_secs(5);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                "deliveries still in flight at shutdown will be retried on the next start"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The admin token kept in the data directory, generated (and stored with owner-only
+/// permissions) on first start.
+fn load_or_generate_token(data_dir: &Path) -> anyhow::Result<(String, bool)> {
+    let path = data_dir.join("admin-token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let token = existing.trim().to_owned();
+        if !token.is_empty() {
+            return Ok((token, false));
+        }
+    }
+    let token = format!(
+        "kanca_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+    );
+    write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    Ok((token, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}

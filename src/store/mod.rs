@@ -1,0 +1,259 @@
+//! Storage behind one interface.
+//!
+//! The rest of Kanca talks to [`Store`] and does not know which database is underneath. The
+//! database is also the delivery queue: a message and one `delivery` row per matching endpoint
+//! are written in one transaction, so "stored" and "queued" can never disagree, and a
+//! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
+//!
+//! Each backend keeps its own SQL and migrations (`migrations/<backend>/`).
+
+pub mod sqlite;
+
+use crate::domain::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What can go wrong in the store, in terms the API can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint said no: the uid or name is taken.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a list: `limit` rows after `iterator` (an id or name), in the given order.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub iterator: Option<String>,
+    pub ascending: bool,
+}
+
+/// Optional filters for listing messages.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub event_types: Option<Vec<EventTypeName>>,
+    pub channel: Option<ChannelName>,
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
+}
+
+/// Which attempts to list.
+#[derive(Debug, Clone)]
+pub struct AttemptFilter {
+    pub msg_id: Option<MessageId>,
+    pub endpoint_id: Option<EndpointId>,
+    pub status: Option<DeliveryStatus>,
+}
+
+/// Which endpoints a new message goes to.
+#[derive(Debug, Clone)]
+pub enum FanOut {
+    /// Every enabled endpoint of the application whose event types and channels match.
+    Subscribed,
+    /// One endpoint only, whatever it subscribes to ("send test event").
+    Only(EndpointId),
+}
+
+/// An API response kept under an idempotency key, replayed for a repeated request.
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// The idempotency key of a request, and the response to keep under it if it succeeds.
+#[derive(Debug, Clone)]
+pub struct IdempotentWrite {
+    pub key: String,
+    pub scope: String,
+    pub response: StoredResponse,
+}
+
+/// What happened to a message creation.
+#[derive(Debug)]
+pub enum CreateMessageOutcome {
+    /// Stored, with this many deliveries queued.
+    Created { deliveries: usize },
+    /// The idempotency key had been used: here is the first response, nothing was written.
+    Replayed(StoredResponse),
+}
+
+/// A claimed delivery: everything the sender needs, read in the same round trip as the claim.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub delivery_id: i64,
+    pub msg_id: MessageId,
+    pub app_id: AppId,
+    pub event_type: EventTypeName,
+    /// `None` when the payload has expired; such a delivery cannot be sent.
+    pub payload: Option<String>,
+    pub endpoint: Endpoint,
+    /// Attempts made before this one.
+    pub attempts_made: u32,
+    pub trigger: TriggerType,
+}
+
+/// Where a delivery goes after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryUpdate {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    /// The schedule is used up: the delivery has failed for good.
+    Exhausted,
+    /// Not attempted and not to be: the endpoint is disabled or the payload expired.
+    Canceled,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers (health checks).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Applications.
+    async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application>;
+    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>>;
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>>;
+    async fn update_app(&self, id: &AppId, fields: ApplicationFields) -> StoreResult<Application>;
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()>;
+
+    // Event types.
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType>;
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>>;
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>>;
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType>;
+    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()>;
+
+    // Endpoints.
+    async fn create_endpoint(
+        &self,
+        app: &AppId,
+        fields: EndpointFields,
+        secret: EndpointSecret,
+    ) -> StoreResult<Endpoint>;
+    async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>>;
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>>;
+    async fn update_endpoint(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        fields: EndpointFields,
+    ) -> StoreResult<Endpoint>;
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()>;
+    async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats>;
+
+    // Messages.
+    /// Stores the message and queues its deliveries in one transaction; with an idempotency
+    /// key, the response is kept in that same transaction, so a repeated request gets the
+    /// first answer even if the server died right after committing.
+    async fn create_message(
+        &self,
+        msg: &Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+    ) -> StoreResult<CreateMessageOutcome>;
+    async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>>;
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        page: &PageRequest,
+        filter: &MessageFilter,
+    ) -> StoreResult<Vec<Message>>;
+    async fn message_destinations(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<MessageDestination>>;
+
+    // Attempts.
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Attempt>>;
+    async fn get_attempt(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>>;
+
+    // Idempotency for requests other than message creation.
+    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>>;
+    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()>;
+
+    // The delivery queue.
+    /// Claims up to `limit` deliveries that are due (or whose lease has run out), leasing them
+    /// for `lease` so no other worker takes them meanwhile.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<DeliveryJob>>;
+    /// When the earliest pending delivery falls due, so the dispatcher can sleep until then.
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Records an attempt and moves its delivery on, in one transaction.
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: Option<&Attempt>,
+        update: DeliveryUpdate,
+    ) -> StoreResult<()>;
+    /// Puts every delivery that a previous run of this node left mid-send back in the queue.
+    /// Only meaningful where one node owns the database (SQLite).
+    async fn release_all_leases(&self) -> StoreResult<u64>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Milliseconds since the epoch: how both backends store time.
+pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Opens the store a database URL names, and brings its schema up to date.
+pub async fn connect(database_url: &str) -> anyhow::Result<DynStore> {
+    if database_url.starts_with("sqlite:") {
+        let store = sqlite::SqliteStore::connect(database_url).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        anyhow::bail!("PostgreSQL support is not built yet; use the embedded SQLite default")
+    } else {
+        anyhow::bail!("unsupported database URL (expected sqlite:// or postgres://)")
+    }
+}
+
+/// Only brings the schema up to date (`kanca migrate`).
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    connect(database_url).await.map(|_| ())
+}

@@ -1,0 +1,151 @@
+//! Endpoints: CRUD scoped to their application, and delivery counts.
+
+use super::resources::page_sql;
+use super::rows::{self, names_to_json, to_json};
+use super::{conflict_or, SqliteStore};
+use crate::domain::*;
+use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
+use chrono::Utc;
+use sqlx::Row;
+
+const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
+
+pub(super) async fn create(
+    s: &SqliteStore,
+    app: &AppId,
+    f: EndpointFields,
+    secret: EndpointSecret,
+) -> StoreResult<Endpoint> {
+    let now = Utc::now();
+    let ep = Endpoint {
+        id: EndpointId::generate(),
+        app_id: app.clone(),
+        fields: f,
+        secret,
+        created_at: now,
+        updated_at: now,
+    };
+    let f = &ep.fields;
+    sqlx::query(
+        "INSERT INTO endpoint (id, app_id, uid, url, description, event_types, channels, disabled,
+                               throttle_rate, metadata, headers, secret, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(ep.id.as_str())
+    .bind(app.as_str())
+    .bind(f.uid.as_ref().map(|u| u.as_str()))
+    .bind(f.url.as_str())
+    .bind(&f.description)
+    .bind(names_to_json(&f.event_types))
+    .bind(names_to_json(&f.channels))
+    .bind(f.disabled)
+    .bind(f.throttle_rate.map(i64::from))
+    .bind(to_json(&f.metadata))
+    .bind(to_json(&f.headers))
+    .bind(ep.secret.expose())
+    .bind(to_ms(now))
+    .bind(to_ms(now))
+    .execute(&s.write)
+    .await
+    .map_err(|e| conflict_or(e, UID_TAKEN))?;
+    Ok(ep)
+}
+
+pub(super) async fn get(
+    s: &SqliteStore,
+    app: &AppId,
+    key: &IdOrUid,
+) -> StoreResult<Option<Endpoint>> {
+    let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)")
+        .bind(app.as_str())
+        .bind(key.as_str())
+        .fetch_optional(&s.read)
+        .await?;
+    Ok(row.as_ref().map(rows::endpoint))
+}
+
+pub(super) async fn list(
+    s: &SqliteStore,
+    app: &AppId,
+    page: &PageRequest,
+) -> StoreResult<Vec<Endpoint>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT * FROM endpoint WHERE app_id = ?1 AND (?2 IS NULL OR id {cmp} ?2)
+         ORDER BY id {dir} LIMIT ?3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows.iter().map(rows::endpoint).collect())
+}
+
+pub(super) async fn update(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &EndpointId,
+    f: EndpointFields,
+) -> StoreResult<Endpoint> {
+    let row = sqlx::query(
+        "UPDATE endpoint SET uid = ?, url = ?, description = ?, event_types = ?, channels = ?,
+                disabled = ?, throttle_rate = ?, metadata = ?, headers = ?, updated_at = ?
+         WHERE app_id = ? AND id = ? RETURNING *",
+    )
+    .bind(f.uid.as_ref().map(|u| u.as_str()))
+    .bind(f.url.as_str())
+    .bind(&f.description)
+    .bind(names_to_json(&f.event_types))
+    .bind(names_to_json(&f.channels))
+    .bind(f.disabled)
+    .bind(f.throttle_rate.map(i64::from))
+    .bind(to_json(&f.metadata))
+    .bind(to_json(&f.headers))
+    .bind(to_ms(Utc::now()))
+    .bind(app.as_str())
+    .bind(id.as_str())
+    .fetch_optional(&s.write)
+    .await
+    .map_err(|e| conflict_or(e, UID_TAKEN))?;
+    row.as_ref().map(rows::endpoint).ok_or(StoreError::NotFound)
+}
+
+pub(super) async fn delete(s: &SqliteStore, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM endpoint WHERE app_id = ? AND id = ?")
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .execute(&s.write)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn stats(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &EndpointId,
+) -> StoreResult<EndpointStats> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) AS n FROM delivery WHERE app_id = ? AND endpoint_id = ? GROUP BY status",
+    )
+    .bind(app.as_str())
+    .bind(id.as_str())
+    .fetch_all(&s.read)
+    .await?;
+    let mut out = EndpointStats::default();
+    for row in rows {
+        let n: i64 = row.get("n");
+        match DeliveryStatus::from_i64(row.get("status")) {
+            DeliveryStatus::Success => out.success += n,
+            DeliveryStatus::Pending => out.pending += n,
+            DeliveryStatus::Fail => out.fail += n,
+            DeliveryStatus::Sending => out.sending += n,
+            DeliveryStatus::Canceled => out.canceled += n,
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,256 @@
+//! Messages, their deliveries and attempts, and idempotency keys.
+
+use super::resources::page_sql;
+use super::rows::{self, names_to_json, to_json};
+use super::SqliteStore;
+use crate::domain::*;
+use crate::store::*;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+/// How long a response is replayed for its idempotency key (Svix: 24 hours).
+const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+pub(super) async fn create(
+    s: &SqliteStore,
+    msg: &Message,
+    fan_out: FanOut,
+    idempotency: Option<IdempotentWrite>,
+) -> StoreResult<CreateMessageOutcome> {
+    let mut tx = s.write.begin().await?;
+    if let Some(idem) = &idempotency {
+        if let Some(first) = find_idempotent(&mut tx, &idem.key, &idem.scope).await? {
+            tx.rollback().await?;
+            return Ok(CreateMessageOutcome::Replayed(first));
+        }
+    }
+
+    // Fan out inside the transaction, so an endpoint created or disabled concurrently is
+    // either fully in or fully out of this message's deliveries.
+    // A message aimed at one endpoint is a person's test event: a manual trigger.
+    let (targets, trigger): (Vec<EndpointId>, TriggerType) = match fan_out {
+        FanOut::Subscribed => (
+            sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND disabled = 0")
+                .bind(msg.app_id.as_str())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(rows::endpoint)
+                .filter(|ep| {
+                    ep.fields
+                        .subscribes_to(&msg.event_type, msg.channels.as_ref())
+                })
+                .map(|ep| ep.id)
+                .collect(),
+            TriggerType::Scheduled,
+        ),
+        FanOut::Only(id) => (vec![id], TriggerType::Manual),
+    };
+
+    let created = to_ms(msg.created_at);
+    sqlx::query(
+        "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at,
+                              payload_expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(msg.id.as_str())
+    .bind(msg.app_id.as_str())
+    .bind(msg.event_type.as_str())
+    .bind(&msg.event_id)
+    .bind(&msg.payload)
+    .bind(names_to_json(&msg.channels))
+    .bind(msg.tags.as_ref().map(to_json))
+    .bind(created)
+    .bind(to_ms(msg.payload_expires_at))
+    .execute(&mut *tx)
+    .await?;
+    for ep in &targets {
+        sqlx::query(
+            "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
+                                   created_at, updated_at)
+             VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
+        )
+        .bind(msg.id.as_str())
+        .bind(ep.as_str())
+        .bind(msg.app_id.as_str())
+        .bind(created)
+        .bind(trigger as i64)
+        .bind(created)
+        .bind(created)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(idem) = &idempotency {
+        put_idempotent(&mut tx, idem).await?;
+    }
+    tx.commit().await?;
+    Ok(CreateMessageOutcome::Created {
+        deliveries: targets.len(),
+    })
+}
+
+pub(super) async fn get(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &MessageId,
+) -> StoreResult<Option<Message>> {
+    let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND id = ?")
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&s.read)
+        .await?;
+    Ok(row.as_ref().map(rows::message))
+}
+
+pub(super) async fn list(
+    s: &SqliteStore,
+    app: &AppId,
+    page: &PageRequest,
+    filter: &MessageFilter,
+) -> StoreResult<Vec<Message>> {
+    let (cmp, dir) = page_sql(page);
+    let types = filter
+        .event_types
+        .as_ref()
+        .map(|t| to_json(&t.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
+    let sql = format!(
+        "SELECT * FROM message m
+         WHERE app_id = ?1 AND (?2 IS NULL OR id {cmp} ?2)
+           AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
+           AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?4))
+           AND (?5 IS NULL OR created_at < ?5)
+           AND (?6 IS NULL OR created_at > ?6)
+         ORDER BY id {dir} LIMIT ?7"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(types)
+        .bind(filter.channel.as_ref().map(|c| c.as_str()))
+        .bind(filter.before.map(to_ms))
+        .bind(filter.after.map(to_ms))
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows.iter().map(rows::message).collect())
+}
+
+pub(super) async fn destinations(
+    s: &SqliteStore,
+    app: &AppId,
+    msg: &MessageId,
+    page: &PageRequest,
+) -> StoreResult<Vec<MessageDestination>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, e.*
+         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
+         WHERE d.app_id = ?1 AND d.msg_id = ?2 AND (?3 IS NULL OR e.id {cmp} ?3)
+         ORDER BY e.id {dir} LIMIT ?4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(msg.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let status = DeliveryStatus::from_i64(row.get("d_status"));
+            MessageDestination {
+                endpoint: rows::endpoint(row),
+                status,
+                next_attempt_at: match status {
+                    DeliveryStatus::Pending | DeliveryStatus::Sending => {
+                        row.get::<Option<i64>, _>("d_next").map(from_ms)
+                    }
+                    _ => None,
+                },
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn list_attempts(
+    s: &SqliteStore,
+    app: &AppId,
+    filter: &AttemptFilter,
+    page: &PageRequest,
+) -> StoreResult<Vec<Attempt>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT * FROM attempt
+         WHERE app_id = ?1 AND (?2 IS NULL OR msg_id = ?2) AND (?3 IS NULL OR endpoint_id = ?3)
+           AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id {cmp} ?5)
+         ORDER BY id {dir} LIMIT ?6"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(filter.msg_id.as_ref().map(|m| m.as_str()))
+        .bind(filter.endpoint_id.as_ref().map(|e| e.as_str()))
+        .bind(filter.status.map(|st| st as i64))
+        .bind(page.iterator.as_deref())
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows.iter().map(rows::attempt).collect())
+}
+
+pub(super) async fn get_attempt(
+    s: &SqliteStore,
+    app: &AppId,
+    msg: &MessageId,
+    id: &AttemptId,
+) -> StoreResult<Option<Attempt>> {
+    let row = sqlx::query("SELECT * FROM attempt WHERE app_id = ? AND msg_id = ? AND id = ?")
+        .bind(app.as_str())
+        .bind(msg.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&s.read)
+        .await?;
+    Ok(row.as_ref().map(rows::attempt))
+}
+
+async fn find_idempotent(
+    conn: &mut SqliteConnection,
+    key: &str,
+    scope: &str,
+) -> StoreResult<Option<StoredResponse>> {
+    let row = sqlx::query(
+        "SELECT status, body FROM idempotency WHERE key = ? AND scope = ? AND created_at > ?",
+    )
+    .bind(key)
+    .bind(scope)
+    .bind(to_ms(chrono::Utc::now()) - IDEMPOTENCY_WINDOW_MS)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| StoredResponse {
+        status: r.get::<i64, _>("status") as u16,
+        body: r.get("body"),
+    }))
+}
+
+pub(super) async fn get_idempotent(
+    pool: &SqlitePool,
+    key: &str,
+    scope: &str,
+) -> StoreResult<Option<StoredResponse>> {
+    let mut conn = pool.acquire().await?;
+    find_idempotent(&mut conn, key, scope).await
+}
+
+pub(super) async fn put_idempotent(
+    conn: &mut SqliteConnection,
+    w: &IdempotentWrite,
+) -> StoreResult<()> {
+    sqlx::query("INSERT OR REPLACE INTO idempotency (key, scope, status, body, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(&w.key)
+        .bind(&w.scope)
+        .bind(i64::from(w.response.status))
+        .bind(&w.response.body)
+        .bind(to_ms(chrono::Utc::now()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

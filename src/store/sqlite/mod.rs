@@ -1,0 +1,221 @@
+//! The embedded SQLite backend: one file in the data directory, nothing to install.
+//!
+//! SQLite allows one writer at a time, so Kanca keeps two pools: a single-connection write
+//! pool (writers queue in the pool instead of retrying on `SQLITE_BUSY`) and a small read pool
+//! that WAL mode lets run beside the writer. `synchronous = NORMAL` in WAL mode means a commit
+//! survives the process being killed (`kill -9`); only an OS crash or power cut can lose the
+//! last commits, which is the usual trade for an embedded queue.
+
+mod endpoints;
+mod messages;
+mod queue;
+mod resources;
+mod rows;
+
+use super::*;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { write, read })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.write)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Maps a unique-constraint failure to a conflict the API can explain.
+pub(super) fn conflict_or(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
+        _ => StoreError::Database(err),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application> {
+        resources::create_app(self, fields).await
+    }
+    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>> {
+        resources::get_app(self, key).await
+    }
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>> {
+        resources::list_apps(self, page).await
+    }
+    async fn update_app(&self, id: &AppId, fields: ApplicationFields) -> StoreResult<Application> {
+        resources::update_app(self, id, fields).await
+    }
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        resources::delete_app(self, id).await
+    }
+
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType> {
+        resources::create_event_type(self, name, fields).await
+    }
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>> {
+        resources::get_event_type(self, name).await
+    }
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>> {
+        resources::list_event_types(self, page, include_archived).await
+    }
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType> {
+        resources::update_event_type(self, name, fields).await
+    }
+    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()> {
+        resources::delete_event_type(self, name).await
+    }
+
+    async fn create_endpoint(
+        &self,
+        app: &AppId,
+        fields: EndpointFields,
+        secret: EndpointSecret,
+    ) -> StoreResult<Endpoint> {
+        endpoints::create(self, app, fields, secret).await
+    }
+    async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
+        endpoints::get(self, app, key).await
+    }
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>> {
+        endpoints::list(self, app, page).await
+    }
+    async fn update_endpoint(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        fields: EndpointFields,
+    ) -> StoreResult<Endpoint> {
+        endpoints::update(self, app, id, fields).await
+    }
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+        endpoints::delete(self, app, id).await
+    }
+    async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
+        endpoints::stats(self, app, id).await
+    }
+
+    async fn create_message(
+        &self,
+        msg: &Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+    ) -> StoreResult<CreateMessageOutcome> {
+        messages::create(self, msg, fan_out, idempotency).await
+    }
+    async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
+        messages::get(self, app, id).await
+    }
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        page: &PageRequest,
+        filter: &MessageFilter,
+    ) -> StoreResult<Vec<Message>> {
+        messages::list(self, app, page, filter).await
+    }
+    async fn message_destinations(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        messages::destinations(self, app, msg, page).await
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Attempt>> {
+        messages::list_attempts(self, app, filter, page).await
+    }
+    async fn get_attempt(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>> {
+        messages::get_attempt(self, app, msg, id).await
+    }
+
+    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>> {
+        messages::get_idempotent(&self.read, key, scope).await
+    }
+    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()> {
+        let mut conn = self.write.acquire().await?;
+        messages::put_idempotent(&mut conn, &write).await?;
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        queue::claim_due(self, now, limit, lease).await
+    }
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        queue::next_due_at(self).await
+    }
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: Option<&Attempt>,
+        update: DeliveryUpdate,
+    ) -> StoreResult<()> {
+        queue::record_attempt(self, delivery_id, attempt, update).await
+    }
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        queue::release_all_leases(self).await
+    }
+}

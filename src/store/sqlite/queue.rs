@@ -1,0 +1,145 @@
+//! The delivery queue: claiming due work with a lease, and recording what happened.
+
+use super::rows::{self, to_json};
+use super::SqliteStore;
+use crate::domain::*;
+use crate::store::*;
+use sqlx::Row;
+
+pub(super) async fn claim_due(
+    s: &SqliteStore,
+    now: DateTime<Utc>,
+    limit: u32,
+    lease: Duration,
+) -> StoreResult<Vec<DeliveryJob>> {
+    let now_ms = to_ms(now);
+    let lease_until = now_ms + lease.as_millis() as i64;
+    let mut tx = s.write.begin().await?;
+    // Two index scans joined by UNION ALL (an OR would defeat the partial indexes): due
+    // pending work in due order, then work whose lease ran out (its worker died).
+    let ids: Vec<i64> = sqlx::query(
+        "UPDATE delivery SET status = 3, lease_until = ?1, updated_at = ?2
+         WHERE id IN (
+            SELECT id FROM (
+                SELECT id FROM (SELECT id FROM delivery WHERE status = 1 AND next_attempt_at <= ?2
+                                ORDER BY next_attempt_at LIMIT ?3)
+                UNION ALL
+                SELECT id FROM (SELECT id FROM delivery WHERE status = 3 AND lease_until < ?2 LIMIT ?3)
+            ) LIMIT ?3)
+         RETURNING id",
+    )
+    .bind(lease_until)
+    .bind(now_ms)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger,
+                m.id AS m_id, m.event_type AS m_event_type, m.payload AS m_payload, e.*
+         FROM delivery d
+         JOIN message m ON m.id = d.msg_id
+         JOIN endpoint e ON e.id = d.endpoint_id
+         WHERE d.id IN (SELECT value FROM json_each(?))
+         ORDER BY d.id",
+    )
+    .bind(to_json(&ids))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let endpoint = rows::endpoint(row);
+            DeliveryJob {
+                delivery_id: row.get("d_id"),
+                msg_id: MessageId::from_trusted(row.get("m_id")),
+                app_id: endpoint.app_id.clone(),
+                event_type: EventTypeName::from_trusted(row.get("m_event_type")),
+                payload: row.get("m_payload"),
+                attempts_made: row.get::<i64, _>("d_attempts") as u32,
+                trigger: TriggerType::from_i64(row.get("d_trigger")),
+                endpoint,
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn next_due_at(s: &SqliteStore) -> StoreResult<Option<DateTime<Utc>>> {
+    let row = sqlx::query(
+        "SELECT MIN(t) FROM (
+            SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status = 1
+            UNION ALL
+            SELECT MIN(lease_until) AS t FROM delivery WHERE status = 3)",
+    )
+    .fetch_one(&s.read)
+    .await?;
+    Ok(row.get::<Option<i64>, _>(0).map(from_ms))
+}
+
+pub(super) async fn record_attempt(
+    s: &SqliteStore,
+    delivery_id: i64,
+    attempt: Option<&Attempt>,
+    update: DeliveryUpdate,
+) -> StoreResult<()> {
+    let mut tx = s.write.begin().await?;
+    if let Some(a) = attempt {
+        sqlx::query(
+            "INSERT INTO attempt (id, app_id, msg_id, endpoint_id, url, response_status_code, response,
+                                  duration_ms, status, trigger_type, failure_reason, created_at)
+             SELECT ?, app_id, msg_id, endpoint_id, ?, ?, ?, ?, ?, ?, ?, ? FROM delivery WHERE id = ?",
+        )
+        .bind(a.id.as_str())
+        .bind(&a.url)
+        .bind(i64::from(a.response_status_code))
+        .bind(&a.response)
+        .bind(a.response_duration_ms)
+        .bind(a.status as i64)
+        .bind(a.trigger_type as i64)
+        .bind(&a.failure_reason)
+        .bind(to_ms(a.created_at))
+        .bind(delivery_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let (status, next) = match update {
+        DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
+        DeliveryUpdate::RetryAt(at) => (DeliveryStatus::Pending, Some(to_ms(at))),
+        DeliveryUpdate::Exhausted => (DeliveryStatus::Fail, None),
+        DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
+    };
+    sqlx::query(
+        "UPDATE delivery SET status = ?, next_attempt_at = ?, lease_until = NULL,
+                attempts = attempts + ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(status as i64)
+    .bind(next)
+    .bind(i64::from(attempt.is_some()))
+    .bind(to_ms(Utc::now()))
+    .bind(delivery_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn release_all_leases(s: &SqliteStore) -> StoreResult<u64> {
+    let now = to_ms(Utc::now());
+    let done = sqlx::query(
+        "UPDATE delivery SET status = 1, lease_until = NULL, next_attempt_at = ?, updated_at = ?
+         WHERE status = 3",
+    )
+    .bind(now)
+    .bind(now)
+    .execute(&s.write)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,192 @@
+//! Applications and event types: small tables, plain CRUD.
+
+use super::rows::{self, to_json};
+use super::{conflict_or, SqliteStore};
+use crate::domain::*;
+use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
+use chrono::Utc;
+
+/// `(comparison, ORDER BY direction)` for a keyset page.
+pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
+    if page.ascending {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    }
+}
+
+pub(super) async fn create_app(s: &SqliteStore, f: ApplicationFields) -> StoreResult<Application> {
+    let now = Utc::now();
+    let app = Application {
+        id: AppId::generate(),
+        uid: f.uid,
+        name: f.name,
+        throttle_rate: f.throttle_rate,
+        metadata: f.metadata,
+        created_at: now,
+        updated_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO application (id, uid, name, throttle_rate, metadata, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(app.id.as_str())
+    .bind(app.uid.as_ref().map(|u| u.as_str()))
+    .bind(&app.name)
+    .bind(app.throttle_rate.map(i64::from))
+    .bind(to_json(&app.metadata))
+    .bind(to_ms(now))
+    .bind(to_ms(now))
+    .execute(&s.write)
+    .await
+    .map_err(|e| conflict_or(e, "an application with this uid already exists"))?;
+    Ok(app)
+}
+
+pub(super) async fn get_app(s: &SqliteStore, key: &IdOrUid) -> StoreResult<Option<Application>> {
+    let row = sqlx::query("SELECT * FROM application WHERE id = ?1 OR uid = ?1")
+        .bind(key.as_str())
+        .fetch_optional(&s.read)
+        .await?;
+    Ok(row.as_ref().map(rows::app))
+}
+
+pub(super) async fn list_apps(
+    s: &SqliteStore,
+    page: &PageRequest,
+) -> StoreResult<Vec<Application>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT * FROM application WHERE (?1 IS NULL OR id {cmp} ?1) ORDER BY id {dir} LIMIT ?2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(page.iterator.as_deref())
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows.iter().map(rows::app).collect())
+}
+
+pub(super) async fn update_app(
+    s: &SqliteStore,
+    id: &AppId,
+    f: ApplicationFields,
+) -> StoreResult<Application> {
+    let row = sqlx::query(
+        "UPDATE application SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ?
+         WHERE id = ? RETURNING *",
+    )
+    .bind(f.uid.as_ref().map(|u| u.as_str()))
+    .bind(&f.name)
+    .bind(f.throttle_rate.map(i64::from))
+    .bind(to_json(&f.metadata))
+    .bind(to_ms(Utc::now()))
+    .bind(id.as_str())
+    .fetch_optional(&s.write)
+    .await
+    .map_err(|e| conflict_or(e, "an application with this uid already exists"))?;
+    row.as_ref().map(rows::app).ok_or(StoreError::NotFound)
+}
+
+pub(super) async fn delete_app(s: &SqliteStore, id: &AppId) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM application WHERE id = ?")
+        .bind(id.as_str())
+        .execute(&s.write)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn create_event_type(
+    s: &SqliteStore,
+    name: &EventTypeName,
+    f: EventTypeFields,
+) -> StoreResult<EventType> {
+    let now = to_ms(Utc::now());
+    let row = sqlx::query(
+        "INSERT INTO event_type (name, description, archived, deprecated, schemas, group_name,
+                                 feature_flags, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+    )
+    .bind(name.as_str())
+    .bind(&f.description)
+    .bind(f.archived)
+    .bind(f.deprecated)
+    .bind(f.schemas.as_ref().map(to_json))
+    .bind(&f.group_name)
+    .bind(f.feature_flags.as_ref().map(to_json))
+    .bind(now)
+    .bind(now)
+    .fetch_one(&s.write)
+    .await
+    .map_err(|e| conflict_or(e, "an event type with this name already exists"))?;
+    Ok(rows::event_type(&row))
+}
+
+pub(super) async fn get_event_type(
+    s: &SqliteStore,
+    name: &EventTypeName,
+) -> StoreResult<Option<EventType>> {
+    let row = sqlx::query("SELECT * FROM event_type WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_optional(&s.read)
+        .await?;
+    Ok(row.as_ref().map(rows::event_type))
+}
+
+pub(super) async fn list_event_types(
+    s: &SqliteStore,
+    page: &PageRequest,
+    include_archived: bool,
+) -> StoreResult<Vec<EventType>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT * FROM event_type WHERE (?1 IS NULL OR name {cmp} ?1) AND (?2 OR archived = 0)
+         ORDER BY name {dir} LIMIT ?3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(page.iterator.as_deref())
+        .bind(include_archived)
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows.iter().map(rows::event_type).collect())
+}
+
+pub(super) async fn update_event_type(
+    s: &SqliteStore,
+    name: &EventTypeName,
+    f: EventTypeFields,
+) -> StoreResult<EventType> {
+    let row = sqlx::query(
+        "UPDATE event_type SET description = ?, archived = ?, deprecated = ?, schemas = ?,
+                group_name = ?, feature_flags = ?, updated_at = ?
+         WHERE name = ? RETURNING *",
+    )
+    .bind(&f.description)
+    .bind(f.archived)
+    .bind(f.deprecated)
+    .bind(f.schemas.as_ref().map(to_json))
+    .bind(&f.group_name)
+    .bind(f.feature_flags.as_ref().map(to_json))
+    .bind(to_ms(Utc::now()))
+    .bind(name.as_str())
+    .fetch_optional(&s.write)
+    .await?;
+    row.as_ref()
+        .map(rows::event_type)
+        .ok_or(StoreError::NotFound)
+}
+
+pub(super) async fn delete_event_type(s: &SqliteStore, name: &EventTypeName) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM event_type WHERE name = ?")
+        .bind(name.as_str())
+        .execute(&s.write)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -24,8 +24,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("request body is larger than the limit of {0} bytes")]
-    PayloadTooLarge(usize),
+    /// The body is over the limit (`KANCA_MAX_BODY_BYTES`), when known.
+    #[error("the request body is larger than the limit{}", .0.map(|n| format!(" of {n} bytes")).unwrap_or_default())]
+    PayloadTooLarge(Option<usize>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -17,7 +17,7 @@
 //! - [`error`]: the API's error type and how it answers.
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
 //! - [`startup`]: [`startup::Application`] binds, runs and shuts down the whole.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`]: logging setup.
 //! - [`cli`]: the subcommands of the `kanca` binary.
 
 pub mod api;

@@ -7,7 +7,8 @@ use crate::domain::*;
 use crate::error::ApiError;
 use crate::store::AttemptFilter;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,29 @@ pub fn router() -> Router<AppState> {
             get(fetch),
         )
         .route("/app/{app_id}/msg/{msg_id}/endpoint", get(destinations))
+        .route(
+            "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+            post(resend),
+        )
+}
+
+/// Sends a message to an endpoint again, now, with a fresh retry schedule.
+async fn resend(
+    State(state): State<AppState>,
+    Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let msg = messages::resolve(&state, &app.id, &msg_id).await?;
+    let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
+    if msg.payload.is_none() {
+        return Err(ApiError::Validation(
+            "the message's payload has expired (payloadRetentionPeriod), so it cannot be resent".into(),
+        ));
+    }
+    if state.store.requeue(&app.id, &msg.id, &ep.id).await? {
+        state.waker.wake();
+    }
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Svix's `MessageAttemptOut`, plus `failureReason`.

@@ -31,6 +31,48 @@ pub fn router() -> Router<AppState> {
             post(send_example),
         )
         .route("/app/{app_id}/endpoint/{endpoint_id}/stats", get(stats))
+        .route("/app/{app_id}/endpoint/{endpoint_id}/recover", post(recover))
+}
+
+#[derive(Debug, Deserialize)]
+struct RecoverIn {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// Queues again every message that failed for good on this endpoint since a time (and before
+/// `until`, default now). Svix runs this as a background task; here it is one statement, so
+/// the task it reports is already finished.
+async fn recover(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RecoverIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = resolve(&state, &app.id, &endpoint_id).await?;
+    let now = Utc::now();
+    let until = body.until.unwrap_or(now);
+    if body.since >= until {
+        return Err(ApiError::Validation("since must be before until".into()));
+    }
+    let n = state
+        .store
+        .recover_failed(&app.id, &ep.id, body.since, until)
+        .await?;
+    if n > 0 {
+        state.waker.wake();
+    }
+    tracing::info!(endpoint_id = %ep.id, deliveries = n, "recover queued failed deliveries again");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": format!("qtask_{}", MessageId::generate().as_str().trim_start_matches(MessageId::PREFIX)),
+            "status": "finished",
+            "task": "endpoint.recover",
+            "updatedAt": now,
+            "recovered": n,
+        })),
+    ))
 }
 
 /// How many channels one endpoint may subscribe to (Svix's limit).

@@ -129,7 +129,7 @@ async fn reject_oversized(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return Err(ApiError::PayloadTooLarge(state.config.max_body_bytes));
+        return Err(ApiError::PayloadTooLarge(Some(state.config.max_body_bytes)));
     }
     Ok(next.run(req).await)
 }

@@ -227,6 +227,18 @@ pub trait Store: Send + Sync + 'static {
     /// Puts every delivery that a previous run of this node left mid-send back in the queue.
     /// Only meaningful where one node owns the database (SQLite).
     async fn release_all_leases(&self) -> StoreResult<u64>;
+    /// Queues a message for one endpoint again, now, with a fresh retry schedule (manual
+    /// resend). A delivery being sent right now is left alone. Returns whether it was queued.
+    async fn requeue(&self, app: &AppId, msg: &MessageId, endpoint: &EndpointId) -> StoreResult<bool>;
+    /// Queues again every delivery to an endpoint that failed for good and whose message was
+    /// created in `[since, until)`; returns how many.
+    async fn recover_failed(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -218,4 +218,16 @@ impl Store for SqliteStore {
     async fn release_all_leases(&self) -> StoreResult<u64> {
         queue::release_all_leases(self).await
     }
+    async fn requeue(&self, app: &AppId, msg: &MessageId, endpoint: &EndpointId) -> StoreResult<bool> {
+        queue::requeue(self, app, msg, endpoint).await
+    }
+    async fn recover_failed(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        queue::recover_failed(self, app, endpoint, since, until).await
+    }
 }

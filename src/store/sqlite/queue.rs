@@ -143,3 +143,52 @@ pub(super) async fn release_all_leases(s: &SqliteStore) -> StoreResult<u64> {
     .await?;
     Ok(done.rows_affected())
 }
+
+pub(super) async fn requeue(
+    s: &SqliteStore,
+    app: &AppId,
+    msg: &MessageId,
+    endpoint: &EndpointId,
+) -> StoreResult<bool> {
+    let now = to_ms(Utc::now());
+    let done = sqlx::query(
+        "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
+                               trigger_type, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 1, 0, ?4, 1, ?4, ?4)
+         ON CONFLICT (msg_id, endpoint_id) DO UPDATE
+            SET status = 1, attempts = 0, next_attempt_at = ?4, lease_until = NULL,
+                trigger_type = 1, updated_at = ?4
+            WHERE delivery.status != 3",
+    )
+    .bind(msg.as_str())
+    .bind(endpoint.as_str())
+    .bind(app.as_str())
+    .bind(now)
+    .execute(&s.write)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn recover_failed(
+    s: &SqliteStore,
+    app: &AppId,
+    endpoint: &EndpointId,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let now = to_ms(Utc::now());
+    let done = sqlx::query(
+        "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = ?1, lease_until = NULL,
+                trigger_type = 1, updated_at = ?1
+         WHERE app_id = ?2 AND endpoint_id = ?3 AND status = 2
+           AND msg_id IN (SELECT id FROM message WHERE app_id = ?2 AND created_at >= ?4 AND created_at < ?5)",
+    )
+    .bind(now)
+    .bind(app.as_str())
+    .bind(endpoint.as_str())
+    .bind(to_ms(since))
+    .bind(to_ms(until))
+    .execute(&s.write)
+    .await?;
+    Ok(done.rows_affected())
+}

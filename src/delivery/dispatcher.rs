@@ -13,7 +13,7 @@ use super::Waker;
 use crate::domain::{Attempt, AttemptId, DeliveryStatus};
 use crate::store::{DeliveryJob, DeliveryUpdate, DynStore};
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,9 @@ pub enum Outcome {
     Delivered,
     FailedWillRetry,
     FailedExhausted,
+    /// The endpoint answered 410 Gone: the delivery failed for good and the endpoint is
+    /// disabled.
+    EndpointGone,
     /// Not attempted: the endpoint was disabled or the payload had expired.
     Canceled(&'static str),
     /// The attempt happened but could not be recorded; its lease will run out and it will be
@@ -141,27 +144,31 @@ pub async fn execute(
     config: &DispatcherConfig,
     job: DeliveryJob,
 ) -> Outcome {
-    let (attempt, update, outcome) = match try_execute(sender, config, &job).await {
+    let (attempt, update, outcome) = match try_execute(sender, &job).await {
         Attempted::Skipped(reason) => (None, DeliveryUpdate::Canceled, Outcome::Canceled(reason)),
-        Attempted::Done(attempt) => {
-            let attempts_made = job.attempts_made + 1;
-            if attempt.status == DeliveryStatus::Success {
-                (Some(attempt), DeliveryUpdate::Delivered, Outcome::Delivered)
-            } else if let Some(at) = config.schedule.next_attempt_at(attempts_made, Utc::now()) {
-                (
-                    Some(attempt),
-                    DeliveryUpdate::RetryAt(at),
-                    Outcome::FailedWillRetry,
-                )
-            } else {
-                (
-                    Some(attempt),
-                    DeliveryUpdate::Exhausted,
-                    Outcome::FailedExhausted,
-                )
-            }
+        Attempted::Done {
+            attempt,
+            retry_after,
+        } => {
+            let (update, outcome) = next_step(
+                &config.schedule,
+                job.attempts_made + 1,
+                &attempt,
+                retry_after,
+                Utc::now(),
+            );
+            (Some(attempt), update, outcome)
         }
     };
+    if outcome == Outcome::EndpointGone {
+        // 410 Gone: the receiver says this endpoint will never accept deliveries again.
+        let disabled = store
+            .set_endpoint_disabled(&job.app_id, &job.endpoint.id, true)
+            .await;
+        if let Err(e) = disabled {
+            tracing::error!(error = %e, endpoint_id = %job.endpoint.id, "disabling an endpoint after 410 failed");
+        }
+    }
     let recorded = store
         .record_attempt(job.delivery_id, attempt.as_ref(), update)
         .await;
@@ -191,12 +198,52 @@ pub async fn execute(
 }
 
 enum Attempted {
-    Done(Attempt),
+    Done {
+        attempt: Attempt,
+        /// The endpoint's `Retry-After`, on a 429 or 503.
+        retry_after: Option<Duration>,
+    },
     Skipped(&'static str),
 }
 
+/// The longest wait a `Retry-After` can impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where a delivery goes after an attempt: delivered; retried on the schedule (a `Retry-After`
+/// on 503 sets the time, on 429 it can only lengthen the wait, both capped at 24 h); given up
+/// when the schedule is used up; or, on 410 Gone, given up with the endpoint disabled.
+pub fn next_step(
+    schedule: &RetrySchedule,
+    attempts_made: u32,
+    attempt: &Attempt,
+    retry_after: Option<Duration>,
+    now: DateTime<Utc>,
+) -> (DeliveryUpdate, Outcome) {
+    if attempt.status == DeliveryStatus::Success {
+        return (DeliveryUpdate::Delivered, Outcome::Delivered);
+    }
+    if attempt.response_status_code == 410 {
+        return (DeliveryUpdate::Exhausted, Outcome::EndpointGone);
+    }
+    let Some(scheduled) = schedule.next_attempt_at(attempts_made, now) else {
+        return (DeliveryUpdate::Exhausted, Outcome::FailedExhausted);
+    };
+    let at = match retry_after.map(|d| d.min(MAX_RETRY_AFTER)) {
+        Some(wait) => {
+            let asked = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+            if attempt.response_status_code == 429 {
+                scheduled.max(asked)
+            } else {
+                asked
+            }
+        }
+        None => scheduled,
+    };
+    (DeliveryUpdate::RetryAt(at), Outcome::FailedWillRetry)
+}
+
 /// Signs and sends one delivery; returns the attempt to record.
-async fn try_execute(sender: &Sender, _config: &DispatcherConfig, job: &DeliveryJob) -> Attempted {
+async fn try_execute(sender: &Sender, job: &DeliveryJob) -> Attempted {
     if job.endpoint.fields.disabled {
         return Attempted::Skipped("endpoint disabled");
     }
@@ -222,7 +269,10 @@ async fn try_execute(sender: &Sender, _config: &DispatcherConfig, job: &Delivery
         (None, Some(code)) if !success => Some(format!("endpoint answered HTTP {code}")),
         _ => None,
     };
-    Attempted::Done(Attempt {
+    let retry_after = result.retry_after;
+    Attempted::Done {
+        retry_after,
+        attempt: Attempt {
         id: AttemptId::generate(),
         msg_id: job.msg_id.clone(),
         endpoint_id: job.endpoint.id.clone(),
@@ -238,7 +288,8 @@ async fn try_execute(sender: &Sender, _config: &DispatcherConfig, job: &Delivery
         trigger_type: job.trigger,
         failure_reason,
         created_at: now,
-    })
+        },
+    }
 }
 
 /// The endpoint's custom headers, then the Standard Webhooks and `svix-*` headers (custom
@@ -264,4 +315,74 @@ fn delivery_headers(job: &DeliveryJob, timestamp: i64, signature: &str) -> Heade
         }
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EndpointId, MessageId, TriggerType};
+
+    fn attempt(code: i16) -> Attempt {
+        Attempt {
+            id: AttemptId::generate(),
+            msg_id: MessageId::generate(),
+            endpoint_id: EndpointId::generate(),
+            url: "https://example.com".into(),
+            response_status_code: code,
+            response: String::new(),
+            response_duration_ms: 1,
+            status: if (200..300).contains(&code) {
+                DeliveryStatus::Success
+            } else {
+                DeliveryStatus::Fail
+            },
+            trigger_type: TriggerType::Scheduled,
+            failure_reason: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn wait_of(update: DeliveryUpdate, now: DateTime<Utc>) -> Duration {
+        match update {
+            DeliveryUpdate::RetryAt(at) => (at - now).to_std().unwrap(),
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn success_failure_and_exhaustion() {
+        let s = RetrySchedule::parse("10s").unwrap();
+        let now = Utc::now();
+        assert_eq!(next_step(&s, 1, &attempt(200), None, now).1, Outcome::Delivered);
+        assert_eq!(next_step(&s, 1, &attempt(500), None, now).1, Outcome::FailedWillRetry);
+        assert_eq!(next_step(&s, 1, &attempt(302), None, now).1, Outcome::FailedWillRetry);
+        assert_eq!(next_step(&s, 2, &attempt(500), None, now).1, Outcome::FailedExhausted);
+    }
+
+    #[test]
+    fn gone_gives_up_at_once() {
+        let s = RetrySchedule::parse("10s,10s").unwrap();
+        let (update, outcome) = next_step(&s, 1, &attempt(410), None, Utc::now());
+        assert_eq!((update, outcome), (DeliveryUpdate::Exhausted, Outcome::EndpointGone));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let s = RetrySchedule::parse("10s").unwrap();
+        let now = Utc::now();
+        // 503: the endpoint's wait wins, shorter or longer than the schedule.
+        let w = wait_of(next_step(&s, 1, &attempt(503), Some(Duration::from_secs(2)), now).0, now);
+        assert_eq!(w, Duration::from_secs(2));
+        let w = wait_of(next_step(&s, 1, &attempt(503), Some(Duration::from_secs(3600)), now).0, now);
+        assert_eq!(w, Duration::from_secs(3600));
+        // 429: never sooner than the schedule.
+        let w = wait_of(next_step(&s, 1, &attempt(429), Some(Duration::from_secs(1)), now).0, now);
+        assert!(w >= Duration::from_secs(8), "{w:?}");
+        // Capped at 24 hours.
+        let w = wait_of(
+            next_step(&s, 1, &attempt(503), Some(Duration::from_secs(7 * 86400)), now).0,
+            now,
+        );
+        assert_eq!(w, MAX_RETRY_AFTER);
+    }
 }

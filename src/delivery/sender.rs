@@ -32,6 +32,8 @@ pub struct SendResult {
     pub duration: Duration,
     /// Why no usable response arrived: dns, connect, timeout, tls or the SSRF guard.
     pub failure: Option<String>,
+    /// The `Retry-After` of a 429 or 503 answer (seconds or an HTTP date).
+    pub retry_after: Option<Duration>,
 }
 
 impl SendResult {
@@ -76,6 +78,14 @@ impl Sender {
             Err(e) => return failure(start, describe(&e.without_url())),
         };
         let status = response.status().as_u16();
+        let retry_after = match status {
+            429 | 503 => response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after),
+            _ => None,
+        };
         let mut buf = Vec::new();
         let mut failure_reason = None;
         while buf.len() < RESPONSE_BODY_LIMIT {
@@ -101,6 +111,7 @@ impl Sender {
             body: String::from_utf8_lossy(&buf).into_owned(),
             duration: start.elapsed(),
             failure: failure_reason,
+            retry_after,
         }
     }
 
@@ -128,7 +139,18 @@ fn failure(start: Instant, reason: String) -> SendResult {
         body: reason.clone(),
         duration: start.elapsed(),
         failure: Some(reason),
+        retry_after: None,
     }
+}
+
+/// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 /// A readable reason for a failed request, naming its kind first.
@@ -164,4 +186,20 @@ fn error_chain(e: &reqwest::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        let in_a_minute = std::time::SystemTime::now() + Duration::from_secs(60);
+        let d = parse_retry_after(&httpdate::fmt_http_date(in_a_minute)).unwrap();
+        assert!((55..=60).contains(&d.as_secs()), "{d:?}");
+        let past = httpdate::fmt_http_date(std::time::UNIX_EPOCH);
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
 }

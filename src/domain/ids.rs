@@ -16,7 +16,7 @@ macro_rules! prefixed_id {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
-            /// A fresh id ordered after every id generated earlier (to the millisecond).
+            /// A fresh id ordered after every id generated earlier (to 1/256 of a second).
             pub fn generate() -> Self {
                 Self(format!("{}{}", $prefix, KsuidMs::new(None, None)))
             }
@@ -79,7 +79,8 @@ mod tests {
     #[test]
     fn generated_ids_round_trip_and_sort_by_time() {
         let a = MessageId::generate();
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        // KsuidMs orders to 1/256 s; ids within one tick are in random order.
+        std::thread::sleep(std::time::Duration::from_millis(10));
         let b = MessageId::generate();
         assert!(a < b, "{a} should sort before {b}");
         assert_eq!(MessageId::parse(a.as_str()).unwrap(), a);

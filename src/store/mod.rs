@@ -163,6 +163,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Endpoint>;
     async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()>;
     async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats>;
+    /// Turns an endpoint off (or on) without touching its other fields.
+    async fn set_endpoint_disabled(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+    ) -> StoreResult<()>;
 
     // Messages.
     /// Stores the message and queues its deliveries in one transaction; with an idempotency

@@ -149,3 +149,22 @@ pub(super) async fn stats(
     }
     Ok(out)
 }
+
+pub(super) async fn set_disabled(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &EndpointId,
+    disabled: bool,
+) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ?")
+        .bind(disabled)
+        .bind(to_ms(Utc::now()))
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .execute(&s.write)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

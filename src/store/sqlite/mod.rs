@@ -141,6 +141,14 @@ impl Store for SqliteStore {
     async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
         endpoints::stats(self, app, id).await
     }
+    async fn set_endpoint_disabled(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+    ) -> StoreResult<()> {
+        endpoints::set_disabled(self, app, id, disabled).await
+    }
 
     async fn create_message(
         &self,

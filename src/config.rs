@@ -5,6 +5,7 @@
 //! `--help` lists every variable; this module adds the file layer and the defaults, and parses
 //! every value once so the rest of the program only sees checked settings.
 
+use crate::clock::Clock;
 use crate::delivery::schedule::RetrySchedule;
 use anyhow::Context;
 use serde::Deserialize;
@@ -72,6 +73,13 @@ pub struct ServeArgs {
     /// Deliveries in flight at once (default 512).
     #[arg(long, env = "KANCA_MAX_IN_FLIGHT", value_name = "N")]
     pub max_in_flight: Option<usize>,
+    /// Requests one endpoint may have in flight at once (default 32); the rest wait in the
+    /// queue, so a slow endpoint cannot take every connection.
+    #[arg(long, env = "KANCA_ENDPOINT_MAX_IN_FLIGHT", value_name = "N")]
+    pub endpoint_max_in_flight: Option<u32>,
+    /// Disable an endpoint that has failed without a single success for this long (`5d`).
+    #[arg(long, env = "KANCA_DISABLE_AFTER", value_name = "DURATION")]
+    pub disable_after: Option<String>,
     /// `pretty` or `json` (default: pretty on a terminal, json otherwise).
     #[arg(long, env = "KANCA_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -91,6 +99,8 @@ struct FileSettings {
     delivery_timeout: Option<String>,
     max_body_bytes: Option<usize>,
     max_in_flight: Option<usize>,
+    endpoint_max_in_flight: Option<u32>,
+    disable_after: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -108,7 +118,11 @@ pub struct Settings {
     pub delivery_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_in_flight: usize,
+    pub endpoint_max_in_flight: u32,
+    pub disable_after: Duration,
     pub log_format: Option<LogFormat>,
+    /// The time rules are checked against; tests move it forward.
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -125,7 +139,10 @@ impl Settings {
             delivery_timeout: Duration::from_secs(15),
             max_body_bytes: 1024 * 1024,
             max_in_flight: 512,
+            endpoint_max_in_flight: 32,
+            disable_after: Duration::from_secs(5 * 24 * 60 * 60),
             log_format: None,
+            clock: Clock::default(),
         }
     }
 
@@ -150,6 +167,12 @@ impl Settings {
             .transpose()
             .context("KANCA_DELIVERY_TIMEOUT")?
             .unwrap_or(Duration::from_secs(15));
+        let disable_after = args
+            .disable_after
+            .or(file.disable_after)
+            .map(|s| humantime::parse_duration(&s))
+            .transpose()
+            .context("KANCA_DISABLE_AFTER")?;
         let defaults = Self::for_data_dir(&data_dir);
         Ok(Self {
             listen: args
@@ -180,7 +203,13 @@ impl Settings {
                 .max_in_flight
                 .or(file.max_in_flight)
                 .unwrap_or(defaults.max_in_flight),
+            endpoint_max_in_flight: args
+                .endpoint_max_in_flight
+                .or(file.endpoint_max_in_flight)
+                .unwrap_or(defaults.endpoint_max_in_flight),
+            disable_after: disable_after.unwrap_or(defaults.disable_after),
             log_format: args.log_format.or(file.log_format),
+            clock: Clock::default(),
             data_dir,
         })
     }

@@ -15,6 +15,7 @@
 //!   SSRF guard, records every attempt and schedules retries.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
 //! - [`error`]: the API's error type and how it answers.
+//! - [`clock`]: the time Kanca goes by, which tests can move forward.
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
 //! - [`startup`]: [`startup::Application`] binds, runs and shuts down the whole.
 //! - [`telemetry`]: logging setup.
@@ -22,6 +23,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -8,9 +8,13 @@
 
 use crate::api::{self, ApiConfig, AppState};
 use crate::config::Settings;
-use crate::delivery::dispatcher::{Dispatcher, DispatcherConfig};
+use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::metrics::Metrics;
+use crate::delivery::operational::Operational;
+use crate::delivery::retention;
 use crate::delivery::sender::Sender;
-use crate::delivery::Waker;
+use crate::delivery::throttle::Limiter;
+use crate::delivery::{Engine, EngineConfig, Waker};
 use crate::store::{self, DynStore};
 use anyhow::Context;
 use axum::extract::Request;
@@ -18,6 +22,7 @@ use axum::ServiceExt;
 use rand::distributions::{Alphanumeric, DistString};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -90,32 +95,46 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let settings = &self.settings;
         let waker = Waker::default();
         let tracker = TaskTracker::new();
-        let sender = Sender::new(
-            self.settings.delivery_timeout,
-            self.settings.allow_private_targets,
-        )?;
-        let dispatcher = Dispatcher::new(
-            self.store.clone(),
-            sender,
-            waker.clone(),
-            DispatcherConfig {
-                schedule: self.settings.retry_schedule.clone(),
-                delivery_timeout: self.settings.delivery_timeout,
-                max_in_flight: self.settings.max_in_flight,
+        let clock = settings.clock.clone();
+        let ops = Operational::init(self.store.clone(), waker.clone(), clock.clone()).await?;
+        let metrics = Metrics::default();
+        let engine = Arc::new(Engine {
+            store: self.store.clone(),
+            sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?,
+            config: EngineConfig {
+                schedule: settings.retry_schedule.clone(),
+                delivery_timeout: settings.delivery_timeout,
+                max_in_flight: settings.max_in_flight,
                 safety_poll: Duration::from_secs(5),
+                disable_after: settings.disable_after,
             },
-        );
-        let dispatcher_task = tokio::spawn(dispatcher.run(self.shutdown.clone(), tracker.clone()));
+            clock: clock.clone(),
+            waker: waker.clone(),
+            metrics: metrics.clone(),
+            limiter: Limiter::new(settings.endpoint_max_in_flight),
+            ops: ops.clone(),
+        });
+        let dispatcher_task =
+            tokio::spawn(Dispatcher::new(engine).run(self.shutdown.clone(), tracker.clone()));
+        let cleaner_task = tokio::spawn(retention::run(
+            self.store.clone(),
+            clock.clone(),
+            self.shutdown.clone(),
+        ));
 
         let state = AppState {
             store: self.store.clone(),
             waker,
-            config: std::sync::Arc::new(ApiConfig::new(
+            clock,
+            ops,
+            metrics,
+            config: Arc::new(ApiConfig::new(
                 &self.admin_token,
-                self.settings.allow_private_targets,
-                self.settings.max_body_bytes,
+                settings.allow_private_targets,
+                settings.max_body_bytes,
             )),
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
@@ -130,6 +149,7 @@ impl Application {
 
         self.shutdown.cancel();
         let _ = dispatcher_task.await;
+        let _ = cleaner_task.await;
         tracker.close();
         let grace = self.settings.delivery_timeout + Duration::from_secs(5);
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {

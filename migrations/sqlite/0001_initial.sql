@@ -7,6 +7,8 @@ CREATE TABLE application (
     name          TEXT NOT NULL,
     throttle_rate INTEGER,
     metadata      TEXT NOT NULL DEFAULT '{}',
+    -- Kanca's own applications (operational webhooks): hidden from the API's app routes.
+    internal      INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
@@ -36,6 +38,11 @@ CREATE TABLE endpoint (
     metadata      TEXT NOT NULL DEFAULT '{}',
     headers       TEXT NOT NULL DEFAULT '{}',
     secret        TEXT NOT NULL,
+    -- Secrets replaced by a rotation that still sign until they expire:
+    -- JSON [{"key": "whsec_…", "expiresAt": ms}].
+    old_secrets   TEXT NOT NULL DEFAULT '[]',
+    -- When the current run of failures began (NULL after a success): auto-disable reads it.
+    failing_since INTEGER,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     UNIQUE (app_id, uid)
@@ -67,6 +74,8 @@ CREATE TABLE delivery (
     next_attempt_at INTEGER,
     lease_until     INTEGER,
     trigger_type    INTEGER NOT NULL DEFAULT 0,
+    -- 1 when the throttle has already granted this delivery its slot at next_attempt_at.
+    reserved        INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
     UNIQUE (msg_id, endpoint_id)

@@ -42,7 +42,8 @@ async fn resend(
     let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
     if msg.payload.is_none() {
         return Err(ApiError::Validation(
-            "the message's payload has expired (payloadRetentionPeriod), so it cannot be resent".into(),
+            "the message's payload has expired (payloadRetentionPeriod), so it cannot be resent"
+                .into(),
         ));
     }
     if state.store.requeue(&app.id, &msg.id, &ep.id).await? {

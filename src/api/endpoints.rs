@@ -27,11 +27,22 @@ pub fn router() -> Router<AppState> {
         )
         .route("/app/{app_id}/endpoint/{endpoint_id}/secret", get(secret))
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+            post(rotate_secret),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/headers",
+            get(get_headers).put(put_headers).patch(patch_headers),
+        )
+        .route(
             "/app/{app_id}/endpoint/{endpoint_id}/send-example",
             post(send_example),
         )
         .route("/app/{app_id}/endpoint/{endpoint_id}/stats", get(stats))
-        .route("/app/{app_id}/endpoint/{endpoint_id}/recover", post(recover))
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/recover",
+            post(recover),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +91,7 @@ const MAX_CHANNELS: usize = 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EndpointIn {
+pub(super) struct EndpointIn {
     url: String,
     description: Option<String>,
     #[serde(alias = "rateLimit")]
@@ -97,7 +108,7 @@ struct EndpointIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EndpointPatch {
+pub(super) struct EndpointPatch {
     url: Option<String>,
     description: Option<String>,
     #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
@@ -269,15 +280,225 @@ pub(super) async fn resolve(
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
+/// The endpoint routes, for any application: the application's own routes below and the
+/// operational webhook routes call the same functions.
+pub(super) mod ops {
+    use super::*;
+
+    pub async fn create(
+        state: &AppState,
+        app: &Application,
+        body: EndpointIn,
+    ) -> Result<Endpoint, ApiError> {
+        let (fields, secret) = body.parse(state.config.allow_private_targets)?;
+        let secret = secret.unwrap_or_else(EndpointSecret::generate);
+        let ep = state.store.create_endpoint(&app.id, fields, secret).await?;
+        state
+            .ops
+            .endpoint_changed("endpoint.created", app, &ep)
+            .await;
+        Ok(ep)
+    }
+
+    pub async fn list(
+        state: &AppState,
+        app: &AppId,
+        q: &ListQuery,
+    ) -> Result<ListResponse<EndpointOut>, ApiError> {
+        let page = q.page(true)?;
+        let rows = state.store.list_endpoints(app, &page).await?;
+        Ok(ListResponse::from_rows(
+            rows,
+            &page,
+            |e| e.id.to_string(),
+            EndpointOut::from,
+        ))
+    }
+
+    pub async fn update(
+        state: &AppState,
+        app: &Application,
+        ep: Endpoint,
+        body: EndpointIn,
+    ) -> Result<Endpoint, ApiError> {
+        let had_headers = body.headers.is_some();
+        let (mut fields, _secret) = body.parse(state.config.allow_private_targets)?;
+        if !had_headers {
+            // Headers have their own route in Svix; a PUT without them keeps them.
+            fields.headers = ep.fields.headers.clone();
+        }
+        save(state, app, ep, fields).await
+    }
+
+    pub async fn patch(
+        state: &AppState,
+        app: &Application,
+        ep: Endpoint,
+        body: EndpointPatch,
+    ) -> Result<Endpoint, ApiError> {
+        let old = ep.fields.clone();
+        let fields = EndpointFields {
+            uid: match body.uid {
+                None => old.uid,
+                Some(None) => None,
+                Some(Some(u)) => Some(parse_uid(&u)?),
+            },
+            url: match body.url {
+                Some(u) => EndpointUrl::parse(&u, state.config.allow_private_targets)?,
+                None => old.url,
+            },
+            description: body.description.unwrap_or(old.description),
+            event_types: match body.event_types {
+                Some(t) => parse_event_types(t)?,
+                None => old.event_types,
+            },
+            channels: match body.channels {
+                Some(c) => parse_channels(c, MAX_CHANNELS)?,
+                None => old.channels,
+            },
+            disabled: body.disabled.unwrap_or(old.disabled),
+            throttle_rate: body.throttle_rate.unwrap_or(old.throttle_rate),
+            metadata: body.metadata.unwrap_or(old.metadata),
+            headers: old.headers,
+        };
+        save(state, app, ep, fields).await
+    }
+
+    async fn save(
+        state: &AppState,
+        app: &Application,
+        ep: Endpoint,
+        fields: EndpointFields,
+    ) -> Result<Endpoint, ApiError> {
+        let was_disabled = ep.fields.disabled;
+        let updated = state.store.update_endpoint(&app.id, &ep.id, fields).await?;
+        state
+            .ops
+            .endpoint_changed("endpoint.updated", app, &updated)
+            .await;
+        if updated.fields.disabled && !was_disabled {
+            state
+                .ops
+                .endpoint_disabled(&app.id, &updated, None, "manual")
+                .await;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete(state: &AppState, app: &Application, ep: Endpoint) -> Result<(), ApiError> {
+        state.store.delete_endpoint(&app.id, &ep.id).await?;
+        state
+            .ops
+            .endpoint_changed("endpoint.deleted", app, &ep)
+            .await;
+        Ok(())
+    }
+
+    /// Replaces the signing secret (with `key`, or a fresh one). The old secret keeps signing
+    /// beside the new one for the grace period, so receivers can switch without dropping
+    /// deliveries.
+    pub async fn rotate_secret(
+        state: &AppState,
+        app: &AppId,
+        ep: &Endpoint,
+        body: SecretRotateIn,
+    ) -> Result<(), ApiError> {
+        let new = match body.key.as_deref() {
+            Some(k) => EndpointSecret::parse(k)?,
+            None => EndpointSecret::generate(),
+        };
+        let grace = body.grace_period_seconds.unwrap_or(ROTATION_GRACE_SECONDS);
+        if grace > ROTATION_GRACE_SECONDS {
+            return Err(ApiError::Validation(format!(
+                "gracePeriodSeconds may be at most {ROTATION_GRACE_SECONDS} (24 hours)"
+            )));
+        }
+        let now = state.clock.now();
+        let expires = now + chrono::Duration::seconds(i64::from(grace));
+        state
+            .store
+            .rotate_secret(app, &ep.id, &new, expires, now)
+            .await?;
+        tracing::info!(endpoint_id = %ep.id, "endpoint secret rotated");
+        Ok(())
+    }
+
+    pub fn headers_out(ep: &Endpoint) -> serde_json::Value {
+        json!({ "headers": ep.fields.headers, "sensitive": [] })
+    }
+
+    /// PUT replaces the custom headers; PATCH merges them (a `null` value removes one).
+    pub async fn set_headers(
+        state: &AppState,
+        app: &AppId,
+        ep: &Endpoint,
+        body: HeadersIn,
+        merge: bool,
+    ) -> Result<(), ApiError> {
+        let mut headers = if merge {
+            ep.fields.headers.clone()
+        } else {
+            BTreeMap::new()
+        };
+        let mut set = BTreeMap::new();
+        for (name, value) in body.headers {
+            match value {
+                Some(v) => {
+                    set.insert(name, v);
+                }
+                None => {
+                    headers.remove(&name.to_ascii_lowercase());
+                }
+            }
+        }
+        headers.extend(parse_headers(Some(set))?);
+        for name in body.delete_headers.unwrap_or_default() {
+            headers.remove(&name.to_ascii_lowercase());
+        }
+        state
+            .store
+            .set_endpoint_headers(app, &ep.id, &headers)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The rotate body is optional: `curl -X POST …/secret/rotate` with nothing rotates to a
+/// fresh secret.
+pub(super) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateIn, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(SecretRotateIn {
+            key: None,
+            grace_period_seconds: None,
+        });
+    }
+    super::extract::parse_json(bytes)
+}
+
+/// Svix's default and longest grace period for a rotated secret: 24 hours.
+const ROTATION_GRACE_SECONDS: u32 = 24 * 60 * 60;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SecretRotateIn {
+    key: Option<String>,
+    grace_period_seconds: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct HeadersIn {
+    headers: BTreeMap<String, Option<String>>,
+    delete_headers: Option<Vec<String>>,
+}
+
 async fn create(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
-    let (fields, secret) = body.parse(state.config.allow_private_targets)?;
-    let secret = secret.unwrap_or_else(EndpointSecret::generate);
-    let ep = state.store.create_endpoint(&app.id, fields, secret).await?;
+    let ep = ops::create(&state, &app, body).await?;
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
@@ -287,22 +508,26 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<EndpointOut>>, ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
-    let page = q.page(true)?;
-    let rows = state.store.list_endpoints(&app.id, &page).await?;
-    Ok(Json(ListResponse::from_rows(
-        rows,
-        &page,
-        |e| e.id.to_string(),
-        EndpointOut::from,
-    )))
+    Ok(Json(ops::list(&state, &app.id, &q).await?))
+}
+
+/// Resolves the application and the endpoint named in the path.
+async fn app_and_endpoint(
+    state: &AppState,
+    app_id: &str,
+    endpoint_id: &str,
+) -> Result<(Application, Endpoint), ApiError> {
+    let app = applications::resolve(state, app_id).await?;
+    let ep = resolve(state, &app.id, endpoint_id).await?;
+    Ok((app, ep))
 }
 
 async fn fetch(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<EndpointOut>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    Ok(Json(resolve(&state, &app.id, &endpoint_id).await?.into()))
+    let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ep.into()))
 }
 
 async fn update(
@@ -310,16 +535,8 @@ async fn update(
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<Json<EndpointOut>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
-    let had_headers = body.headers.is_some();
-    let (mut fields, _secret) = body.parse(state.config.allow_private_targets)?;
-    if !had_headers {
-        // Headers have their own route in Svix; a PUT without them keeps them.
-        fields.headers = ep.fields.headers;
-    }
-    let updated = state.store.update_endpoint(&app.id, &ep.id, fields).await?;
-    Ok(Json(updated.into()))
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ops::update(&state, &app, ep, body).await?.into()))
 }
 
 async fn patch(
@@ -327,44 +544,16 @@ async fn patch(
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EndpointPatch>,
 ) -> Result<Json<EndpointOut>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
-    let old = ep.fields;
-    let fields = EndpointFields {
-        uid: match body.uid {
-            None => old.uid,
-            Some(None) => None,
-            Some(Some(u)) => Some(parse_uid(&u)?),
-        },
-        url: match body.url {
-            Some(u) => EndpointUrl::parse(&u, state.config.allow_private_targets)?,
-            None => old.url,
-        },
-        description: body.description.unwrap_or(old.description),
-        event_types: match body.event_types {
-            Some(t) => parse_event_types(t)?,
-            None => old.event_types,
-        },
-        channels: match body.channels {
-            Some(c) => parse_channels(c, MAX_CHANNELS)?,
-            None => old.channels,
-        },
-        disabled: body.disabled.unwrap_or(old.disabled),
-        throttle_rate: body.throttle_rate.unwrap_or(old.throttle_rate),
-        metadata: body.metadata.unwrap_or(old.metadata),
-        headers: old.headers,
-    };
-    let updated = state.store.update_endpoint(&app.id, &ep.id, fields).await?;
-    Ok(Json(updated.into()))
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ops::patch(&state, &app, ep, body).await?.into()))
 }
 
 async fn delete(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
-    state.store.delete_endpoint(&app.id, &ep.id).await?;
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    ops::delete(&state, &app, ep).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -372,9 +561,47 @@ async fn secret(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
+    let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
     Ok(Json(json!({ "key": ep.secret.expose() })))
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    let body = parse_rotate_body(&body)?;
+    ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ops::headers_out(&ep)))
+}
+
+async fn put_headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<HeadersIn>,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    ops::set_headers(&state, &app.id, &ep, body, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn patch_headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<HeadersIn>,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    ops::set_headers(&state, &app.id, &ep, body, true).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]

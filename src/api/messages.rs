@@ -155,7 +155,7 @@ pub(super) async fn publish(
     idempotency: Option<IdempotencyKey>,
     with_content: bool,
 ) -> Result<Response, ApiError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let msg = Message {
         id: MessageId::generate(),
         app_id: app.clone(),

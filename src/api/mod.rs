@@ -12,11 +12,15 @@ mod extract;
 mod health;
 mod idempotency;
 mod messages;
+mod operational;
 mod pagination;
 
 pub use extract::{ApiJson, ApiQuery};
 pub use pagination::{ListQuery, ListResponse};
 
+use crate::clock::Clock;
+use crate::delivery::metrics::Metrics;
+use crate::delivery::operational::Operational;
 use crate::delivery::Waker;
 use crate::error::ApiError;
 use crate::store::DynStore;
@@ -34,6 +38,9 @@ use subtle::ConstantTimeEq;
 pub struct AppState {
     pub store: DynStore,
     pub waker: Waker,
+    pub clock: Clock,
+    pub ops: Operational,
+    pub metrics: Metrics,
     pub config: Arc<ApiConfig>,
 }
 
@@ -70,10 +77,17 @@ pub fn router(state: AppState) -> Router {
         .merge(endpoints::router())
         .merge(messages::router())
         .merge(attempts::router())
+        .merge(operational::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_admin_token,
+        ));
+    let metrics = Router::new()
+        .route("/metrics", axum::routing::get(render_metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_admin_token,
@@ -83,12 +97,27 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             managed.merge(health::router()).fallback(unknown_route),
         )
+        .merge(metrics)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             reject_oversized,
         ))
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text. It needs the admin token like every management route
+/// (Prometheus sends one with `authorization: {credentials: …}`).
+async fn render_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (due, scheduled) = state.store.queue_depth(state.clock.now()).await?;
+    state.metrics.queue_due.set(due);
+    state.metrics.queue_scheduled.set(scheduled);
+    let mut response = Response::new(axum::body::Body::from(state.metrics.render()));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 async fn unknown_route() -> ApiError {

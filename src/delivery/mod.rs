@@ -2,22 +2,34 @@
 //! and schedules retries.
 //!
 //! - [`dispatcher`] owns the loop: it is woken at once when new work is committed (and sleeps
-//!   until the next scheduled retry otherwise), claims due deliveries in batches with a lease,
-//!   and runs each one as a task bounded by a semaphore.
+//!   until the next scheduled delivery otherwise), claims due deliveries in batches with a
+//!   lease, passes each through the endpoint's limits ([`throttle`]) and runs it as a task
+//!   bounded by a semaphore.
+//! - [`worker`] is one unit of work: send, name the outcome, record the attempt.
 //! - [`sender`] makes the HTTP request with one pooled client; [`ssrf`] is the resolver that
 //!   refuses private addresses after DNS resolution, so DNS rebinding cannot get around it.
 //! - [`signing`] produces Standard Webhooks signatures; [`schedule`] decides when to retry.
+//! - [`operational`] tells operators about endpoints and failing deliveries, as deliveries.
+//! - [`metrics`] counts what happens, for `/metrics`; [`retention`] drops expired payloads.
 //!
 //! The engine knows nothing about routes: the API, the Slack workspace and the console all
 //! queue work through the store and call [`Waker::wake`].
 
 pub mod dispatcher;
+pub mod metrics;
+pub mod operational;
+pub mod retention;
 pub mod schedule;
 pub mod sender;
 pub mod signing;
 pub mod ssrf;
+pub mod throttle;
+pub mod worker;
 
+use crate::clock::Clock;
+use crate::store::DynStore;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Wakes the dispatcher after new work has been committed, so a fresh message is sent at once
@@ -33,4 +45,27 @@ impl Waker {
     pub(crate) async fn woken(&self) {
         self.0.notified().await
     }
+}
+
+pub struct EngineConfig {
+    pub schedule: schedule::RetrySchedule,
+    pub delivery_timeout: Duration,
+    /// Deliveries in flight at once, across all endpoints.
+    pub max_in_flight: usize,
+    /// How often to look for due work when nothing woke us.
+    pub safety_poll: Duration,
+    /// An endpoint failing without a single success for this long is disabled.
+    pub disable_after: Duration,
+}
+
+/// Everything a delivery needs, shared by the dispatcher and its workers.
+pub struct Engine {
+    pub store: DynStore,
+    pub sender: sender::Sender,
+    pub config: EngineConfig,
+    pub clock: Clock,
+    pub waker: Waker,
+    pub metrics: metrics::Metrics,
+    pub limiter: throttle::Limiter,
+    pub ops: operational::Operational,
 }

@@ -86,8 +86,29 @@ pub struct Endpoint {
     pub app_id: AppId,
     pub fields: EndpointFields,
     pub secret: EndpointSecret,
+    /// Secrets replaced by a rotation, each signing beside the current one until it expires.
+    pub retired_secrets: Vec<RetiredSecret>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetiredSecret {
+    pub secret: EndpointSecret,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Endpoint {
+    /// The secrets a delivery made at `now` is signed with: the current one first, then every
+    /// retired one still in its grace period.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &EndpointSecret> {
+        std::iter::once(&self.secret).chain(
+            self.retired_secrets
+                .iter()
+                .filter(move |r| r.expires_at > now)
+                .map(|r| &r.secret),
+        )
+    }
 }
 
 /// The fields a user sets on an endpoint (create and full update).

@@ -96,12 +96,23 @@ pub struct DeliveryJob {
     pub msg_id: MessageId,
     pub app_id: AppId,
     pub event_type: EventTypeName,
+    pub event_id: Option<String>,
     /// `None` when the payload has expired; such a delivery cannot be sent.
     pub payload: Option<String>,
     pub endpoint: Endpoint,
     /// Attempts made before this one.
     pub attempts_made: u32,
+    /// The throttle granted this delivery its slot when it deferred it.
+    pub reserved: bool,
     pub trigger: TriggerType,
+}
+
+/// A claimed delivery sent back to wait.
+#[derive(Debug, Clone)]
+pub struct Deferral {
+    pub delivery_id: i64,
+    pub until: DateTime<Utc>,
+    pub reserved: bool,
 }
 
 /// Where a delivery goes after an attempt.
@@ -163,6 +174,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Endpoint>;
     async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()>;
     async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats>;
+    /// Replaces the signing secret; the old one keeps signing until `old_expires_at`.
+    async fn rotate_secret(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        new: &EndpointSecret,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Replaces the custom headers sent with every delivery.
+    async fn set_endpoint_headers(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<()>;
     /// Turns an endpoint off (or on) without touching its other fields.
     async fn set_endpoint_disabled(
         &self,
@@ -224,19 +251,39 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// When the earliest pending delivery falls due, so the dispatcher can sleep until then.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Records an attempt and moves its delivery on, in one transaction.
+    /// Records an attempt and moves its delivery on, in one transaction. Also keeps the
+    /// endpoint's run of failures: returns since when it has been failing without a success
+    /// (`None` after a success or when nothing was attempted).
     async fn record_attempt(
         &self,
         delivery_id: i64,
         attempt: Option<&Attempt>,
         update: DeliveryUpdate,
-    ) -> StoreResult<()>;
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Puts claimed deliveries back in the queue without an attempt (the endpoint is over its
+    /// throttle rate or in-flight cap), each due at its time; `reserved` marks a slot the
+    /// throttle has already granted.
+    async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()>;
+    /// Deliveries waiting: (due now, scheduled for later).
+    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)>;
+    /// Drops the payloads of messages whose retention period has passed (at most `limit`);
+    /// the messages and their attempts stay. Returns how many were cleared.
+    async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// The id of one of Kanca's own applications (created on first use), hidden from the
+    /// application routes.
+    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId>;
     /// Puts every delivery that a previous run of this node left mid-send back in the queue.
     /// Only meaningful where one node owns the database (SQLite).
     async fn release_all_leases(&self) -> StoreResult<u64>;
     /// Queues a message for one endpoint again, now, with a fresh retry schedule (manual
     /// resend). A delivery being sent right now is left alone. Returns whether it was queued.
-    async fn requeue(&self, app: &AppId, msg: &MessageId, endpoint: &EndpointId) -> StoreResult<bool>;
+    async fn requeue(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<bool>;
     /// Queues again every delivery to an endpoint that failed for good and whose message was
     /// created in `[since, until)`; returns how many.
     async fn recover_failed(

@@ -1,11 +1,11 @@
 //! Endpoints: CRUD scoped to their application, and delivery counts.
 
 use super::resources::page_sql;
-use super::rows::{self, names_to_json, to_json};
+use super::rows::{self, names_to_json, to_json, StoredSecret};
 use super::{conflict_or, SqliteStore};
 use crate::domain::*;
 use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
@@ -22,6 +22,7 @@ pub(super) async fn create(
         app_id: app.clone(),
         fields: f,
         secret,
+        retired_secrets: Vec::new(),
         created_at: now,
         updated_at: now,
     };
@@ -156,13 +157,75 @@ pub(super) async fn set_disabled(
     id: &EndpointId,
     disabled: bool,
 ) -> StoreResult<()> {
-    let done = sqlx::query("UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ?")
-        .bind(disabled)
-        .bind(to_ms(Utc::now()))
+    let done =
+        sqlx::query("UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ?")
+            .bind(disabled)
+            .bind(to_ms(Utc::now()))
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .execute(&s.write)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn rotate_secret(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &EndpointId,
+    new: &EndpointSecret,
+    old_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut tx = s.write.begin().await?;
+    let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND id = ?")
         .bind(app.as_str())
         .bind(id.as_str())
-        .execute(&s.write)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let ep = rows::endpoint(&row);
+    // Keep the secrets still in their grace period, plus the one being replaced.
+    let mut kept: Vec<StoredSecret> = ep
+        .retired_secrets
+        .iter()
+        .filter(|r| r.expires_at > now)
+        .map(|r| StoredSecret {
+            key: r.secret.expose(),
+            expires_at: to_ms(r.expires_at),
+        })
+        .collect();
+    kept.push(StoredSecret {
+        key: ep.secret.expose(),
+        expires_at: to_ms(old_expires_at),
+    });
+    sqlx::query("UPDATE endpoint SET secret = ?, old_secrets = ?, updated_at = ? WHERE id = ?")
+        .bind(new.expose())
+        .bind(to_json(&kept))
+        .bind(to_ms(now))
+        .bind(id.as_str())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn set_headers(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &EndpointId,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> StoreResult<()> {
+    let done =
+        sqlx::query("UPDATE endpoint SET headers = ?, updated_at = ? WHERE app_id = ? AND id = ?")
+            .bind(to_json(headers))
+            .bind(to_ms(Utc::now()))
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .execute(&s.write)
+            .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }

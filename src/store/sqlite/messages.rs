@@ -254,3 +254,19 @@ pub(super) async fn put_idempotent(
         .await?;
     Ok(())
 }
+
+pub(super) async fn clear_expired_payloads(
+    s: &SqliteStore,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE message SET payload = NULL
+         WHERE id IN (SELECT id FROM message WHERE payload IS NOT NULL AND payload_expires_at <= ? LIMIT ?)",
+    )
+    .bind(to_ms(now))
+    .bind(i64::from(limit))
+    .execute(&s.write)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -141,6 +141,24 @@ impl Store for SqliteStore {
     async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
         endpoints::stats(self, app, id).await
     }
+    async fn rotate_secret(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        new: &EndpointSecret,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        endpoints::rotate_secret(self, app, id, new, old_expires_at, now).await
+    }
+    async fn set_endpoint_headers(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<()> {
+        endpoints::set_headers(self, app, id, headers).await
+    }
     async fn set_endpoint_disabled(
         &self,
         app: &AppId,
@@ -220,13 +238,31 @@ impl Store for SqliteStore {
         delivery_id: i64,
         attempt: Option<&Attempt>,
         update: DeliveryUpdate,
-    ) -> StoreResult<()> {
-        queue::record_attempt(self, delivery_id, attempt, update).await
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        queue::record_attempt(self, delivery_id, attempt, update, now).await
+    }
+    async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
+        queue::defer(self, deferrals).await
+    }
+    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
+        queue::queue_depth(self, now).await
+    }
+    async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        messages::clear_expired_payloads(self, now, limit).await
+    }
+    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId> {
+        resources::ensure_internal_app(self, uid, name).await
     }
     async fn release_all_leases(&self) -> StoreResult<u64> {
         queue::release_all_leases(self).await
     }
-    async fn requeue(&self, app: &AppId, msg: &MessageId, endpoint: &EndpointId) -> StoreResult<bool> {
+    async fn requeue(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<bool> {
         queue::requeue(self, app, msg, endpoint).await
     }
     async fn recover_failed(

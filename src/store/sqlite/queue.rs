@@ -41,8 +41,8 @@ pub(super) async fn claim_due(
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
-        "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger,
-                m.id AS m_id, m.event_type AS m_event_type, m.payload AS m_payload, e.*
+        "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger, d.reserved AS d_reserved,
+                m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload, e.*
          FROM delivery d
          JOIN message m ON m.id = d.msg_id
          JOIN endpoint e ON e.id = d.endpoint_id
@@ -62,8 +62,10 @@ pub(super) async fn claim_due(
                 msg_id: MessageId::from_trusted(row.get("m_id")),
                 app_id: endpoint.app_id.clone(),
                 event_type: EventTypeName::from_trusted(row.get("m_event_type")),
+                event_id: row.get("m_event_id"),
                 payload: row.get("m_payload"),
                 attempts_made: row.get::<i64, _>("d_attempts") as u32,
+                reserved: row.get("d_reserved"),
                 trigger: TriggerType::from_i64(row.get("d_trigger")),
                 endpoint,
             }
@@ -88,8 +90,11 @@ pub(super) async fn record_attempt(
     delivery_id: i64,
     attempt: Option<&Attempt>,
     update: DeliveryUpdate,
-) -> StoreResult<()> {
+    now: DateTime<Utc>,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let now_ms = to_ms(now);
     let mut tx = s.write.begin().await?;
+    let mut failing_since = None;
     if let Some(a) = attempt {
         sqlx::query(
             "INSERT INTO attempt (id, app_id, msg_id, endpoint_id, url, response_status_code, response,
@@ -108,6 +113,19 @@ pub(super) async fn record_attempt(
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
+        let success = a.status == DeliveryStatus::Success;
+        failing_since = sqlx::query_scalar::<_, Option<i64>>(
+            "UPDATE endpoint SET failing_since = CASE WHEN ?1 THEN NULL ELSE COALESCE(failing_since, ?2) END
+             WHERE id = (SELECT endpoint_id FROM delivery WHERE id = ?3)
+             RETURNING failing_since",
+        )
+        .bind(success)
+        .bind(now_ms)
+        .bind(delivery_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten()
+        .map(from_ms);
     }
     let (status, next) = match update {
         DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
@@ -116,19 +134,50 @@ pub(super) async fn record_attempt(
         DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
     };
     sqlx::query(
-        "UPDATE delivery SET status = ?, next_attempt_at = ?, lease_until = NULL,
+        "UPDATE delivery SET status = ?, next_attempt_at = ?, lease_until = NULL, reserved = 0,
                 attempts = attempts + ?, updated_at = ?
          WHERE id = ?",
     )
     .bind(status as i64)
     .bind(next)
     .bind(i64::from(attempt.is_some()))
-    .bind(to_ms(Utc::now()))
+    .bind(now_ms)
     .bind(delivery_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(failing_since)
+}
+
+pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResult<()> {
+    if deferrals.is_empty() {
+        return Ok(());
+    }
+    let mut tx = s.write.begin().await?;
+    for d in deferrals {
+        sqlx::query(
+            "UPDATE delivery SET status = 1, next_attempt_at = ?, reserved = ?, lease_until = NULL
+             WHERE id = ? AND status = 3",
+        )
+        .bind(to_ms(d.until))
+        .bind(d.reserved)
+        .bind(d.delivery_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
+}
+
+pub(super) async fn queue_depth(s: &SqliteStore, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(next_attempt_at <= ?1), 0) AS due, COALESCE(SUM(next_attempt_at > ?1), 0) AS later
+         FROM delivery WHERE status = 1",
+    )
+    .bind(to_ms(now))
+    .fetch_one(&s.read)
+    .await?;
+    Ok((row.get("due"), row.get("later")))
 }
 
 pub(super) async fn release_all_leases(s: &SqliteStore) -> StoreResult<u64> {

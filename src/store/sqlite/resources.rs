@@ -44,7 +44,7 @@ pub(super) async fn create_app(s: &SqliteStore, f: ApplicationFields) -> StoreRe
 }
 
 pub(super) async fn get_app(s: &SqliteStore, key: &IdOrUid) -> StoreResult<Option<Application>> {
-    let row = sqlx::query("SELECT * FROM application WHERE id = ?1 OR uid = ?1")
+    let row = sqlx::query("SELECT * FROM application WHERE (id = ?1 OR uid = ?1) AND internal = 0")
         .bind(key.as_str())
         .fetch_optional(&s.read)
         .await?;
@@ -57,7 +57,8 @@ pub(super) async fn list_apps(
 ) -> StoreResult<Vec<Application>> {
     let (cmp, dir) = page_sql(page);
     let sql = format!(
-        "SELECT * FROM application WHERE (?1 IS NULL OR id {cmp} ?1) ORDER BY id {dir} LIMIT ?2"
+        "SELECT * FROM application WHERE internal = 0 AND (?1 IS NULL OR id {cmp} ?1)
+         ORDER BY id {dir} LIMIT ?2"
     );
     let rows = sqlx::query(&sql)
         .bind(page.iterator.as_deref())
@@ -189,4 +190,33 @@ pub(super) async fn delete_event_type(s: &SqliteStore, name: &EventTypeName) -> 
         return Err(StoreError::NotFound);
     }
     Ok(())
+}
+
+pub(super) async fn ensure_internal_app(
+    s: &SqliteStore,
+    uid: &Uid,
+    name: &str,
+) -> StoreResult<AppId> {
+    let now = to_ms(Utc::now());
+    // Insert-or-ignore then read, so concurrent starts agree on one application.
+    sqlx::query(
+        "INSERT INTO application (id, uid, name, internal, created_at, updated_at)
+         VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (uid) DO NOTHING",
+    )
+    .bind(AppId::generate().as_str())
+    .bind(uid.as_str())
+    .bind(name)
+    .bind(now)
+    .bind(now)
+    .execute(&s.write)
+    .await?;
+    let id: String =
+        sqlx::query_scalar("SELECT id FROM application WHERE uid = ? AND internal = 1")
+            .bind(uid.as_str())
+            .fetch_optional(&s.write)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Conflict(format!("the uid `{uid}` is taken by a user application"))
+            })?;
+    Ok(AppId::from_trusted(id))
 }

@@ -84,6 +84,7 @@ pub(super) fn endpoint_prefixed(row: &SqliteRow, p: &str) -> Endpoint {
             headers: json_col(row, &col("headers")),
         },
         secret: EndpointSecret::parse(&secret).unwrap_or_else(|_| EndpointSecret::generate()),
+        retired_secrets: retired_secrets(&json_col::<Vec<StoredSecret>>(row, &col("old_secrets"))),
         created_at: from_ms(row.get(col("created_at").as_str())),
         updated_at: from_ms(row.get(col("updated_at").as_str())),
     }
@@ -122,4 +123,24 @@ pub(super) fn attempt(row: &SqliteRow) -> Attempt {
         failure_reason: row.get("failure_reason"),
         created_at: from_ms(row.get("created_at")),
     }
+}
+
+/// How a retired secret is kept in `endpoint.old_secrets`.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StoredSecret {
+    pub key: String,
+    pub expires_at: i64,
+}
+
+fn retired_secrets(stored: &[StoredSecret]) -> Vec<RetiredSecret> {
+    stored
+        .iter()
+        .filter_map(|s| {
+            Some(RetiredSecret {
+                secret: EndpointSecret::parse(&s.key).ok()?,
+                expires_at: from_ms(s.expires_at),
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,162 @@
+//! Operational webhooks: Kanca tells its operators about endpoints and failing deliveries
+//! (`endpoint.created|updated|deleted|disabled`, `message.attempt.failing|exhausted|recovered`)
+//! in Svix's event shapes.
+//!
+//! The events are messages of an internal application whose endpoints are the ones registered
+//! at `/api/v1/operational-webhook/endpoint`, so they are signed, retried and logged by the
+//! same engine as everything else. Events about that application's own deliveries are never
+//! emitted, so a failing operational endpoint cannot feed itself.
+
+use super::Waker;
+use crate::clock::Clock;
+use crate::domain::*;
+use crate::store::{DynStore, FanOut};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// The uid of the internal application that holds operational endpoints.
+pub const APP_UID: &str = "kanca-operational";
+
+/// Sent after this many failed attempts in a row for one message and endpoint (Svix: 4).
+pub const FAILING_AFTER_ATTEMPTS: u32 = 4;
+
+#[derive(Clone)]
+pub struct Operational {
+    store: DynStore,
+    waker: Waker,
+    clock: Clock,
+    app_id: AppId,
+}
+
+impl Operational {
+    pub async fn init(store: DynStore, waker: Waker, clock: Clock) -> anyhow::Result<Self> {
+        let uid = Uid::parse(APP_UID).expect("static uid");
+        let app_id = store
+            .ensure_internal_app(&uid, "Operational webhooks")
+            .await?;
+        Ok(Self {
+            store,
+            waker,
+            clock,
+            app_id,
+        })
+    }
+
+    /// The internal application whose endpoints receive operational events.
+    pub fn app_id(&self) -> &AppId {
+        &self.app_id
+    }
+
+    /// `endpoint.created|updated|deleted`, from the API.
+    pub async fn endpoint_changed(
+        &self,
+        event_type: &'static str,
+        app: &Application,
+        ep: &Endpoint,
+    ) {
+        if app.id == self.app_id {
+            return;
+        }
+        let data = json!({
+            "appId": app.id,
+            "appUid": app.uid,
+            "endpointId": ep.id,
+            "endpointUid": ep.fields.uid,
+        });
+        self.emit(event_type, data).await;
+    }
+
+    /// `endpoint.disabled`: `trigger` is `automatic` (failing for too long, or 410 Gone) or
+    /// `manual`.
+    pub async fn endpoint_disabled(
+        &self,
+        app_id: &AppId,
+        ep: &Endpoint,
+        fail_since: Option<DateTime<Utc>>,
+        trigger: &str,
+    ) {
+        if *app_id == self.app_id {
+            return;
+        }
+        let app_uid = self.app_uid(app_id).await;
+        let data = json!({
+            "appId": app_id,
+            "appUid": app_uid,
+            "endpointId": ep.id,
+            "endpointUid": ep.fields.uid,
+            "failSince": fail_since,
+            "trigger": trigger,
+        });
+        self.emit("endpoint.disabled", data).await;
+    }
+
+    /// `message.attempt.failing|exhausted|recovered` about one attempt.
+    pub async fn attempt_event(
+        &self,
+        event_type: &'static str,
+        app_id: &AppId,
+        event_id: Option<&str>,
+        a: &Attempt,
+    ) {
+        if *app_id == self.app_id {
+            return;
+        }
+        let app_uid = self.app_uid(app_id).await;
+        let data = json!({
+            "appId": app_id,
+            "appUid": app_uid,
+            "msgId": a.msg_id,
+            "msgEventId": event_id,
+            "endpointId": a.endpoint_id,
+            "lastAttempt": {
+                "id": a.id,
+                "timestamp": a.created_at,
+                "responseStatusCode": a.response_status_code,
+                "response": a.response,
+                "url": a.url,
+            },
+        });
+        self.emit(event_type, data).await;
+    }
+
+    async fn app_uid(&self, app_id: &AppId) -> Option<String> {
+        let key = IdOrUid::parse(app_id.as_str()).ok()?;
+        self.store
+            .get_app(&key)
+            .await
+            .ok()
+            .flatten()?
+            .uid
+            .map(|u| u.to_string())
+    }
+
+    /// Publishes an event to the operational endpoints. Failures are logged, never passed on:
+    /// an operator notice must not fail the request or delivery it is about.
+    async fn emit(&self, event_type: &'static str, data: Value) {
+        let now = self.clock.now();
+        let msg = Message {
+            id: MessageId::generate(),
+            app_id: self.app_id.clone(),
+            event_type: EventTypeName::parse(event_type).expect("static event type"),
+            event_id: None,
+            payload: Some(json!({ "type": event_type, "data": data }).to_string()),
+            channels: None,
+            tags: None,
+            created_at: now,
+            payload_expires_at: now + chrono::Duration::days(90),
+        };
+        match self
+            .store
+            .create_message(&msg, FanOut::Subscribed, None)
+            .await
+        {
+            Ok(crate::store::CreateMessageOutcome::Created { deliveries }) if deliveries > 0 => {
+                self.waker.wake()
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, event_type, "could not queue an operational event")
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The payload retention cleaner: drops message payloads once `payloadRetentionPeriod` has
+//! passed. Messages and their attempts stay, so the delivery log is complete; only the
+//! content goes (and such a message can no longer be resent).
+
+use crate::clock::Clock;
+use crate::store::DynStore;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often the cleaner looks, and how many payloads it clears per statement (small batches
+/// keep the single SQLite writer free for deliveries).
+const EVERY: Duration = Duration::from_secs(60);
+const BATCH: u32 = 1000;
+
+pub async fn run(store: DynStore, clock: Clock, shutdown: CancellationToken) {
+    loop {
+        loop {
+            match store.clear_expired_payloads(clock.now(), BATCH).await {
+                Ok(n) if n == u64::from(BATCH) => continue,
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::info!(messages = n, "cleared payloads past their retention period");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "clearing expired payloads failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}

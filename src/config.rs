@@ -123,6 +123,8 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// The time rules are checked against; tests move it forward.
     pub clock: Clock,
+    /// How often expired payloads are looked for (a minute; tests shorten it).
+    pub retention_sweep: Duration,
 }
 
 impl Settings {
@@ -143,6 +145,7 @@ impl Settings {
             disable_after: Duration::from_secs(5 * 24 * 60 * 60),
             log_format: None,
             clock: Clock::default(),
+            retention_sweep: Duration::from_secs(60),
         }
     }
 
@@ -210,6 +213,7 @@ impl Settings {
             disable_after: disable_after.unwrap_or(defaults.disable_after),
             log_format: args.log_format.or(file.log_format),
             clock: Clock::default(),
+            retention_sweep: defaults.retention_sweep,
             data_dir,
         })
     }

@@ -122,6 +122,7 @@ impl Application {
         let cleaner_task = tokio::spawn(retention::run(
             self.store.clone(),
             clock.clone(),
+            settings.retention_sweep,
             self.shutdown.clone(),
         ));
 

@@ -7,12 +7,12 @@ use crate::store::DynStore;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How often the cleaner looks, and how many payloads it clears per statement (small batches
-/// keep the single SQLite writer free for deliveries).
-const EVERY: Duration = Duration::from_secs(60);
+/// How many payloads the cleaner clears per statement (small batches keep the single SQLite
+/// writer free for deliveries).
 const BATCH: u32 = 1000;
 
-pub async fn run(store: DynStore, clock: Clock, shutdown: CancellationToken) {
+/// Clears expired payloads now, then every `every`, until `shutdown`.
+pub async fn run(store: DynStore, clock: Clock, every: Duration, shutdown: CancellationToken) {
     loop {
         loop {
             match store.clear_expired_payloads(clock.now(), BATCH).await {
@@ -29,7 +29,7 @@ pub async fn run(store: DynStore, clock: Clock, shutdown: CancellationToken) {
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => return,
         }
     }

@@ -120,7 +120,8 @@ pub(super) async fn record_attempt(
              RETURNING failing_since",
         )
         .bind(success)
-        .bind(now_ms)
+        // The run of failures starts when the failed request was made.
+        .bind(to_ms(a.created_at))
         .bind(delivery_id)
         .fetch_optional(&mut *tx)
         .await?

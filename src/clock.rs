@@ -16,8 +16,10 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Now, to the millisecond (what the database keeps, so a record reads back as created).
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        let ms = Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed);
+        DateTime::from_timestamp_millis(ms).unwrap_or_default()
     }
 
     /// Moves this clock (and every clone of it) forward.

@@ -158,6 +158,18 @@ async fn reject_oversized(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+        // Read (and drop) a bounded amount first: a client still writing its body when the
+        // answer comes often sees a broken pipe instead of the 413. Past the bound the
+        // connection is closed anyway, so a huge upload cannot keep us reading.
+        let bound = (state.config.max_body_bytes * 4).min(16 * 1024 * 1024);
+        let mut body = req.into_body().into_data_stream();
+        let mut read = 0usize;
+        while read <= bound {
+            match futures::StreamExt::next(&mut body).await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
         return Err(ApiError::PayloadTooLarge(Some(state.config.max_body_bytes)));
     }
     Ok(next.run(req).await)

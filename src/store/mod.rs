@@ -306,6 +306,12 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// Now, to the millisecond the database keeps: a record returned on creation must read back
+/// identical.
+pub(crate) fn now_ms() -> DateTime<Utc> {
+    from_ms(to_ms(Utc::now()))
+}
+
 /// Opens the store a database URL names, and brings its schema up to date.
 pub async fn connect(database_url: &str) -> anyhow::Result<DynStore> {
     if database_url.starts_with("sqlite:") {

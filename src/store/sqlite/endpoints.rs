@@ -16,7 +16,7 @@ pub(super) async fn create(
     f: EndpointFields,
     secret: EndpointSecret,
 ) -> StoreResult<Endpoint> {
-    let now = Utc::now();
+    let now = crate::store::now_ms();
     let ep = Endpoint {
         id: EndpointId::generate(),
         app_id: app.clone(),

@@ -16,7 +16,7 @@ pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
 }
 
 pub(super) async fn create_app(s: &SqliteStore, f: ApplicationFields) -> StoreResult<Application> {
-    let now = Utc::now();
+    let now = crate::store::now_ms();
     let app = Application {
         id: AppId::generate(),
         uid: f.uid,

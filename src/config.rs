@@ -20,6 +20,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a node does: everything, only the API, or only deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Serve the API and deliver (the default; the only sensible role with SQLite).
+    All,
+    /// Serve the API only; other nodes deliver (PostgreSQL).
+    Api,
+    /// Deliver only; serves just `/api/v1/health` and `/metrics` (PostgreSQL).
+    Worker,
+}
+
+impl Role {
+    pub fn serves_api(self) -> bool {
+        matches!(self, Self::All | Self::Api)
+    }
+
+    pub fn delivers(self) -> bool {
+        matches!(self, Self::All | Self::Worker)
+    }
+}
+
 /// Settings shared by every subcommand that opens the database.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
@@ -44,6 +66,9 @@ pub struct DatabaseArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// What this node does: `all`, `api` or `worker` (several nodes on PostgreSQL).
+    #[arg(long, env = "KANCA_ROLE", value_name = "ROLE")]
+    pub role: Option<Role>,
     /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
     #[arg(long, env = "KANCA_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
@@ -89,6 +114,7 @@ pub struct ServeArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
+    role: Option<Role>,
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
@@ -107,6 +133,7 @@ struct FileSettings {
 /// Checked settings for running the server.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub role: Role,
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -131,6 +158,7 @@ impl Settings {
     /// Defaults that suit a test or an embedded use: port 0, the given data dir.
     pub fn for_data_dir(data_dir: &Path) -> Self {
         Self {
+            role: Role::All,
             listen: "127.0.0.1:0".into(),
             data_dir: data_dir.to_owned(),
             database_url: default_database_url(data_dir),
@@ -178,6 +206,7 @@ impl Settings {
             .context("KANCA_DISABLE_AFTER")?;
         let defaults = Self::for_data_dir(&data_dir);
         Ok(Self {
+            role: args.role.or(file.role).unwrap_or(Role::All),
             listen: args
                 .listen
                 .or(file.listen)

@@ -60,6 +60,13 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Conflict(what) => Self::Conflict(what),
+            // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021): that is the client's input,
+            // not our fault.
+            StoreError::Database(e)
+                if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("22021") =>
+            {
+                Self::Validation("text fields must not contain NUL (\\u0000) characters".into())
+            }
             StoreError::Database(e) => Self::Internal(e.into()),
             StoreError::Other(e) => Self::Internal(e),
         }

@@ -49,8 +49,9 @@ impl Application {
             Some(t) => (t.clone(), false),
             None => load_or_generate_token(&settings.data_dir)?,
         };
-        let store = store::connect(&settings.database_url).await?;
-        let released = store.release_all_leases().await?;
+        let node_id = load_or_generate_node_id(&settings.data_dir)?;
+        let store = store::connect(&settings.database_url, &node_id).await?;
+        let released = store.release_own_leases().await?;
         if released > 0 {
             tracing::info!(
                 deliveries = released,
@@ -117,14 +118,23 @@ impl Application {
             limiter: Limiter::new(settings.endpoint_max_in_flight),
             ops: ops.clone(),
         });
-        let dispatcher_task =
-            tokio::spawn(Dispatcher::new(engine).run(self.shutdown.clone(), tracker.clone()));
-        let cleaner_task = tokio::spawn(retention::run(
-            self.store.clone(),
-            clock.clone(),
-            settings.retention_sweep,
-            self.shutdown.clone(),
-        ));
+        let mut background = Vec::new();
+        if settings.role.delivers() {
+            // Work queued by other nodes (PostgreSQL NOTIFY) wakes this node's dispatcher too.
+            let remote = waker.clone();
+            self.store
+                .watch_new_work(Arc::new(move || remote.wake()))
+                .await?;
+            background.push(tokio::spawn(
+                Dispatcher::new(engine).run(self.shutdown.clone(), tracker.clone()),
+            ));
+            background.push(tokio::spawn(retention::run(
+                self.store.clone(),
+                clock.clone(),
+                settings.retention_sweep,
+                self.shutdown.clone(),
+            )));
+        }
 
         let state = AppState {
             store: self.store.clone(),
@@ -139,7 +149,12 @@ impl Application {
             )),
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
-        let app = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
+        let routes = if settings.role.serves_api() {
+            api::router(state)
+        } else {
+            api::worker_router(state)
+        };
+        let app = NormalizePathLayer::trim_trailing_slash().layer(routes);
         let shutdown = self.shutdown.clone();
         axum::serve(
             self.listener,
@@ -149,8 +164,9 @@ impl Application {
         .await?;
 
         self.shutdown.cancel();
-        let _ = dispatcher_task.await;
-        let _ = cleaner_task.await;
+        for task in background {
+            let _ = task.await;
+        }
         tracker.close();
         let grace = self.settings.delivery_timeout + Duration::from_secs(5);
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
@@ -160,6 +176,24 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// This node's id, kept in the data directory so a restarted node recognises the leases its
+/// previous run left behind (and takes them back at once).
+fn load_or_generate_node_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let id = existing.trim().to_owned();
+        if !id.is_empty() {
+            return Ok(id);
+        }
+    }
+    let id = format!(
+        "node_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
+    );
+    std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
 }
 
 /// The admin token kept in the data directory, generated (and stored with owner-only

@@ -28,6 +28,7 @@ struct InProcess {
     clock: Clock,
     http: reqwest::Client,
     shutdown: CancellationToken,
+    _database: Option<common::TestDatabase>,
     _dir: TempDir,
 }
 
@@ -38,6 +39,10 @@ impl InProcess {
         settings.admin_token = Some("clock-test-token".into());
         settings.allow_private_targets = true;
         settings.retry_schedule = RetrySchedule::parse(schedule).unwrap();
+        let database = common::TestDatabase::create().await;
+        if let Some(db) = &database {
+            settings.database_url = db.url.clone();
+        }
         tune(&mut settings);
         let clock = settings.clock.clone();
         let app = Application::build(settings)
@@ -51,6 +56,7 @@ impl InProcess {
             clock,
             http: reqwest::Client::new(),
             shutdown,
+            _database: database,
             _dir: dir,
         }
     }

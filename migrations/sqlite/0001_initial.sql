@@ -73,6 +73,8 @@ CREATE TABLE delivery (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER,
     lease_until     INTEGER,
+    -- The node holding the lease: a restarted node takes back its own at once.
+    leased_by       TEXT,
     trigger_type    INTEGER NOT NULL DEFAULT 0,
     -- 1 when the throttle has already granted this delivery its slot at next_attempt_at.
     reserved        INTEGER NOT NULL DEFAULT 0,

@@ -86,18 +86,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_admin_token,
         ));
-    let metrics = Router::new()
-        .route("/metrics", axum::routing::get(render_metrics))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_admin_token,
-        ));
     Router::new()
         .nest(
             "/api/v1",
             managed.merge(health::router()).fallback(unknown_route),
         )
-        .merge(metrics)
+        .merge(metrics_router(&state))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -118,6 +112,23 @@ async fn render_metrics(State(state): State<AppState>) -> Result<Response, ApiEr
         axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// A delivery-only node's routes: health and metrics, nothing that manages data.
+pub fn worker_router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", health::router().fallback(unknown_route))
+        .merge(metrics_router(&state))
+        .with_state(state)
+}
+
+fn metrics_router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/metrics", axum::routing::get(render_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_admin_token,
+        ))
 }
 
 async fn unknown_route() -> ApiError {

@@ -38,8 +38,10 @@ impl Dispatcher {
     /// the caller waits for them (or leaves them to be retried after restart).
     pub async fn run(self, shutdown: CancellationToken, tracker: TaskTracker) {
         let engine = &self.engine;
-        // A lease outlives the request it covers, so a live worker never loses its claim.
-        let lease = engine.config.delivery_timeout + Duration::from_secs(30);
+        // A lease outlives the request it covers (bounded by the delivery timeout) and the
+        // write that records it, so a live worker never loses its claim; a dead worker's
+        // deliveries come back after it.
+        let lease = engine.config.delivery_timeout * 2 + Duration::from_secs(5);
         loop {
             if shutdown.is_cancelled() {
                 return;

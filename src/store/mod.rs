@@ -7,6 +7,7 @@
 //!
 //! Each backend keeps its own SQL and migrations (`migrations/<backend>/`).
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::domain::*;
@@ -273,9 +274,10 @@ pub trait Store: Send + Sync + 'static {
     /// The id of one of Kanca's own applications (created on first use), hidden from the
     /// application routes.
     async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId>;
-    /// Puts every delivery that a previous run of this node left mid-send back in the queue.
-    /// Only meaningful where one node owns the database (SQLite).
-    async fn release_all_leases(&self) -> StoreResult<u64>;
+    /// Puts every delivery that a previous run of this node (same node id) left mid-send back
+    /// in the queue, so a restart resends them at once instead of after their lease. On
+    /// SQLite, where one node owns the database, that is every leased delivery.
+    async fn release_own_leases(&self) -> StoreResult<u64>;
     /// Queues a message for one endpoint again, now, with a fresh retry schedule (manual
     /// resend). A delivery being sent right now is left alone. Returns whether it was queued.
     async fn requeue(
@@ -293,6 +295,13 @@ pub trait Store: Send + Sync + 'static {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// Calls `on_work` whenever another node may have queued work (a message, a resend, a
+    /// recovery, a deferral), so an idle dispatcher wakes at once instead of at its next poll.
+    /// Also calls it after a lost connection is restored, since news may have been missed.
+    /// Returns once watching has started; it goes on in the background until the store is
+    /// dropped. Where one node owns the database (SQLite) this does nothing: the in-process
+    /// waker already hears of all work.
+    async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -312,14 +321,17 @@ pub(crate) fn now_ms() -> DateTime<Utc> {
     from_ms(to_ms(Utc::now()))
 }
 
-/// Opens the store a database URL names, and brings its schema up to date.
-pub async fn connect(database_url: &str) -> anyhow::Result<DynStore> {
+/// Opens the store a database URL names, and brings its schema up to date. `node_id` names
+/// this node in the leases it takes (stable across its restarts).
+pub async fn connect(database_url: &str, node_id: &str) -> anyhow::Result<DynStore> {
     if database_url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::connect(database_url).await?;
+        let store = sqlite::SqliteStore::connect(database_url, node_id).await?;
         store.migrate().await?;
         Ok(Arc::new(store))
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL support is not built yet; use the embedded SQLite default")
+        let store = postgres::PgStore::connect(database_url, node_id).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
     } else {
         anyhow::bail!("unsupported database URL (expected sqlite:// or postgres://)")
     }
@@ -327,5 +339,5 @@ pub async fn connect(database_url: &str) -> anyhow::Result<DynStore> {
 
 /// Only brings the schema up to date (`kanca migrate`).
 pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    connect(database_url).await.map(|_| ())
+    connect(database_url, "migrate").await.map(|_| ())
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 use svix::api::{Svix, SvixOptions};
 use tempfile::TempDir;
 
+use super::database::TestDatabase;
+
 /// How long a server may take to print its address before the test gives up on it.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -38,6 +40,8 @@ pub struct ServerOptions {
     pub retry_schedule: String,
     /// Any other `KANCA_*` settings, applied last.
     pub env: Vec<(String, String)>,
+    /// The admin token; random per server unless several servers must share one.
+    pub token: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -46,6 +50,7 @@ impl Default for ServerOptions {
             allow_private: true,
             retry_schedule: "100ms,200ms".into(),
             env: Vec::new(),
+            token: None,
         }
     }
 }
@@ -59,6 +64,12 @@ impl ServerOptions {
 
     pub fn retry_schedule(mut self, schedule: impl Into<String>) -> Self {
         self.retry_schedule = schedule.into();
+        self
+    }
+
+    /// Nodes of one cluster share the admin token.
+    pub fn token(mut self, token: &str) -> Self {
+        self.token = Some(token.into());
         self
     }
 
@@ -76,15 +87,25 @@ pub struct TestServer {
     base_url: String,
     http: reqwest::Client,
     output: Output,
-    // Declared last so it is removed only after the process is gone (fields drop in order).
+    // Declared after the child so they are removed only once the process is gone (fields
+    // drop in order, after `Drop::drop` has killed it).
+    _database: Option<TestDatabase>,
     data_dir: TempDir,
 }
 
 impl TestServer {
-    pub async fn start(options: ServerOptions) -> Self {
+    pub async fn start(mut options: ServerOptions) -> Self {
         let data_dir = tempfile::tempdir().expect("creating a data dir for the server");
+        // In the PostgreSQL run every server gets a database of its own.
+        let database = TestDatabase::create().await;
+        if let Some(db) = &database {
+            options = options.env("KANCA_DATABASE_URL", &db.url);
+        }
         // Unique per server so that a test can never pass by talking to another test's server.
-        let token = format!("test-token-{}", rand::random::<u64>());
+        let token = options
+            .token
+            .clone()
+            .unwrap_or_else(|| format!("test-token-{}", rand::random::<u64>()));
         let output = Output::default();
         let (child, base_url) = spawn(data_dir.path(), &token, &options, &output).await;
         Self {
@@ -94,6 +115,7 @@ impl TestServer {
             base_url,
             http: reqwest::Client::new(),
             output,
+            _database: database,
             data_dir,
         }
     }

@@ -21,10 +21,12 @@ use std::str::FromStr;
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// This node's id, written into the leases it takes.
+    node: String,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, node: &str) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -43,7 +45,11 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { write, read })
+        Ok(Self {
+            write,
+            read,
+            node: node.to_owned(),
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -254,7 +260,7 @@ impl Store for SqliteStore {
     async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId> {
         resources::ensure_internal_app(self, uid, name).await
     }
-    async fn release_all_leases(&self) -> StoreResult<u64> {
+    async fn release_own_leases(&self) -> StoreResult<u64> {
         queue::release_all_leases(self).await
     }
     async fn requeue(
@@ -273,5 +279,10 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
     ) -> StoreResult<u64> {
         queue::recover_failed(self, app, endpoint, since, until).await
+    }
+    /// Nothing to watch: this node is the only writer, and the in-process waker hears of
+    /// every piece of work it creates.
+    async fn watch_new_work(&self, _on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
+        Ok(())
     }
 }

@@ -15,22 +15,25 @@ pub(super) async fn claim_due(
     let now_ms = to_ms(now);
     let lease_until = now_ms + lease.as_millis() as i64;
     let mut tx = s.write.begin().await?;
-    // Two index scans joined by UNION ALL (an OR would defeat the partial indexes): due
-    // pending work in due order, then work whose lease ran out (its worker died).
+    // Two index scans joined by UNION ALL (an OR would defeat the partial indexes): work
+    // whose lease ran out (its worker died; rare, and overdue by then) first, so a backlog of
+    // due work cannot starve it, then due pending work in due order.
     let ids: Vec<i64> = sqlx::query(
-        "UPDATE delivery SET status = 3, lease_until = ?1, updated_at = ?2
+        "UPDATE delivery SET status = 3, lease_until = ?1, leased_by = ?4, updated_at = ?2
          WHERE id IN (
             SELECT id FROM (
+                SELECT id FROM (SELECT id FROM delivery WHERE status = 3 AND lease_until < ?2
+                                ORDER BY lease_until LIMIT ?3)
+                UNION ALL
                 SELECT id FROM (SELECT id FROM delivery WHERE status = 1 AND next_attempt_at <= ?2
                                 ORDER BY next_attempt_at LIMIT ?3)
-                UNION ALL
-                SELECT id FROM (SELECT id FROM delivery WHERE status = 3 AND lease_until < ?2 LIMIT ?3)
             ) LIMIT ?3)
          RETURNING id",
     )
     .bind(lease_until)
     .bind(now_ms)
     .bind(i64::from(limit))
+    .bind(&s.node)
     .fetch_all(&mut *tx)
     .await?
     .iter()
@@ -135,15 +138,18 @@ pub(super) async fn record_attempt(
         DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
     };
     sqlx::query(
-        "UPDATE delivery SET status = ?, next_attempt_at = ?, lease_until = NULL, reserved = 0,
-                attempts = attempts + ?, updated_at = ?
-         WHERE id = ?",
+        "UPDATE delivery SET status = ?, next_attempt_at = ?, lease_until = NULL, leased_by = NULL,
+                reserved = 0, attempts = attempts + ?, updated_at = ?
+         WHERE id = ? AND status = 3 AND leased_by = ?",
     )
     .bind(status as i64)
     .bind(next)
     .bind(i64::from(attempt.is_some()))
     .bind(now_ms)
     .bind(delivery_id)
+    // A lease this node lost (it ran out and another claim took it) is not ours to move on;
+    // the attempt above is still history and stays recorded.
+    .bind(&s.node)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -157,12 +163,14 @@ pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResul
     let mut tx = s.write.begin().await?;
     for d in deferrals {
         sqlx::query(
-            "UPDATE delivery SET status = 1, next_attempt_at = ?, reserved = ?, lease_until = NULL
-             WHERE id = ? AND status = 3",
+            "UPDATE delivery SET status = 1, next_attempt_at = ?, reserved = ?, lease_until = NULL,
+                    leased_by = NULL
+             WHERE id = ? AND status = 3 AND leased_by = ?",
         )
         .bind(to_ms(d.until))
         .bind(d.reserved)
         .bind(d.delivery_id)
+        .bind(&s.node)
         .execute(&mut *tx)
         .await?;
     }
@@ -184,7 +192,8 @@ pub(super) async fn queue_depth(s: &SqliteStore, now: DateTime<Utc>) -> StoreRes
 pub(super) async fn release_all_leases(s: &SqliteStore) -> StoreResult<u64> {
     let now = to_ms(Utc::now());
     let done = sqlx::query(
-        "UPDATE delivery SET status = 1, lease_until = NULL, next_attempt_at = ?, updated_at = ?
+        "UPDATE delivery SET status = 1, lease_until = NULL, leased_by = NULL, next_attempt_at = ?,
+                updated_at = ?
          WHERE status = 3",
     )
     .bind(now)

@@ -1,0 +1,321 @@
+//! Messages, their deliveries and attempts, and idempotency keys.
+//!
+//! On SQLite one writer makes "look up the key, then write the message" safe. Here two nodes
+//! can take the same request at once, so the idempotency row is written *first*, in the
+//! message's transaction: the primary key lets one transaction have it, and the other waits
+//! on the index until the first commits, then replays its response.
+
+use super::queue::notify_new_work;
+use super::resources::page_sql;
+use super::rows::{self, names_to_json, small, to_json};
+use super::PgStore;
+use crate::domain::*;
+use crate::store::*;
+use sqlx::{PgConnection, Row};
+
+/// How long a response is replayed for its idempotency key (Svix: 24 hours).
+const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+pub(super) async fn create(
+    s: &PgStore,
+    msg: &Message,
+    fan_out: FanOut,
+    idempotency: Option<IdempotentWrite>,
+) -> StoreResult<CreateMessageOutcome> {
+    let mut tx = s.pool.begin().await?;
+    if let Some(idem) = &idempotency {
+        if !take_key(&mut tx, idem).await? {
+            // Under READ COMMITTED this new statement sees the row that beat us.
+            let row =
+                sqlx::query("SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2")
+                    .bind(&idem.key)
+                    .bind(&idem.scope)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.rollback().await?;
+            return Ok(CreateMessageOutcome::Replayed(stored_response(&row)));
+        }
+    }
+
+    // A message aimed at one endpoint is a person's test event: a manual trigger.
+    let (targets, trigger): (Vec<String>, TriggerType) = match fan_out {
+        FanOut::Subscribed => {
+            let wanted: Vec<String> =
+                sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND NOT disabled")
+                    .bind(msg.app_id.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(rows::endpoint)
+                    .filter(|ep| {
+                        ep.fields
+                            .subscribes_to(&msg.event_type, msg.channels.as_ref())
+                    })
+                    .map(|ep| ep.id.as_str().to_owned())
+                    .collect();
+            // Lock the chosen endpoints until commit, so one deleted or disabled meanwhile
+            // (on any node) is either fully in or fully out of this message's deliveries
+            // rather than failing the insert below on its foreign key. KEY SHARE does not
+            // block ordinary endpoint updates; the delivery's foreign key check takes the
+            // same lock anyway.
+            let locked = if wanted.is_empty() {
+                wanted
+            } else {
+                sqlx::query_scalar(
+                    "SELECT id FROM endpoint WHERE id = ANY($1) AND NOT disabled
+                     ORDER BY id FOR KEY SHARE",
+                )
+                .bind(&wanted)
+                .fetch_all(&mut *tx)
+                .await?
+            };
+            (locked, TriggerType::Scheduled)
+        }
+        FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
+    };
+
+    let created = to_ms(msg.created_at);
+    sqlx::query(
+        "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags,
+                              created_at, payload_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(msg.id.as_str())
+    .bind(msg.app_id.as_str())
+    .bind(msg.event_type.as_str())
+    .bind(&msg.event_id)
+    .bind(&msg.payload)
+    .bind(names_to_json(&msg.channels))
+    .bind(msg.tags.as_ref().map(to_json))
+    .bind(created)
+    .bind(to_ms(msg.payload_expires_at))
+    .execute(&mut *tx)
+    .await?;
+    if !targets.is_empty() {
+        // One statement for the whole fan-out, however many endpoints.
+        sqlx::query(
+            "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
+                                   trigger_type, created_at, updated_at)
+             SELECT $1, ep, $2, 1, $3, $4, $3, $3 FROM UNNEST($5::text[]) AS ep",
+        )
+        .bind(msg.id.as_str())
+        .bind(msg.app_id.as_str())
+        .bind(created)
+        .bind(trigger as i16)
+        .bind(&targets)
+        .execute(&mut *tx)
+        .await?;
+        notify_new_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(CreateMessageOutcome::Created {
+        deliveries: targets.len(),
+    })
+}
+
+/// Writes the idempotency row with the response to replay, unless a live one holds the key.
+/// Returns whether this request owns the key. A row past the window is overwritten, as
+/// SQLite's `INSERT OR REPLACE` does, so an old key can be used again. A concurrent insert of
+/// the same key makes this wait until that transaction ends: if it commits, the key is taken;
+/// if it rolls back, this one proceeds.
+async fn take_key(conn: &mut PgConnection, w: &IdempotentWrite) -> StoreResult<bool> {
+    let now = to_ms(chrono::Utc::now());
+    let taken = sqlx::query(
+        "INSERT INTO idempotency (key, scope, status, body, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (key, scope) DO UPDATE
+            SET status = EXCLUDED.status, body = EXCLUDED.body, created_at = EXCLUDED.created_at
+            WHERE idempotency.created_at <= $6
+         RETURNING 1",
+    )
+    .bind(&w.key)
+    .bind(&w.scope)
+    .bind(w.response.status as i16)
+    .bind(&w.response.body)
+    .bind(now)
+    .bind(now - IDEMPOTENCY_WINDOW_MS)
+    .fetch_optional(conn)
+    .await?;
+    Ok(taken.is_some())
+}
+
+fn stored_response(row: &sqlx::postgres::PgRow) -> StoredResponse {
+    StoredResponse {
+        status: row.get::<i16, _>("status") as u16,
+        body: row.get("body"),
+    }
+}
+
+pub(super) async fn get(s: &PgStore, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
+    let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND id = $2")
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&s.pool)
+        .await?;
+    Ok(row.as_ref().map(rows::message))
+}
+
+pub(super) async fn list(
+    s: &PgStore,
+    app: &AppId,
+    page: &PageRequest,
+    filter: &MessageFilter,
+) -> StoreResult<Vec<Message>> {
+    let (cmp, dir) = page_sql(page);
+    let types: Option<Vec<&str>> = filter
+        .event_types
+        .as_ref()
+        .map(|t| t.iter().map(|n| n.as_str()).collect());
+    // `channels` is JSON text written by Kanca (names from a safe alphabet), so the cast to
+    // JSONB cannot fail; NULL channels match no channel filter, as on SQLite.
+    let sql = format!(
+        "SELECT * FROM message m
+         WHERE app_id = $1 AND ($2::text IS NULL OR id {cmp} $2)
+           AND ($3::text[] IS NULL OR event_type = ANY($3))
+           AND ($4::text IS NULL OR m.channels::jsonb @> jsonb_build_array($4::text))
+           AND ($5::bigint IS NULL OR created_at < $5)
+           AND ($6::bigint IS NULL OR created_at > $6)
+         ORDER BY id {dir} LIMIT $7"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(types)
+        .bind(filter.channel.as_ref().map(|c| c.as_str()))
+        .bind(filter.before.map(to_ms))
+        .bind(filter.after.map(to_ms))
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.pool)
+        .await?;
+    Ok(rows.iter().map(rows::message).collect())
+}
+
+pub(super) async fn destinations(
+    s: &PgStore,
+    app: &AppId,
+    msg: &MessageId,
+    page: &PageRequest,
+) -> StoreResult<Vec<MessageDestination>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, e.*
+         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
+         WHERE d.app_id = $1 AND d.msg_id = $2 AND ($3::text IS NULL OR e.id {cmp} $3)
+         ORDER BY e.id {dir} LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(msg.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let status = DeliveryStatus::from_i64(small(row, "d_status"));
+            MessageDestination {
+                endpoint: rows::endpoint(row),
+                status,
+                next_attempt_at: match status {
+                    DeliveryStatus::Pending | DeliveryStatus::Sending => {
+                        row.get::<Option<i64>, _>("d_next").map(from_ms)
+                    }
+                    _ => None,
+                },
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn list_attempts(
+    s: &PgStore,
+    app: &AppId,
+    filter: &AttemptFilter,
+    page: &PageRequest,
+) -> StoreResult<Vec<Attempt>> {
+    let (cmp, dir) = page_sql(page);
+    let sql = format!(
+        "SELECT * FROM attempt
+         WHERE app_id = $1 AND ($2::text IS NULL OR msg_id = $2)
+           AND ($3::text IS NULL OR endpoint_id = $3)
+           AND ($4::smallint IS NULL OR status = $4) AND ($5::text IS NULL OR id {cmp} $5)
+         ORDER BY id {dir} LIMIT $6"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(filter.msg_id.as_ref().map(|m| m.as_str()))
+        .bind(filter.endpoint_id.as_ref().map(|e| e.as_str()))
+        .bind(filter.status.map(|st| st as i16))
+        .bind(page.iterator.as_deref())
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.pool)
+        .await?;
+    Ok(rows.iter().map(rows::attempt).collect())
+}
+
+pub(super) async fn get_attempt(
+    s: &PgStore,
+    app: &AppId,
+    msg: &MessageId,
+    id: &AttemptId,
+) -> StoreResult<Option<Attempt>> {
+    let row = sqlx::query("SELECT * FROM attempt WHERE app_id = $1 AND msg_id = $2 AND id = $3")
+        .bind(app.as_str())
+        .bind(msg.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&s.pool)
+        .await?;
+    Ok(row.as_ref().map(rows::attempt))
+}
+
+pub(super) async fn get_idempotent(
+    s: &PgStore,
+    key: &str,
+    scope: &str,
+) -> StoreResult<Option<StoredResponse>> {
+    let row = sqlx::query(
+        "SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2 AND created_at > $3",
+    )
+    .bind(key)
+    .bind(scope)
+    .bind(to_ms(chrono::Utc::now()) - IDEMPOTENCY_WINDOW_MS)
+    .fetch_optional(&s.pool)
+    .await?;
+    Ok(row.as_ref().map(stored_response))
+}
+
+pub(super) async fn put_idempotent(s: &PgStore, w: &IdempotentWrite) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO idempotency (key, scope, status, body, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (key, scope) DO UPDATE
+            SET status = EXCLUDED.status, body = EXCLUDED.body, created_at = EXCLUDED.created_at",
+    )
+    .bind(&w.key)
+    .bind(&w.scope)
+    .bind(w.response.status as i16)
+    .bind(&w.response.body)
+    .bind(to_ms(chrono::Utc::now()))
+    .execute(&s.pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn clear_expired_payloads(
+    s: &PgStore,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64> {
+    // SKIP LOCKED: every node runs the sweep; each takes a different batch instead of queueing
+    // behind the others' row locks.
+    let done = sqlx::query(
+        "UPDATE message SET payload = NULL
+         WHERE id IN (SELECT id FROM message WHERE payload IS NOT NULL AND payload_expires_at <= $1
+                      LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(to_ms(now))
+    .bind(i64::from(limit))
+    .execute(&s.pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,303 @@
+//! The PostgreSQL backend: one database that any number of Kanca nodes share.
+//!
+//! It keeps the SQLite backend's observable behaviour; what changes is who else is writing.
+//! SQLite has one writer, this node. Here every node writes at once, so:
+//!
+//! - Work is claimed with `FOR UPDATE SKIP LOCKED` and a lease (`queue.rs`): two nodes never
+//!   claim the same delivery, and a dead node's deliveries come back when their lease runs out.
+//!   A node that restarts (same node id) takes back only its own leases at once
+//!   ([`Store::release_own_leases`]); other nodes' leases are theirs until they run out.
+//! - Writes that SQLite's single writer made serial take row locks or rely on unique indexes
+//!   (idempotency keys, fan-out, secret rotation), as each function explains.
+//! - Transactions that create work send `NOTIFY kanca_work`, delivered when they commit, and
+//!   [`Store::watch_new_work`] turns those into wake-ups, so an idle node starts on a message
+//!   another node accepted without waiting for its poll.
+//!
+//! One pool of [`MAX_CONNECTIONS`] serves every query: PostgreSQL runs writers side by side,
+//! so SQLite's split into a one-connection write pool and a read pool has no reason to exist.
+//! The notification listener holds its own connection, outside that pool, for as long as it
+//! runs.
+
+mod endpoints;
+mod messages;
+mod queue;
+mod resources;
+mod rows;
+
+use super::*;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// Connections in the pool. Ten covers a node's API handlers and dispatcher; every node opens
+/// its own pool, so PostgreSQL's `max_connections` must allow nodes × this (plus a listener
+/// connection per node). To be made configurable.
+const MAX_CONNECTIONS: u32 = 10;
+
+pub struct PgStore {
+    pool: PgPool,
+    /// This node's id, written into the leases it takes.
+    node: String,
+    options: PgConnectOptions,
+    /// Cancels background tasks (the notification listener) when the store is dropped.
+    stop: CancellationToken,
+    _stop_on_drop: DropGuard,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, node: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let stop = CancellationToken::new();
+        Ok(Self {
+            pool,
+            node: node.to_owned(),
+            options,
+            _stop_on_drop: stop.clone().drop_guard(),
+            stop,
+        })
+    }
+
+    /// Brings the schema up to date. Safe to run from several nodes at once: sqlx's
+    /// PostgreSQL migrator (sqlx-postgres 0.8, `migrate.rs`, `lock`) takes
+    /// `pg_advisory_lock` on a key derived from the database name before it reads
+    /// `_sqlx_migrations`, so a second node waits, then finds every migration applied.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Maps a unique-constraint failure to a conflict the API can explain.
+pub(super) fn conflict_or(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
+        _ => StoreError::Database(err),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application> {
+        resources::create_app(self, fields).await
+    }
+    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>> {
+        resources::get_app(self, key).await
+    }
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>> {
+        resources::list_apps(self, page).await
+    }
+    async fn update_app(&self, id: &AppId, fields: ApplicationFields) -> StoreResult<Application> {
+        resources::update_app(self, id, fields).await
+    }
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        resources::delete_app(self, id).await
+    }
+
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType> {
+        resources::create_event_type(self, name, fields).await
+    }
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>> {
+        resources::get_event_type(self, name).await
+    }
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>> {
+        resources::list_event_types(self, page, include_archived).await
+    }
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType> {
+        resources::update_event_type(self, name, fields).await
+    }
+    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()> {
+        resources::delete_event_type(self, name).await
+    }
+
+    async fn create_endpoint(
+        &self,
+        app: &AppId,
+        fields: EndpointFields,
+        secret: EndpointSecret,
+    ) -> StoreResult<Endpoint> {
+        endpoints::create(self, app, fields, secret).await
+    }
+    async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
+        endpoints::get(self, app, key).await
+    }
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>> {
+        endpoints::list(self, app, page).await
+    }
+    async fn update_endpoint(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        fields: EndpointFields,
+    ) -> StoreResult<Endpoint> {
+        endpoints::update(self, app, id, fields).await
+    }
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+        endpoints::delete(self, app, id).await
+    }
+    async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
+        endpoints::stats(self, app, id).await
+    }
+    async fn rotate_secret(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        new: &EndpointSecret,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        endpoints::rotate_secret(self, app, id, new, old_expires_at, now).await
+    }
+    async fn set_endpoint_headers(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<()> {
+        endpoints::set_headers(self, app, id, headers).await
+    }
+    async fn set_endpoint_disabled(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+    ) -> StoreResult<()> {
+        endpoints::set_disabled(self, app, id, disabled).await
+    }
+
+    async fn create_message(
+        &self,
+        msg: &Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+    ) -> StoreResult<CreateMessageOutcome> {
+        messages::create(self, msg, fan_out, idempotency).await
+    }
+    async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
+        messages::get(self, app, id).await
+    }
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        page: &PageRequest,
+        filter: &MessageFilter,
+    ) -> StoreResult<Vec<Message>> {
+        messages::list(self, app, page, filter).await
+    }
+    async fn message_destinations(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        messages::destinations(self, app, msg, page).await
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Attempt>> {
+        messages::list_attempts(self, app, filter, page).await
+    }
+    async fn get_attempt(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>> {
+        messages::get_attempt(self, app, msg, id).await
+    }
+
+    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>> {
+        messages::get_idempotent(self, key, scope).await
+    }
+    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()> {
+        messages::put_idempotent(self, &write).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        queue::claim_due(self, now, limit, lease).await
+    }
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        queue::next_due_at(self).await
+    }
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: Option<&Attempt>,
+        update: DeliveryUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        queue::record_attempt(self, delivery_id, attempt, update, now).await
+    }
+    async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
+        queue::defer(self, deferrals).await
+    }
+    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
+        queue::queue_depth(self, now).await
+    }
+    async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        messages::clear_expired_payloads(self, now, limit).await
+    }
+    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId> {
+        resources::ensure_internal_app(self, uid, name).await
+    }
+    /// Does nothing and returns 0. On SQLite the node starting up is the only one, so every
+    /// lease is its own and left over from a run that stopped. Here other live nodes hold
+    /// leases on deliveries they are sending right now; releasing those would send them
+    /// twice. A dead node's leases need no help: `claim_due` takes a delivery back once its
+    /// lease has run out.
+    async fn release_own_leases(&self) -> StoreResult<u64> {
+        queue::release_own_leases(self).await
+    }
+    async fn requeue(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<bool> {
+        queue::requeue(self, app, msg, endpoint).await
+    }
+    async fn recover_failed(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        queue::recover_failed(self, app, endpoint, since, until).await
+    }
+    async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
+        queue::watch_new_work(self, on_work).await
+    }
+}

@@ -1,0 +1,369 @@
+//! The delivery queue: claiming due work with a lease, recording what happened, and telling
+//! the other nodes when there is new work.
+//!
+//! Several nodes claim from the same table at once. A claim locks the rows it picks with
+//! `FOR UPDATE SKIP LOCKED` and marks them sending (status 3) with a lease, in one statement:
+//! a row another node is claiming is skipped rather than waited for, and a row it has just
+//! claimed no longer matches once its lock is released, so no delivery is ever handed to two
+//! nodes. A node that dies leaves its leases to run out; the next claim after that takes the
+//! deliveries back.
+//!
+//! New work is announced with `NOTIFY kanca_work` inside the transaction that creates it;
+//! PostgreSQL delivers it only on commit (and folds repeats within one transaction into
+//! one), so a listener never wakes for work it cannot yet see.
+
+use super::rows::{self, small};
+use super::PgStore;
+use crate::domain::*;
+use crate::store::*;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{PgConnection, Row};
+use tokio_util::sync::CancellationToken;
+
+/// The channel every node listens on.
+const WORK_CHANNEL: &str = "kanca_work";
+
+pub(super) async fn claim_due(
+    s: &PgStore,
+    now: DateTime<Utc>,
+    limit: u32,
+    lease: Duration,
+) -> StoreResult<Vec<DeliveryJob>> {
+    let now_ms = to_ms(now);
+    let lease_until = now_ms + lease.as_millis() as i64;
+    // Work whose lease ran out (its node died) first, so a backlog of due work cannot starve
+    // it, then due pending work in due order, as on SQLite. Two arms rather than one `(status = 1 AND …) OR (status = 3 AND …) ORDER BY
+    // next_attempt_at`: each arm is an ordered range scan of its partial index that stops
+    // after `limit` rows, where the OR would read every matching row and sort them, or walk
+    // the future schedule, on every claim. The lock is taken in each arm (FOR UPDATE is not
+    // allowed on a UNION); rows locked but cut by the final LIMIT are freed at commit and
+    // claimed next time. The join reads what the sender needs in the same round trip.
+    let rows = sqlx::query(
+        "WITH expired AS (
+            SELECT id FROM delivery WHERE status = 3 AND lease_until < $2
+            ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED
+         ), due AS (
+            SELECT id FROM delivery WHERE status = 1 AND next_attempt_at <= $2
+            ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
+         ), claimed AS (
+            UPDATE delivery SET status = 3, lease_until = $1, leased_by = $4, updated_at = $2
+            WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS c
+                         LIMIT $3)
+            RETURNING id, msg_id, endpoint_id, attempts, trigger_type, reserved
+         )
+         SELECT c.id AS d_id, c.attempts AS d_attempts, c.trigger_type AS d_trigger,
+                c.reserved AS d_reserved, m.id AS m_id, m.event_type AS m_event_type,
+                m.event_id AS m_event_id, m.payload AS m_payload, e.*
+         FROM claimed c
+         JOIN message m ON m.id = c.msg_id
+         JOIN endpoint e ON e.id = c.endpoint_id
+         ORDER BY c.id",
+    )
+    .bind(lease_until)
+    .bind(now_ms)
+    .bind(i64::from(limit))
+    .bind(&s.node)
+    .fetch_all(&s.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let endpoint = rows::endpoint(row);
+            DeliveryJob {
+                delivery_id: row.get("d_id"),
+                msg_id: MessageId::from_trusted(row.get("m_id")),
+                app_id: endpoint.app_id.clone(),
+                event_type: EventTypeName::from_trusted(row.get("m_event_type")),
+                event_id: row.get("m_event_id"),
+                payload: row.get("m_payload"),
+                attempts_made: row.get::<i32, _>("d_attempts") as u32,
+                reserved: row.get("d_reserved"),
+                trigger: TriggerType::from_i64(small(row, "d_trigger")),
+                endpoint,
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn next_due_at(s: &PgStore) -> StoreResult<Option<DateTime<Utc>>> {
+    // LEAST ignores NULLs; each MIN is one probe of its partial index.
+    let at: Option<i64> = sqlx::query_scalar(
+        "SELECT LEAST((SELECT MIN(next_attempt_at) FROM delivery WHERE status = 1),
+                      (SELECT MIN(lease_until) FROM delivery WHERE status = 3))",
+    )
+    .fetch_one(&s.pool)
+    .await?;
+    Ok(at.map(from_ms))
+}
+
+pub(super) async fn record_attempt(
+    s: &PgStore,
+    delivery_id: i64,
+    attempt: Option<&Attempt>,
+    update: DeliveryUpdate,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let mut tx = s.pool.begin().await?;
+    let mut failing_since = None;
+    if let Some(a) = attempt {
+        sqlx::query(
+            "INSERT INTO attempt (id, app_id, msg_id, endpoint_id, url, response_status_code,
+                                  response, duration_ms, status, trigger_type, failure_reason,
+                                  created_at)
+             SELECT $1, app_id, msg_id, endpoint_id, $2, $3, $4, $5, $6, $7, $8, $9
+             FROM delivery WHERE id = $10",
+        )
+        .bind(a.id.as_str())
+        .bind(&a.url)
+        .bind(a.response_status_code)
+        .bind(a.response.as_bytes())
+        .bind(a.response_duration_ms)
+        .bind(a.status as i16)
+        .bind(a.trigger_type as i16)
+        .bind(&a.failure_reason)
+        .bind(to_ms(a.created_at))
+        .bind(delivery_id)
+        .execute(&mut *tx)
+        .await?;
+        // The endpoint row lock serialises nodes recording attempts for one endpoint, so the
+        // run of failures starts once and a success ends it.
+        failing_since = sqlx::query_scalar::<_, Option<i64>>(
+            "UPDATE endpoint
+             SET failing_since = CASE WHEN $1 THEN NULL ELSE COALESCE(failing_since, $2) END
+             WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $3)
+             RETURNING failing_since",
+        )
+        .bind(a.status == DeliveryStatus::Success)
+        // The run of failures starts when the failed request was made.
+        .bind(to_ms(a.created_at))
+        .bind(delivery_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten()
+        .map(from_ms);
+    }
+    let (status, next) = match update {
+        DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
+        DeliveryUpdate::RetryAt(at) => (DeliveryStatus::Pending, Some(to_ms(at))),
+        DeliveryUpdate::Exhausted => (DeliveryStatus::Fail, None),
+        DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
+    };
+    sqlx::query(
+        "UPDATE delivery SET status = $1, next_attempt_at = $2, lease_until = NULL, leased_by = NULL,
+                reserved = FALSE, attempts = attempts + $3, updated_at = $4
+         WHERE id = $5 AND status = 3 AND leased_by = $6",
+    )
+    .bind(status as i16)
+    .bind(next)
+    .bind(i32::from(attempt.is_some()))
+    .bind(to_ms(now))
+    .bind(delivery_id)
+    // A lease this node lost (it ran out and another node claimed the delivery) is not ours
+    // to move on; the attempt above is still history and stays recorded.
+    .bind(&s.node)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(failing_since)
+}
+
+pub(super) async fn defer(s: &PgStore, deferrals: &[Deferral]) -> StoreResult<()> {
+    if deferrals.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = deferrals.iter().map(|d| d.delivery_id).collect();
+    let until: Vec<i64> = deferrals.iter().map(|d| to_ms(d.until)).collect();
+    let reserved: Vec<bool> = deferrals.iter().map(|d| d.reserved).collect();
+    let mut tx = s.pool.begin().await?;
+    // One statement for the batch. `status = 3`: a delivery whose lease ran out and that
+    // another node has claimed and finished meanwhile is not moved back.
+    sqlx::query(
+        "UPDATE delivery d SET status = 1, next_attempt_at = x.until, reserved = x.reserved,
+                lease_until = NULL, leased_by = NULL
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[]) AS x(id, until, reserved)
+         WHERE d.id = x.id AND d.status = 3 AND d.leased_by = $4",
+    )
+    .bind(&ids)
+    .bind(&until)
+    .bind(&reserved)
+    .bind(&s.node)
+    .execute(&mut *tx)
+    .await?;
+    // The deferred time may be earlier than what other nodes are sleeping until.
+    notify_new_work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn queue_depth(s: &PgStore, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1) AS due,
+                COUNT(*) FILTER (WHERE next_attempt_at > $1) AS later
+         FROM delivery WHERE status = 1",
+    )
+    .bind(to_ms(now))
+    .fetch_one(&s.pool)
+    .await?;
+    Ok((row.get("due"), row.get("later")))
+}
+
+pub(super) async fn requeue(
+    s: &PgStore,
+    app: &AppId,
+    msg: &MessageId,
+    endpoint: &EndpointId,
+) -> StoreResult<bool> {
+    let now = to_ms(Utc::now());
+    let mut tx = s.pool.begin().await?;
+    // A delivery being claimed or sent holds its row lock or status 3; the upsert waits for
+    // the lock, then sees status 3 and leaves it alone.
+    let done = sqlx::query(
+        "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
+                               trigger_type, created_at, updated_at)
+         VALUES ($1, $2, $3, 1, 0, $4, 1, $4, $4)
+         ON CONFLICT (msg_id, endpoint_id) DO UPDATE
+            SET status = 1, attempts = 0, next_attempt_at = $4, lease_until = NULL,
+                trigger_type = 1, updated_at = $4
+            WHERE delivery.status <> 3",
+    )
+    .bind(msg.as_str())
+    .bind(endpoint.as_str())
+    .bind(app.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let queued = done.rows_affected() > 0;
+    if queued {
+        notify_new_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(queued)
+}
+
+pub(super) async fn recover_failed(
+    s: &PgStore,
+    app: &AppId,
+    endpoint: &EndpointId,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let now = to_ms(Utc::now());
+    let mut tx = s.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = $1, lease_until = NULL,
+                trigger_type = 1, updated_at = $1
+         WHERE app_id = $2 AND endpoint_id = $3 AND status = 2
+           AND msg_id IN (SELECT id FROM message
+                          WHERE app_id = $2 AND created_at >= $4 AND created_at < $5)",
+    )
+    .bind(now)
+    .bind(app.as_str())
+    .bind(endpoint.as_str())
+    .bind(to_ms(since))
+    .bind(to_ms(until))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        notify_new_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Announces new work to every node's [`watch_new_work`], when the caller's transaction
+/// commits.
+pub(super) async fn notify_new_work(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WORK_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Listens on [`WORK_CHANNEL`] and calls `on_work` for every notification, until the store is
+/// dropped. The first LISTEN happens before this returns, so its error is the caller's and
+/// work committed after it is never missed. The listener has its own connection, not one of
+/// the pool's: it is held for good and would otherwise shrink the pool by one.
+pub(super) async fn watch_new_work(
+    s: &PgStore,
+    on_work: std::sync::Arc<dyn Fn() + Send + Sync>,
+) -> StoreResult<()> {
+    let options = s.options.clone();
+    let mut listener = listen(&options).await?;
+    let stop = s.stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                r = listener.try_recv() => r,
+                _ = stop.cancelled() => return,
+            };
+            match received {
+                Ok(Some(_)) => on_work(),
+                // The connection dropped and sqlx has reconnected and listens again.
+                // Notifications sent in between are lost, so wake once to look for them.
+                Ok(None) => {
+                    tracing::warn!("the new-work listener lost its connection and reconnected");
+                    on_work();
+                }
+                // sqlx could not reconnect, or the connection broke in a way it does not
+                // recognise and may not recover from: start over with a new listener.
+                Err(e) => {
+                    tracing::warn!(error = %e, "the new-work listener failed; reconnecting");
+                    let Some(fresh) = relisten(&options, &stop).await else {
+                        return;
+                    };
+                    listener = fresh;
+                    tracing::info!("the new-work listener is connected again");
+                    on_work();
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn listen(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options.clone());
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen(WORK_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Tries to listen again, backing off up to a few seconds between tries, until it works or
+/// the store is dropped (`None`). Meanwhile the dispatcher's safety poll still finds work.
+async fn relisten(options: &PgConnectOptions, stop: &CancellationToken) -> Option<PgListener> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.cancelled() => return None,
+        }
+        match listen(options).await {
+            Ok(listener) => return Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "the new-work listener could not reconnect");
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+pub(super) async fn release_own_leases(s: &PgStore) -> StoreResult<u64> {
+    let now = to_ms(Utc::now());
+    let done = sqlx::query(
+        "UPDATE delivery SET status = 1, lease_until = NULL, leased_by = NULL, next_attempt_at = $1,
+                updated_at = $1
+         WHERE status = 3 AND leased_by = $2",
+    )
+    .bind(now)
+    .bind(&s.node)
+    .execute(&s.pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        let mut conn = s.pool.acquire().await?;
+        notify_new_work(&mut conn).await?;
+    }
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,27 @@
+//! The whole black-box suite again, against PostgreSQL.
+//!
+//! Built only when `KANCA_TEST_DATABASE_URL` is set (`build.rs` sets the `kanca_pg_suite` cfg;
+//! `.ci/run` sets the variable). Each test file is compiled here once more as a module; its
+//! harness sees that it lives in this crate (`common::postgres_suite`) and gives every server
+//! a fresh database on that PostgreSQL.
+#![cfg(kanca_pg_suite)]
+// Each test file brings its own `mod common;`, so the harness is compiled once per file here,
+// exactly as it is in the files' own binaries. That is deliberate: the files stay unchanged.
+#![allow(clippy::duplicate_mod)]
+
+#[path = "bad_input.rs"]
+mod bad_input;
+#[path = "clock.rs"]
+mod clock;
+#[path = "durability.rs"]
+mod durability;
+#[path = "fanout.rs"]
+mod fanout;
+#[path = "idempotency.rs"]
+mod idempotency;
+#[path = "reliability.rs"]
+mod reliability;
+#[path = "retries.rs"]
+mod retries;
+#[path = "svix_sdk.rs"]
+mod svix_sdk;

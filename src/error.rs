@@ -67,6 +67,13 @@ impl From<StoreError> for ApiError {
             {
                 Self::Validation("text fields must not contain NUL (\\u0000) characters".into())
             }
+            // The row this one points to is gone (an application deleted meanwhile).
+            StoreError::Database(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_foreign_key_violation()) =>
+            {
+                Self::NotFound("the application or endpoint no longer exists".into())
+            }
             StoreError::Database(e) => Self::Internal(e.into()),
             StoreError::Other(e) => Self::Internal(e),
         }

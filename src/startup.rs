@@ -138,6 +138,7 @@ impl Application {
 
         let state = AppState {
             store: self.store.clone(),
+            apps: Default::default(),
             waker,
             clock,
             ops,

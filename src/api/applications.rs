@@ -86,14 +86,64 @@ impl From<Application> for ApplicationOut {
     }
 }
 
-/// Finds an application by id or uid, or answers 404.
+/// Finds an application by id or uid, or answers 404. Every call under `/app/{app}/…`
+/// starts here, so found applications are remembered for [`AppCache::TTL`].
 pub async fn resolve(state: &AppState, key: &str) -> Result<Application, ApiError> {
+    if let Some(app) = state.apps.get(key) {
+        return Ok(app);
+    }
+    let found = resolve_fresh(state, key).await?;
+    state.apps.put(key, &found);
+    Ok(found)
+}
+
+/// Finds an application in the store, bypassing the cache.
+async fn resolve_fresh(state: &AppState, key: &str) -> Result<Application, ApiError> {
     let key = IdOrUid::parse(key).map_err(|_| ApiError::not_found("application"))?;
     state
         .store
         .get_app(&key)
         .await?
         .ok_or_else(|| ApiError::not_found("application"))
+}
+
+/// Recently resolved applications, by the id or uid they were asked for.
+///
+/// Publishing resolves the application on every message, and a database read per message
+/// costs more than the rest of the request. Entries live one second: a change made on this
+/// node clears them at once; one made on another node shows within the second. A message
+/// for an application deleted meanwhile still fails cleanly (404): its insert breaks the
+/// foreign key.
+#[derive(Default)]
+pub struct AppCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Application)>>,
+}
+
+impl AppCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    /// Bounds memory: past this many keys the cache starts over.
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, key: &str) -> Option<Application> {
+        let entries = self.entries.lock().expect("app cache lock");
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < Self::TTL)
+            .map(|(_, app)| app.clone())
+    }
+
+    fn put(&self, key: &str, app: &Application) {
+        let mut entries = self.entries.lock().expect("app cache lock");
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key.to_owned(), (std::time::Instant::now(), app.clone()));
+    }
+
+    /// Forgets everything: applications changed (rare, so precision is not worth it).
+    pub fn clear(&self) {
+        self.entries.lock().expect("app cache lock").clear();
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,7 +186,7 @@ async fn fetch(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
-    Ok(Json(resolve(&state, &app_id).await?.into()))
+    Ok(Json(resolve_fresh(&state, &app_id).await?.into()))
 }
 
 async fn update(
@@ -146,7 +196,9 @@ async fn update(
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let app = resolve(&state, &app_id).await?;
     let fields = body.parse()?;
-    Ok(Json(state.store.update_app(&app.id, fields).await?.into()))
+    let updated = state.store.update_app(&app.id, fields).await?;
+    state.apps.clear();
+    Ok(Json(updated.into()))
 }
 
 async fn patch(
@@ -168,7 +220,9 @@ async fn patch(
         throttle_rate: body.throttle_rate.unwrap_or(app.throttle_rate),
         metadata: body.metadata.unwrap_or(app.metadata),
     };
-    Ok(Json(state.store.update_app(&app.id, fields).await?.into()))
+    let updated = state.store.update_app(&app.id, fields).await?;
+    state.apps.clear();
+    Ok(Json(updated.into()))
 }
 
 async fn delete(
@@ -177,6 +231,7 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let app = resolve(&state, &app_id).await?;
     state.store.delete_app(&app.id).await?;
+    state.apps.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -37,6 +37,7 @@ use subtle::ConstantTimeEq;
 #[derive(Clone)]
 pub struct AppState {
     pub store: DynStore,
+    pub apps: Arc<applications::AppCache>,
     pub waker: Waker,
     pub clock: Clock,
     pub ops: Operational,

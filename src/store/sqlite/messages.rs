@@ -6,20 +6,47 @@ use super::SqliteStore;
 use crate::domain::*;
 use crate::store::*;
 use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
 
 /// How long a response is replayed for its idempotency key (Svix: 24 hours).
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub(super) async fn create(
-    s: &SqliteStore,
+/// The endpoints of each application, read once per write batch: a batch of publishes to one
+/// application fans out against one read of its endpoints.
+#[derive(Default)]
+pub(super) struct EndpointCache(HashMap<String, Vec<Endpoint>>);
+
+impl EndpointCache {
+    pub(super) async fn enabled(
+        &mut self,
+        conn: &mut SqliteConnection,
+        app: &AppId,
+    ) -> StoreResult<&[Endpoint]> {
+        if !self.0.contains_key(app.as_str()) {
+            let eps = sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND disabled = 0")
+                .bind(app.as_str())
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(rows::endpoint)
+                .collect();
+            self.0.insert(app.as_str().to_owned(), eps);
+        }
+        Ok(&self.0[app.as_str()])
+    }
+}
+
+/// Stores a message and queues its deliveries on `conn`, inside the caller's transaction
+/// (the writer's batch: see `writer.rs`).
+pub(super) async fn create_in(
+    conn: &mut SqliteConnection,
+    cache: &mut EndpointCache,
     msg: &Message,
-    fan_out: FanOut,
-    idempotency: Option<IdempotentWrite>,
+    fan_out: &FanOut,
+    idempotency: Option<&IdempotentWrite>,
 ) -> StoreResult<CreateMessageOutcome> {
-    let mut tx = s.write.begin().await?;
-    if let Some(idem) = &idempotency {
-        if let Some(first) = find_idempotent(&mut tx, &idem.key, &idem.scope).await? {
-            tx.rollback().await?;
+    if let Some(idem) = idempotency {
+        if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope).await? {
             return Ok(CreateMessageOutcome::Replayed(first));
         }
     }
@@ -27,23 +54,21 @@ pub(super) async fn create(
     // Fan out inside the transaction, so an endpoint created or disabled concurrently is
     // either fully in or fully out of this message's deliveries.
     // A message aimed at one endpoint is a person's test event: a manual trigger.
-    let (targets, trigger): (Vec<EndpointId>, TriggerType) = match fan_out {
+    let (targets, trigger): (Vec<&str>, TriggerType) = match fan_out {
         FanOut::Subscribed => (
-            sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND disabled = 0")
-                .bind(msg.app_id.as_str())
-                .fetch_all(&mut *tx)
+            cache
+                .enabled(conn, &msg.app_id)
                 .await?
                 .iter()
-                .map(rows::endpoint)
                 .filter(|ep| {
                     ep.fields
                         .subscribes_to(&msg.event_type, msg.channels.as_ref())
                 })
-                .map(|ep| ep.id)
+                .map(|ep| ep.id.as_str())
                 .collect(),
             TriggerType::Scheduled,
         ),
-        FanOut::Only(id) => (vec![id], TriggerType::Manual),
+        FanOut::Only(id) => (vec![id.as_str()], TriggerType::Manual),
     };
 
     let created = to_ms(msg.created_at);
@@ -61,31 +86,45 @@ pub(super) async fn create(
     .bind(msg.tags.as_ref().map(to_json))
     .bind(created)
     .bind(to_ms(msg.payload_expires_at))
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    for ep in &targets {
-        sqlx::query(
-            "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
-                                   created_at, updated_at)
-             VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
-        )
-        .bind(msg.id.as_str())
-        .bind(ep.as_str())
-        .bind(msg.app_id.as_str())
-        .bind(created)
-        .bind(trigger as i64)
-        .bind(created)
-        .bind(created)
-        .execute(&mut *tx)
-        .await?;
+    let deliveries = targets.len();
+    match targets.as_slice() {
+        [] => {}
+        [one] => {
+            sqlx::query(
+                "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
+                                       created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?4, ?4)",
+            )
+            .bind(msg.id.as_str())
+            .bind(*one)
+            .bind(msg.app_id.as_str())
+            .bind(created)
+            .bind(trigger as i64)
+            .execute(&mut *conn)
+            .await?;
+        }
+        // Fan-out to many endpoints: one statement, not one per endpoint.
+        many => {
+            sqlx::query(
+                "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
+                                       created_at, updated_at)
+                 SELECT ?1, value, ?3, 1, ?4, ?5, ?4, ?4 FROM json_each(?2)",
+            )
+            .bind(msg.id.as_str())
+            .bind(to_json(&many))
+            .bind(msg.app_id.as_str())
+            .bind(created)
+            .bind(trigger as i64)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
-    if let Some(idem) = &idempotency {
-        put_idempotent(&mut tx, idem).await?;
+    if let Some(idem) = idempotency {
+        put_idempotent(conn, idem).await?;
     }
-    tx.commit().await?;
-    Ok(CreateMessageOutcome::Created {
-        deliveries: targets.len(),
-    })
+    Ok(CreateMessageOutcome::Created { deliveries })
 }
 
 pub(super) async fn get(
@@ -212,7 +251,7 @@ pub(super) async fn get_attempt(
     Ok(row.as_ref().map(rows::attempt))
 }
 
-async fn find_idempotent(
+pub(super) async fn find_idempotent(
     conn: &mut SqliteConnection,
     key: &str,
     scope: &str,

@@ -4,13 +4,16 @@
 //! pool (writers queue in the pool instead of retrying on `SQLITE_BUSY`) and a small read pool
 //! that WAL mode lets run beside the writer. `synchronous = NORMAL` in WAL mode means a commit
 //! survives the process being killed (`kill -9`); only an OS crash or power cut can lose the
-//! last commits, which is the usual trade for an embedded queue.
+//! last commits, which is the usual trade for an embedded queue. Publishes and attempt
+//! records, the writes that come by the thousand, are group-committed (`writer.rs`).
 
+mod batch;
 mod endpoints;
 mod messages;
 mod queue;
 mod resources;
 mod rows;
+mod writer;
 
 use super::*;
 use sqlx::sqlite::{
@@ -23,6 +26,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// This node's id, written into the leases it takes.
     node: String,
+    /// Group commit for publishes and attempt records.
+    writer: writer::Writer,
 }
 
 impl SqliteStore {
@@ -46,6 +51,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self {
+            writer: writer::Writer::spawn(write.clone(), node.to_owned()),
             write,
             read,
             node: node.to_owned(),
@@ -180,7 +186,7 @@ impl Store for SqliteStore {
         fan_out: FanOut,
         idempotency: Option<IdempotentWrite>,
     ) -> StoreResult<CreateMessageOutcome> {
-        messages::create(self, msg, fan_out, idempotency).await
+        self.writer.publish(msg, fan_out, idempotency).await
     }
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
         messages::get(self, app, id).await
@@ -246,7 +252,7 @@ impl Store for SqliteStore {
         update: DeliveryUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>> {
-        queue::record_attempt(self, delivery_id, attempt, update, now).await
+        self.writer.record(delivery_id, attempt, update, now).await
     }
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
         queue::defer(self, deferrals).await

@@ -4,7 +4,7 @@ use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
 use crate::store::*;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 pub(super) async fn claim_due(
     s: &SqliteStore,
@@ -88,15 +88,17 @@ pub(super) async fn next_due_at(s: &SqliteStore) -> StoreResult<Option<DateTime<
     Ok(row.get::<Option<i64>, _>(0).map(from_ms))
 }
 
-pub(super) async fn record_attempt(
-    s: &SqliteStore,
+/// Records an attempt and moves its delivery on, on `conn`, inside the caller's transaction
+/// (the writer's batch: see `writer.rs`).
+pub(super) async fn record_attempt_in(
+    tx: &mut SqliteConnection,
+    node: &str,
     delivery_id: i64,
     attempt: Option<&Attempt>,
     update: DeliveryUpdate,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<DateTime<Utc>>> {
     let now_ms = to_ms(now);
-    let mut tx = s.write.begin().await?;
     let mut failing_since = None;
     if let Some(a) = attempt {
         sqlx::query(
@@ -149,10 +151,9 @@ pub(super) async fn record_attempt(
     .bind(delivery_id)
     // A lease this node lost (it ran out and another claim took it) is not ours to move on;
     // the attempt above is still history and stays recorded.
-    .bind(&s.node)
+    .bind(node)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(failing_since)
 }
 

@@ -9,7 +9,7 @@
 //! (`create_in`, `record_attempt_in`) would. If any statement fails, the caller rolls the batch
 //! back and replays it one write at a time, so one bad write cannot fail the others.
 
-use super::messages::{find_idempotent, EndpointCache};
+use super::messages::{find_idempotent, targets, EndpointCache};
 use super::rows::{names_to_json, to_json};
 use crate::domain::*;
 use crate::store::*;
@@ -60,22 +60,7 @@ pub(super) async fn publish_all(
             keys.push(idem);
         }
         let msg = op.msg;
-        let (targets, trigger): (Vec<String>, TriggerType) = match op.fan_out {
-            FanOut::Subscribed => (
-                cache
-                    .enabled(conn, &msg.app_id)
-                    .await?
-                    .iter()
-                    .filter(|ep| {
-                        ep.fields
-                            .subscribes_to(&msg.event_type, msg.channels.as_ref())
-                    })
-                    .map(|ep| ep.id.as_str().to_owned())
-                    .collect(),
-                TriggerType::Scheduled,
-            ),
-            FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
-        };
+        let (targets, trigger) = targets(conn, cache, msg, op.fan_out).await?;
         outcomes.push(CreateMessageOutcome::Created {
             deliveries: targets.len(),
         });

@@ -36,6 +36,34 @@ impl EndpointCache {
     }
 }
 
+/// The endpoints a message goes to, and how its deliveries are triggered. Read inside the
+/// writing transaction, so an endpoint created or disabled concurrently is either fully in or
+/// fully out of the message's deliveries. A message aimed at one endpoint is a person's test
+/// event: a manual trigger.
+pub(super) async fn targets(
+    conn: &mut SqliteConnection,
+    cache: &mut EndpointCache,
+    msg: &Message,
+    fan_out: &FanOut,
+) -> StoreResult<(Vec<String>, TriggerType)> {
+    Ok(match fan_out {
+        FanOut::Subscribed => (
+            cache
+                .enabled(conn, &msg.app_id)
+                .await?
+                .iter()
+                .filter(|ep| {
+                    ep.fields
+                        .subscribes_to(&msg.event_type, msg.channels.as_ref())
+                })
+                .map(|ep| ep.id.as_str().to_owned())
+                .collect(),
+            TriggerType::Scheduled,
+        ),
+        FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
+    })
+}
+
 /// Stores a message and queues its deliveries on `conn`, inside the caller's transaction
 /// (the writer's batch: see `writer.rs`).
 pub(super) async fn create_in(
@@ -51,25 +79,7 @@ pub(super) async fn create_in(
         }
     }
 
-    // Fan out inside the transaction, so an endpoint created or disabled concurrently is
-    // either fully in or fully out of this message's deliveries.
-    // A message aimed at one endpoint is a person's test event: a manual trigger.
-    let (targets, trigger): (Vec<&str>, TriggerType) = match fan_out {
-        FanOut::Subscribed => (
-            cache
-                .enabled(conn, &msg.app_id)
-                .await?
-                .iter()
-                .filter(|ep| {
-                    ep.fields
-                        .subscribes_to(&msg.event_type, msg.channels.as_ref())
-                })
-                .map(|ep| ep.id.as_str())
-                .collect(),
-            TriggerType::Scheduled,
-        ),
-        FanOut::Only(id) => (vec![id.as_str()], TriggerType::Manual),
-    };
+    let (targets, trigger) = targets(conn, cache, msg, fan_out).await?;
 
     let created = to_ms(msg.created_at);
     sqlx::query(
@@ -98,7 +108,7 @@ pub(super) async fn create_in(
                  VALUES (?1, ?2, ?3, 1, ?4, ?5, ?4, ?4)",
             )
             .bind(msg.id.as_str())
-            .bind(*one)
+            .bind(one.as_str())
             .bind(msg.app_id.as_str())
             .bind(created)
             .bind(trigger as i64)

@@ -19,9 +19,13 @@
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
 //! - [`startup`]: [`startup::Application`] binds, runs and shuts down the whole.
 //! - [`telemetry`]: logging setup.
+//! - [`bench`]: `kanca bench`, a load generator and receiver that measure a server from outside
+//!   through its public API; it uses none of the modules above, so it measures Kanca the way
+//!   it would any Svix-compatible server.
 //! - [`cli`]: the subcommands of the `kanca` binary.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The `kanca` command line: one file per subcommand.
 
+mod bench;
 mod migrate;
 mod serve;
 
@@ -21,6 +22,14 @@ enum Command {
     Serve(crate::config::ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate(crate::config::DatabaseArgs),
+    /// Measure publish and delivery rates, latency and memory of Kanca or of any
+    /// Svix-compatible server.
+    ///
+    /// By default it starts `kanca serve` itself on a throwaway SQLite data dir (or on
+    /// PostgreSQL with --database-url, on --nodes nodes), runs its own receiver on loopback,
+    /// publishes through the API and times publish → delivery. With --server it measures a
+    /// running server instead. It reports and judges nothing.
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -36,6 +45,7 @@ impl Cli {
             match self.command {
                 Command::Serve(args) => serve::run(args).await,
                 Command::Migrate(args) => migrate::run(args).await,
+                Command::Bench(args) => bench::run(args).await,
             }
         });
         match result {

@@ -98,7 +98,7 @@ pub struct ServeArgs {
     /// Deliveries in flight at once (default 512).
     #[arg(long, env = "KANCA_MAX_IN_FLIGHT", value_name = "N")]
     pub max_in_flight: Option<usize>,
-    /// Requests one endpoint may have in flight at once (default 32); the rest wait in the
+    /// Requests one endpoint may have in flight at once (default 64); the rest wait in the
     /// queue, so a slow endpoint cannot take every connection.
     #[arg(long, env = "KANCA_ENDPOINT_MAX_IN_FLIGHT", value_name = "N")]
     pub endpoint_max_in_flight: Option<u32>,
@@ -169,7 +169,7 @@ impl Settings {
             delivery_timeout: Duration::from_secs(15),
             max_body_bytes: 1024 * 1024,
             max_in_flight: 512,
-            endpoint_max_in_flight: 32,
+            endpoint_max_in_flight: 64,
             disable_after: Duration::from_secs(5 * 24 * 60 * 60),
             log_format: None,
             clock: Clock::default(),

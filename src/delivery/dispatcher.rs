@@ -11,10 +11,10 @@ use super::throttle::Admission;
 use super::worker;
 use super::Engine;
 use crate::delivery::metrics::OutcomeLabel;
-use crate::store::Deferral;
+use crate::store::{Deferral, DeliveryJob};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -70,21 +70,27 @@ impl Dispatcher {
             let claimed = jobs.len();
             let mut deferrals = Vec::new();
             for job in jobs {
-                match engine.limiter.admit(&job.endpoint, job.reserved, now) {
-                    Admission::Go => {
-                        let permit = self
-                            .permits
-                            .clone()
-                            .acquire_owned()
-                            .await
-                            .expect("the semaphore is never closed");
-                        let engine = engine.clone();
-                        tracker.spawn(async move {
-                            worker::execute(&engine, job).await;
-                            drop(permit);
-                        });
+                // Claimed no more than the free permits, so this does not wait.
+                let permit = self
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let (endpoint, reserved) = (job.endpoint.clone(), job.reserved);
+                match engine
+                    .limiter
+                    .admit(&endpoint, reserved, now, (job, permit))
+                {
+                    Admission::Go((job, permit)) => {
+                        tracker.spawn(run_in_turn(engine.clone(), job, permit));
                     }
-                    Admission::Wait { until, reserved } => {
+                    Admission::Queued => {}
+                    Admission::Wait {
+                        item: (job, _permit),
+                        until,
+                        reserved,
+                    } => {
                         engine.metrics.count(OutcomeLabel::Throttled);
                         deferrals.push(Deferral {
                             delivery_id: job.delivery_id,
@@ -118,6 +124,23 @@ impl Dispatcher {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,
             }
+        }
+    }
+}
+
+/// Runs a delivery, then, on the same task, each delivery that was waiting in its endpoint's
+/// line for the slot it frees.
+async fn run_in_turn(engine: Arc<Engine>, mut job: DeliveryJob, mut permit: OwnedSemaphorePermit) {
+    loop {
+        let endpoint = job.endpoint.id.clone();
+        worker::execute(&engine, job).await;
+        drop(permit);
+        match engine.limiter.next(&endpoint, engine.clock.now()) {
+            Some((next, next_permit)) => {
+                job = next;
+                permit = next_permit;
+            }
+            None => return,
         }
     }
 }

@@ -66,6 +66,7 @@ pub struct Engine {
     pub clock: Clock,
     pub waker: Waker,
     pub metrics: metrics::Metrics,
-    pub limiter: throttle::Limiter,
+    /// Per-endpoint limits; deliveries waiting in an endpoint's line keep their permit.
+    pub limiter: throttle::Limiter<(crate::store::DeliveryJob, tokio::sync::OwnedSemaphorePermit)>,
     pub ops: operational::Operational,
 }

@@ -70,9 +70,6 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
             (Some(attempt), update, outcome, latency)
         }
     };
-    if engine.limiter.finished(&job.endpoint.id, latency, now) {
-        engine.waker.wake();
-    }
     let recorded = engine
         .store
         .record_attempt(job.delivery_id, attempt.as_ref(), update, now)

@@ -5,7 +5,6 @@
 //! message's transaction: the primary key lets one transaction have it, and the other waits
 //! on the index until the first commits, then replays its response.
 
-use super::queue::notify_new_work;
 use super::resources::page_sql;
 use super::rows::{self, names_to_json, small, to_json};
 use super::PgStore;
@@ -105,9 +104,11 @@ pub(super) async fn create(
         .bind(&targets)
         .execute(&mut *tx)
         .await?;
-        notify_new_work(&mut tx).await?;
     }
     tx.commit().await?;
+    if !targets.is_empty() {
+        s.announce_work();
+    }
     Ok(CreateMessageOutcome::Created {
         deliveries: targets.len(),
     })

@@ -36,6 +36,8 @@ const MAX_CONNECTIONS: u32 = 10;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Pokes the task that announces new work to other nodes (`queue::announce_work_forever`).
+    work_announcer: std::sync::Arc<tokio::sync::Notify>,
     /// This node's id, written into the leases it takes.
     node: String,
     options: PgConnectOptions,
@@ -45,6 +47,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Other nodes should look for work: called after a commit that queued some.
+    fn announce_work(&self) {
+        self.work_announcer.notify_one();
+    }
+
     pub async fn connect(url: &str, node: &str) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
@@ -53,7 +60,14 @@ impl PgStore {
             .connect_with(options.clone())
             .await?;
         let stop = CancellationToken::new();
+        let work_announcer = std::sync::Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(queue::announce_work_forever(
+            pool.clone(),
+            work_announcer.clone(),
+            stop.clone(),
+        ));
         Ok(Self {
+            work_announcer,
             pool,
             node: node.to_owned(),
             options,

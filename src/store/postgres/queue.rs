@@ -17,7 +17,7 @@ use super::PgStore;
 use crate::domain::*;
 use crate::store::*;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{PgConnection, Row};
+use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 /// The channel every node listens on.
@@ -125,22 +125,41 @@ pub(super) async fn record_attempt(
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
-        // The endpoint row lock serialises nodes recording attempts for one endpoint, so the
-        // run of failures starts once and a success ends it.
-        failing_since = sqlx::query_scalar::<_, Option<i64>>(
-            "UPDATE endpoint
-             SET failing_since = CASE WHEN $1 THEN NULL ELSE COALESCE(failing_since, $2) END
-             WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $3)
-             RETURNING failing_since",
-        )
-        .bind(a.status == DeliveryStatus::Success)
-        // The run of failures starts when the failed request was made.
-        .bind(to_ms(a.created_at))
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten()
-        .map(from_ms);
+        // The endpoint's run of failures changes only at its edges (the first failure after a
+        // success, the first success after failures), so the row is written only then: an
+        // unconditional write would take the endpoint's row lock in every attempt's
+        // transaction and serialise all deliveries to one endpoint across every node.
+        let success = a.status == DeliveryStatus::Success;
+        let edge = if success {
+            sqlx::query(
+                "UPDATE endpoint SET failing_since = NULL
+                 WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $1)
+                   AND failing_since IS NOT NULL",
+            )
+            .bind(delivery_id)
+        } else {
+            // The run of failures starts when the failed request was made.
+            sqlx::query(
+                "UPDATE endpoint SET failing_since = $2
+                 WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $1)
+                   AND failing_since IS NULL",
+            )
+            .bind(delivery_id)
+            .bind(to_ms(a.created_at))
+        };
+        edge.execute(&mut *tx).await?;
+        failing_since = if success {
+            None
+        } else {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT failing_since FROM endpoint WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $1)",
+            )
+            .bind(delivery_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten()
+            .map(from_ms)
+        };
     }
     let (status, next) = match update {
         DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
@@ -189,9 +208,9 @@ pub(super) async fn defer(s: &PgStore, deferrals: &[Deferral]) -> StoreResult<()
     .bind(&s.node)
     .execute(&mut *tx)
     .await?;
-    // The deferred time may be earlier than what other nodes are sleeping until.
-    notify_new_work(&mut tx).await?;
     tx.commit().await?;
+    // The deferred time may be earlier than what other nodes are sleeping until.
+    s.announce_work();
     Ok(())
 }
 
@@ -233,10 +252,10 @@ pub(super) async fn requeue(
     .execute(&mut *tx)
     .await?;
     let queued = done.rows_affected() > 0;
-    if queued {
-        notify_new_work(&mut tx).await?;
-    }
     tx.commit().await?;
+    if queued {
+        s.announce_work();
+    }
     Ok(queued)
 }
 
@@ -263,21 +282,39 @@ pub(super) async fn recover_failed(
     .bind(to_ms(until))
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() > 0 {
-        notify_new_work(&mut tx).await?;
-    }
     tx.commit().await?;
+    if done.rows_affected() > 0 {
+        s.announce_work();
+    }
     Ok(done.rows_affected())
 }
 
 /// Announces new work to every node's [`watch_new_work`], when the caller's transaction
 /// commits.
-pub(super) async fn notify_new_work(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(WORK_CHANNEL)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Tells every node that work was queued, once per burst: each call to
+/// [`PgStore::announce_work`] after a commit pokes this task, pokes that come while it is
+/// sending coalesce into the next `NOTIFY`. A `NOTIFY` inside the writing transaction would
+/// have been exactly once per commit, but PostgreSQL serialises committing transactions that
+/// notify behind one global lock, which capped publishing at a few hundred per second. A node
+/// that dies between its commit and the announcement only costs the others a safety poll.
+pub(super) async fn announce_work_forever(
+    pool: sqlx::PgPool,
+    pokes: std::sync::Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = pokes.notified() => {}
+            _ = stop.cancelled() => return,
+        }
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(WORK_CHANNEL)
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "could not announce new work to other nodes");
+        }
+    }
 }
 
 /// Listens on [`WORK_CHANNEL`] and calls `on_work` for every notification, until the store is
@@ -362,8 +399,7 @@ pub(super) async fn release_own_leases(s: &PgStore) -> StoreResult<u64> {
     .execute(&s.pool)
     .await?;
     if done.rows_affected() > 0 {
-        let mut conn = s.pool.acquire().await?;
-        notify_new_work(&mut conn).await?;
+        s.announce_work();
     }
     Ok(done.rows_affected())
 }

@@ -43,8 +43,15 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            // Checkpoints are left to a background connection (below): run inside a commit,
+            // they stall every writer waiting behind it for the length of an fsync.
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options.clone())
             .await?;
+        tokio::spawn(checkpoint_regularly(checkpointer));
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
@@ -63,6 +70,25 @@ impl SqliteStore {
             .run(&self.write)
             .await?;
         Ok(())
+    }
+}
+
+/// Copies the write-ahead log back into the database file every second, beside the writer
+/// (a passive checkpoint never blocks it), and restarts the log when it can so it does not
+/// grow without end. It runs as long as the process does.
+async fn checkpoint_regularly(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 

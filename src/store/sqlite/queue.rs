@@ -161,21 +161,23 @@ pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResul
     if deferrals.is_empty() {
         return Ok(());
     }
-    let mut tx = s.write.begin().await?;
-    for d in deferrals {
-        sqlx::query(
-            "UPDATE delivery SET status = 1, next_attempt_at = ?, reserved = ?, lease_until = NULL,
-                    leased_by = NULL
-             WHERE id = ? AND status = 3 AND leased_by = ?",
-        )
-        .bind(to_ms(d.until))
-        .bind(d.reserved)
-        .bind(d.delivery_id)
-        .bind(&s.node)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    // One statement for the lot: each statement is a round trip to the connection's thread.
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "UPDATE delivery SET status = 1, next_attempt_at = v.column2, reserved = v.column3,
+                lease_until = NULL, leased_by = NULL
+         FROM (",
+    );
+    q.push_values(deferrals, |mut row, d| {
+        row.push_bind(d.delivery_id)
+            .push_bind(to_ms(d.until))
+            .push_bind(d.reserved);
+    });
+    // Only deliveries this node still holds: a lease that ran out is someone else's now.
+    q.push(
+        ") AS v WHERE delivery.id = v.column1 AND delivery.status = 3 AND delivery.leased_by = ",
+    );
+    q.push_bind(&s.node);
+    q.build().execute(&s.write).await?;
     Ok(())
 }
 

@@ -52,23 +52,7 @@ pub(super) async fn create(
                     })
                     .map(|ep| ep.id.as_str().to_owned())
                     .collect();
-            // Lock the chosen endpoints until commit, so one deleted or disabled meanwhile
-            // (on any node) is either fully in or fully out of this message's deliveries
-            // rather than failing the insert below on its foreign key. KEY SHARE does not
-            // block ordinary endpoint updates; the delivery's foreign key check takes the
-            // same lock anyway.
-            let locked = if wanted.is_empty() {
-                wanted
-            } else {
-                sqlx::query_scalar(
-                    "SELECT id FROM endpoint WHERE id = ANY($1) AND NOT disabled
-                     ORDER BY id FOR KEY SHARE",
-                )
-                .bind(&wanted)
-                .fetch_all(&mut *tx)
-                .await?
-            };
-            (locked, TriggerType::Scheduled)
+            (wanted, TriggerType::Scheduled)
         }
         FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
     };
@@ -90,28 +74,33 @@ pub(super) async fn create(
     .bind(to_ms(msg.payload_expires_at))
     .execute(&mut *tx)
     .await?;
+    let mut deliveries = 0;
     if !targets.is_empty() {
-        // One statement for the whole fan-out, however many endpoints.
-        sqlx::query(
+        // One statement for the whole fan-out, however many endpoints. It inserts only the
+        // endpoints that still exist (and, unless aimed at one, are still enabled) as the
+        // statement runs, so one deleted or disabled meanwhile on any node is simply left
+        // out; the foreign key check then holds each one's key lock until commit.
+        deliveries = sqlx::query(
             "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
                                    trigger_type, created_at, updated_at)
-             SELECT $1, ep, $2, 1, $3, $4, $3, $3 FROM UNNEST($5::text[]) AS ep",
+             SELECT $1, e.id, $2, 1, $3, $4, $3, $3 FROM endpoint e
+             WHERE e.id = ANY($5::text[]) AND e.app_id = $2 AND (NOT e.disabled OR $6)",
         )
         .bind(msg.id.as_str())
         .bind(msg.app_id.as_str())
         .bind(created)
         .bind(trigger as i16)
         .bind(&targets)
+        .bind(trigger == TriggerType::Manual)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected() as usize;
     }
     tx.commit().await?;
-    if !targets.is_empty() {
+    if deliveries > 0 {
         s.announce_work();
     }
-    Ok(CreateMessageOutcome::Created {
-        deliveries: targets.len(),
-    })
+    Ok(CreateMessageOutcome::Created { deliveries })
 }
 
 /// Writes the idempotency row with the response to replay, unless a live one holds the key.

@@ -331,7 +331,7 @@ pub async fn connect(database_url: &str, node_id: &str) -> anyhow::Result<DynSto
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
         let store = postgres::PgStore::connect(database_url, node_id).await?;
         store.migrate().await?;
-        Ok(Arc::new(store))
+        Ok(store)
     } else {
         anyhow::bail!("unsupported database URL (expected sqlite:// or postgres://)")
     }

@@ -108,7 +108,7 @@ pub(super) async fn create(
 /// SQLite's `INSERT OR REPLACE` does, so an old key can be used again. A concurrent insert of
 /// the same key makes this wait until that transaction ends: if it commits, the key is taken;
 /// if it rolls back, this one proceeds.
-async fn take_key(conn: &mut PgConnection, w: &IdempotentWrite) -> StoreResult<bool> {
+pub(super) async fn take_key(conn: &mut PgConnection, w: &IdempotentWrite) -> StoreResult<bool> {
     let now = to_ms(chrono::Utc::now());
     let taken = sqlx::query(
         "INSERT INTO idempotency (key, scope, status, body, created_at)
@@ -129,7 +129,7 @@ async fn take_key(conn: &mut PgConnection, w: &IdempotentWrite) -> StoreResult<b
     Ok(taken.is_some())
 }
 
-fn stored_response(row: &sqlx::postgres::PgRow) -> StoredResponse {
+pub(super) fn stored_response(row: &sqlx::postgres::PgRow) -> StoredResponse {
     StoredResponse {
         status: row.get::<i16, _>("status") as u16,
         body: row.get("body"),

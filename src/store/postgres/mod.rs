@@ -23,6 +23,7 @@ mod messages;
 mod queue;
 mod resources;
 mod rows;
+mod writer;
 
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -36,6 +37,8 @@ const MAX_CONNECTIONS: u32 = 10;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Group commit for publishes (`writer.rs`).
+    publisher: writer::Queue,
     /// Pokes the task that announces new work to other nodes (`queue::announce_work_forever`).
     work_announcer: std::sync::Arc<tokio::sync::Notify>,
     /// This node's id, written into the leases it takes.
@@ -52,7 +55,7 @@ impl PgStore {
         self.work_announcer.notify_one();
     }
 
-    pub async fn connect(url: &str, node: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, node: &str) -> anyhow::Result<std::sync::Arc<Self>> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -66,14 +69,16 @@ impl PgStore {
             work_announcer.clone(),
             stop.clone(),
         ));
-        Ok(Self {
+        // The publish writer holds the store weakly, so dropping the store ends it.
+        Ok(std::sync::Arc::new_cyclic(|store| Self {
+            publisher: writer::spawn(store.clone()),
             work_announcer,
             pool,
             node: node.to_owned(),
             options,
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
-        })
+        }))
     }
 
     /// Brings the schema up to date. Safe to run from several nodes at once: sqlx's
@@ -208,7 +213,7 @@ impl Store for PgStore {
         fan_out: FanOut,
         idempotency: Option<IdempotentWrite>,
     ) -> StoreResult<CreateMessageOutcome> {
-        messages::create(self, msg, fan_out, idempotency).await
+        writer::publish(&self.publisher, msg, fan_out, idempotency).await
     }
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
         messages::get(self, app, id).await
@@ -272,7 +277,7 @@ impl Store for PgStore {
         update: DeliveryUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>> {
-        queue::record_attempt(self, delivery_id, attempt, update, now).await
+        writer::record(&self.publisher, delivery_id, attempt, update, now).await
     }
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
         queue::defer(self, deferrals).await

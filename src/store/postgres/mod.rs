@@ -9,9 +9,10 @@
 //!   ([`Store::release_own_leases`]); other nodes' leases are theirs until they run out.
 //! - Writes that SQLite's single writer made serial take row locks or rely on unique indexes
 //!   (idempotency keys, fan-out, secret rotation), as each function explains.
-//! - Transactions that create work send `NOTIFY kanca_work`, delivered when they commit, and
-//!   [`Store::watch_new_work`] turns those into wake-ups, so an idle node starts on a message
-//!   another node accepted without waiting for its poll.
+//! - After a commit that queued work, a background task sends `NOTIFY kanca_work` (coalesced,
+//!   `queue::announce_work_forever`), and [`Store::watch_new_work`] turns those into wake-ups,
+//!   so an idle node starts on a message another node accepted without waiting for its poll.
+//! - Publishes and attempt records are group-committed per node (`writer.rs`), as on SQLite.
 //!
 //! One pool of [`MAX_CONNECTIONS`] serves every query: PostgreSQL runs writers side by side,
 //! so SQLite's split into a one-connection write pool and a read pool has no reason to exist.

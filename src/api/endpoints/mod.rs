@@ -1,0 +1,284 @@
+//! `/api/v1/app/{app}/endpoint`: where an application's messages go.
+//!
+//! `input` parses what the routes accept, `ops` does the work (shared with the operational
+//! webhook routes), and this file holds the routes themselves.
+
+use super::applications;
+use super::idempotency::IdempotencyKey;
+use super::messages::{publish, NewMessage};
+use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use crate::domain::*;
+use crate::error::ApiError;
+use crate::store::FanOut;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+mod input;
+pub(super) mod ops;
+
+pub use input::EndpointOut;
+pub(super) use input::{parse_channels, parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/{app_id}/endpoint", get(list).post(create))
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}",
+            get(fetch).put(update).patch(patch).delete(delete),
+        )
+        .route("/app/{app_id}/endpoint/{endpoint_id}/secret", get(secret))
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+            post(rotate_secret),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/headers",
+            get(get_headers).put(put_headers).patch(patch_headers),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/send-example",
+            post(send_example),
+        )
+        .route("/app/{app_id}/endpoint/{endpoint_id}/stats", get(stats))
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/recover",
+            post(recover),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct RecoverIn {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// Queues again every message that failed for good on this endpoint since a time (and before
+/// `until`, default now). Svix runs this as a background task; here it is one statement, so
+/// the task it reports is already finished.
+async fn recover(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RecoverIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = resolve(&state, &app.id, &endpoint_id).await?;
+    let now = Utc::now();
+    let until = body.until.unwrap_or(now);
+    if body.since >= until {
+        return Err(ApiError::Validation("since must be before until".into()));
+    }
+    let n = state
+        .store
+        .recover_failed(&app.id, &ep.id, body.since, until)
+        .await?;
+    if n > 0 {
+        state.waker.wake();
+    }
+    tracing::info!(endpoint_id = %ep.id, deliveries = n, "recover queued failed deliveries again");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": format!("qtask_{}", MessageId::generate().as_str().trim_start_matches(MessageId::PREFIX)),
+            "status": "finished",
+            "task": "endpoint.recover",
+            "updatedAt": now,
+            "recovered": n,
+        })),
+    ))
+}
+
+/// Finds an endpoint of an application by id or uid, or answers 404.
+pub(super) async fn resolve(
+    state: &AppState,
+    app: &AppId,
+    key: &str,
+) -> Result<Endpoint, ApiError> {
+    let key = IdOrUid::parse(key).map_err(|_| ApiError::not_found("endpoint"))?;
+    state
+        .store
+        .get_endpoint(app, &key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiJson(body): ApiJson<EndpointIn>,
+) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = ops::create(&state, &app, body).await?;
+    Ok((StatusCode::CREATED, Json(ep.into())))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<ListResponse<EndpointOut>>, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    Ok(Json(ops::list(&state, &app.id, &q).await?))
+}
+
+/// Resolves the application and the endpoint named in the path.
+async fn app_and_endpoint(
+    state: &AppState,
+    app_id: &str,
+    endpoint_id: &str,
+) -> Result<(Application, Endpoint), ApiError> {
+    let app = applications::resolve(state, app_id).await?;
+    let ep = resolve(state, &app.id, endpoint_id).await?;
+    Ok((app, ep))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Json<EndpointOut>, ApiError> {
+    let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ep.into()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EndpointIn>,
+) -> Result<Json<EndpointOut>, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ops::update(&state, &app, ep, body).await?.into()))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EndpointPatch>,
+) -> Result<Json<EndpointOut>, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ops::patch(&state, &app, ep, body).await?.into()))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    ops::delete(&state, &app, ep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn secret(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(json!({ "key": ep.secret.expose() })))
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    let body = parse_rotate_body(&body)?;
+    ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    Ok(Json(ops::headers_out(&ep)))
+}
+
+async fn put_headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<HeadersIn>,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    ops::set_headers(&state, &app.id, &ep, body, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn patch_headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<HeadersIn>,
+) -> Result<StatusCode, ApiError> {
+    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
+    ops::set_headers(&state, &app.id, &ep, body, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventExampleIn {
+    event_type: String,
+    example_index: Option<usize>,
+}
+
+/// "Send test event": delivers an example payload of the chosen event type to this endpoint
+/// only, through the same engine as every other message.
+async fn send_example(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    idempotency: Option<Extension<IdempotencyKey>>,
+    ApiJson(body): ApiJson<EventExampleIn>,
+) -> Result<Response, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = resolve(&state, &app.id, &endpoint_id).await?;
+    let name = EventTypeName::parse(&body.event_type)?;
+    let et = state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    let index = body.example_index.unwrap_or(0);
+    let example = et.example(index).ok_or_else(|| {
+        ApiError::Validation(format!(
+            "event type `{name}` has no example #{index} in its schemas"
+        ))
+    })?;
+    let msg = NewMessage {
+        event_type: name,
+        event_id: None,
+        payload: example.to_string(),
+        channels: None,
+        tags: None,
+        retention_days: None,
+    };
+    publish(
+        &state,
+        &app.id,
+        msg,
+        FanOut::Only(ep.id),
+        idempotency.map(|e| e.0),
+        true,
+    )
+    .await
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = resolve(&state, &app.id, &endpoint_id).await?;
+    let s = state.store.endpoint_stats(&app.id, &ep.id).await?;
+    Ok(Json(json!({
+        "success": s.success,
+        "pending": s.pending,
+        "sending": s.sending,
+        "fail": s.fail,
+        "canceled": s.canceled,
+    })))
+}

@@ -124,3 +124,45 @@ async fn each_endpoint_gets_exactly_the_messages_it_subscribes_to() {
         assert_eq!(got, want, "what {subscriber:?} received");
     }
 }
+
+/// The payload is stored, delivered and shown back exactly as it was written: the spacing,
+/// key order and escapes a sender chose are what the receiver signs over.
+#[tokio::test]
+async fn the_payload_travels_byte_for_byte() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let app = server.create_app("bytes").await;
+    server
+        .create_endpoint(&app, json!({"url": receiver.url()}))
+        .await;
+    let payload = r#"{ "z": 1,  "a": "caf\u00e9", "n": 1.50 }"#;
+    let body = format!(r#"{{"eventType": "a.b", "payload": {payload}}}"#);
+    let published = server
+        .request(reqwest::Method::POST, &format!("/api/v1/app/{app}/msg"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 202);
+    let answer = published.text().await.unwrap();
+    assert!(
+        answer.contains(payload),
+        "the 202 shows the payload as sent: {answer}"
+    );
+    let delivered = receiver.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(delivered.body.as_ref(), payload.as_bytes());
+    let id = delivered.webhook_id();
+    let read = server
+        .request(reqwest::Method::GET, &format!("/api/v1/app/{app}/msg/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        read.contains(payload),
+        "reading it back shows it as sent: {read}"
+    );
+}

@@ -131,8 +131,9 @@ impl<'a> MessageOut<'a> {
     }
 }
 
-/// Renders a message; `with_content=false` leaves the payload out, as in Svix.
-pub fn render_message(m: &Message, with_content: bool) -> serde_json::Value {
+/// Renders a message; `with_content=false` leaves the payload out, as in Svix. Serialized
+/// once, straight to JSON text: the payload's bytes appear exactly as they were published.
+pub fn render_message(m: &Message, with_content: bool) -> Box<RawValue> {
     let raw = m
         .payload
         .as_deref()
@@ -142,7 +143,7 @@ pub fn render_message(m: &Message, with_content: bool) -> serde_json::Value {
         Some(p) => p,
         None => empty_payload(),
     };
-    serde_json::to_value(MessageOut::new(m, payload)).expect("plain data serialises")
+    serde_json::value::to_raw_value(&MessageOut::new(m, payload)).expect("plain data serialises")
 }
 
 /// Stores a message with its deliveries and wakes the dispatcher; answers 202 with the
@@ -168,8 +169,7 @@ pub(super) async fn publish(
         payload_expires_at: now
             + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
     };
-    let body =
-        serde_json::to_vec(&render_message(&msg, with_content)).expect("plain data serialises");
+    let body = render_message(&msg, with_content).get().as_bytes().to_vec();
     let write = idempotency.map(|k| IdempotentWrite {
         key: k.key,
         scope: k.scope,
@@ -245,7 +245,7 @@ async fn list(
     Path(app_id): Path<String>,
     ApiQuery(list): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<MessageListQuery>,
-) -> Result<Json<ListResponse<serde_json::Value>>, ApiError> {
+) -> Result<Json<ListResponse<Box<RawValue>>>, ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
     let page = list.page(false)?;
     let filter = MessageFilter {
@@ -287,7 +287,7 @@ async fn fetch(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ContentQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
     let msg = resolve(&state, &app.id, &msg_id).await?;
     Ok(Json(render_message(&msg, q.with_content.unwrap_or(true))))

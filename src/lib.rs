@@ -13,6 +13,8 @@
 //!   queue.
 //! - [`delivery`]: the engine that claims due deliveries, signs and sends them through the
 //!   SSRF guard, records every attempt and schedules retries.
+//! - [`live`]: news for live streams (a channel, a bin): wakes the SSE clients watching a
+//!   topic, on every node.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
 //! - [`error`]: the API's error type and how it answers.
 //! - [`clock`]: the time Kanca goes by, which tests can move forward.
@@ -32,6 +34,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod live;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

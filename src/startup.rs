@@ -81,6 +81,15 @@ impl Application {
         self.addr
     }
 
+    /// The base URL hook and bin URLs are printed with: `KANCA_PUBLIC_URL`, else the address
+    /// actually bound (so port 0 in tests gives a usable URL).
+    pub fn public_url(&self) -> String {
+        match &self.settings.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
     pub fn admin_token(&self) -> &str {
         &self.admin_token
     }
@@ -136,6 +145,7 @@ impl Application {
             )));
         }
 
+        let live = crate::live::LiveHub::start(self.store.clone(), self.shutdown.clone()).await?;
         let state = AppState {
             store: self.store.clone(),
             apps: Default::default(),
@@ -147,7 +157,9 @@ impl Application {
                 &self.admin_token,
                 settings.allow_private_targets,
                 settings.max_body_bytes,
+                &self.public_url(),
             )),
+            live,
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

@@ -14,6 +14,7 @@ mod idempotency;
 mod messages;
 mod operational;
 mod pagination;
+pub mod sse;
 
 pub use extract::{ApiJson, ApiQuery};
 pub use pagination::{ListQuery, ListResponse};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub ops: Operational,
     pub metrics: Metrics,
     pub config: Arc<ApiConfig>,
+    /// Wakes live streams (SSE) when what they show changes.
+    pub live: Arc<crate::live::LiveHub>,
 }
 
 pub struct ApiConfig {
@@ -51,14 +54,23 @@ pub struct ApiConfig {
     admin_token_digest: [u8; 32],
     pub allow_private_targets: bool,
     pub max_body_bytes: usize,
+    /// The base URL printed in hook and bin URLs (`KANCA_PUBLIC_URL`, else
+    /// `http://<listen address>`), without a trailing slash.
+    pub public_url: String,
 }
 
 impl ApiConfig {
-    pub fn new(admin_token: &str, allow_private_targets: bool, max_body_bytes: usize) -> Self {
+    pub fn new(
+        admin_token: &str,
+        allow_private_targets: bool,
+        max_body_bytes: usize,
+        public_url: &str,
+    ) -> Self {
         Self {
             admin_token_digest: Sha256::digest(admin_token.as_bytes()).into(),
             allow_private_targets,
             max_body_bytes,
+            public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
 

@@ -302,9 +302,22 @@ pub trait Store: Send + Sync + 'static {
     /// dropped. Where one node owns the database (SQLite) this does nothing: the in-process
     /// waker already hears of all work.
     async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()>;
+
+    // Live streams (`crate::live`).
+    /// Tells the other nodes that a live topic (a channel, a bin) has news, after the commit
+    /// that made it. Where one node owns the database (SQLite) this does nothing.
+    async fn announce_live(&self, topic: &str) -> StoreResult<()>;
+    /// Calls `on_topic` with every topic another node announces, and with `None` when
+    /// announcements may have been missed (a lost connection). Returns once watching has
+    /// started. On SQLite this does nothing.
+    async fn watch_live(&self, on_topic: OnLiveTopic) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Called with each live topic another node announces, or `None` when some may have been
+/// missed ([`Store::watch_live`]).
+pub type OnLiveTopic = Arc<dyn for<'a> Fn(Option<&'a str>) + Send + Sync>;
 
 /// Milliseconds since the epoch: how both backends store time.
 pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {

@@ -21,6 +21,7 @@
 
 mod endpoints;
 mod messages;
+mod notify;
 mod queue;
 mod resources;
 mod rows;
@@ -320,4 +321,13 @@ impl Store for PgStore {
     async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
         queue::watch_new_work(self, on_work).await
     }
+    async fn announce_live(&self, topic: &str) -> StoreResult<()> {
+        notify::notify(self, LIVE_CHANNEL, topic).await
+    }
+    async fn watch_live(&self, on_topic: OnLiveTopic) -> StoreResult<()> {
+        notify::watch(self, LIVE_CHANNEL, on_topic).await
+    }
 }
+
+/// The `NOTIFY` channel of live-stream topics (`crate::live`).
+const LIVE_CHANNEL: &str = "kanca_live";

@@ -16,7 +16,6 @@ use super::rows::{self, small};
 use super::PgStore;
 use crate::domain::*;
 use crate::store::*;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
@@ -317,74 +316,13 @@ pub(super) async fn announce_work_forever(
     }
 }
 
-/// Listens on [`WORK_CHANNEL`] and calls `on_work` for every notification, until the store is
-/// dropped. The first LISTEN happens before this returns, so its error is the caller's and
-/// work committed after it is never missed. The listener has its own connection, not one of
-/// the pool's: it is held for good and would otherwise shrink the pool by one.
+/// Calls `on_work` for every notification on [`WORK_CHANNEL`] (and once after a lost
+/// connection, since news may have been missed), until the store is dropped.
 pub(super) async fn watch_new_work(
     s: &PgStore,
     on_work: std::sync::Arc<dyn Fn() + Send + Sync>,
 ) -> StoreResult<()> {
-    let options = s.options.clone();
-    let mut listener = listen(&options).await?;
-    let stop = s.stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let received = tokio::select! {
-                r = listener.try_recv() => r,
-                _ = stop.cancelled() => return,
-            };
-            match received {
-                Ok(Some(_)) => on_work(),
-                // The connection dropped and sqlx has reconnected and listens again.
-                // Notifications sent in between are lost, so wake once to look for them.
-                Ok(None) => {
-                    tracing::warn!("the new-work listener lost its connection and reconnected");
-                    on_work();
-                }
-                // sqlx could not reconnect, or the connection broke in a way it does not
-                // recognise and may not recover from: start over with a new listener.
-                Err(e) => {
-                    tracing::warn!(error = %e, "the new-work listener failed; reconnecting");
-                    let Some(fresh) = relisten(&options, &stop).await else {
-                        return;
-                    };
-                    listener = fresh;
-                    tracing::info!("the new-work listener is connected again");
-                    on_work();
-                }
-            }
-        }
-    });
-    Ok(())
-}
-
-async fn listen(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_lazy_with(options.clone());
-    let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(WORK_CHANNEL).await?;
-    Ok(listener)
-}
-
-/// Tries to listen again, backing off up to a few seconds between tries, until it works or
-/// the store is dropped (`None`). Meanwhile the dispatcher's safety poll still finds work.
-async fn relisten(options: &PgConnectOptions, stop: &CancellationToken) -> Option<PgListener> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stop.cancelled() => return None,
-        }
-        match listen(options).await {
-            Ok(listener) => return Some(listener),
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "the new-work listener could not reconnect");
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
+    super::notify::watch(s, WORK_CHANNEL, std::sync::Arc::new(move |_| on_work())).await
 }
 
 pub(super) async fn release_own_leases(s: &PgStore) -> StoreResult<u64> {

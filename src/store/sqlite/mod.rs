@@ -317,4 +317,12 @@ impl Store for SqliteStore {
     async fn watch_new_work(&self, _on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()> {
         Ok(())
     }
+    /// Nothing to tell: every live stream of this database is served by this process, and
+    /// [`crate::live::LiveHub`] wakes them in-process.
+    async fn announce_live(&self, _topic: &str) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn watch_live(&self, _on_topic: OnLiveTopic) -> StoreResult<()> {
+        Ok(())
+    }
 }

@@ -16,6 +16,8 @@
 //! - [`live`]: news for live streams (a channel, a bin): wakes the SSE clients watching a
 //!   topic, on every node.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
+//! - [`web`]: the web console at `/` (server-rendered pages, session sign-in), beside the
+//!   API and calling the same functions.
 //! - [`error`]: the API's error type and how it answers.
 //! - [`clock`]: the time Kanca goes by, which tests can move forward.
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
@@ -38,3 +40,4 @@ pub mod live;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -163,7 +163,7 @@ impl Application {
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {
-            api::router(state)
+            api::router(state.clone()).merge(crate::web::router(state))
         } else {
             api::worker_router(state)
         };

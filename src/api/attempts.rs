@@ -40,16 +40,27 @@ async fn resend(
     let app = applications::resolve(&state, &app_id).await?;
     let msg = messages::resolve(&state, &app.id, &msg_id).await?;
     let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
+    resend_to(&state, &app.id, &msg, &ep.id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Queues a message for one endpoint again, unless its payload has expired.
+pub(crate) async fn resend_to(
+    state: &AppState,
+    app: &AppId,
+    msg: &Message,
+    ep: &EndpointId,
+) -> Result<(), ApiError> {
     if msg.payload.is_none() {
         return Err(ApiError::Validation(
             "the message's payload has expired (payloadRetentionPeriod), so it cannot be resent"
                 .into(),
         ));
     }
-    if state.store.requeue(&app.id, &msg.id, &ep.id).await? {
+    if state.store.requeue(app, &msg.id, ep).await? {
         state.waker.wake();
     }
-    Ok(StatusCode::ACCEPTED)
+    Ok(())
 }
 
 /// Svix's `MessageAttemptOut`, plus `failureReason`.

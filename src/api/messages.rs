@@ -48,7 +48,7 @@ struct MessageIn {
 }
 
 /// A message to publish, checked.
-pub(super) struct NewMessage {
+pub(crate) struct NewMessage {
     pub event_type: EventTypeName,
     pub event_id: Option<String>,
     pub payload: String,
@@ -146,18 +146,10 @@ pub fn render_message(m: &Message, with_content: bool) -> Box<RawValue> {
     serde_json::value::to_raw_value(&MessageOut::new(m, payload)).expect("plain data serialises")
 }
 
-/// Stores a message with its deliveries and wakes the dispatcher; answers 202 with the
-/// message. Shared by `POST …/msg` and "send test event".
-pub(super) async fn publish(
-    state: &AppState,
-    app: &AppId,
-    new: NewMessage,
-    fan_out: FanOut,
-    idempotency: Option<IdempotencyKey>,
-    with_content: bool,
-) -> Result<Response, ApiError> {
+/// The message record a [`NewMessage`] becomes, stamped now.
+pub(crate) fn compose(state: &AppState, app: &AppId, new: NewMessage) -> Message {
     let now = state.clock.now();
-    let msg = Message {
+    Message {
         id: MessageId::generate(),
         app_id: app.clone(),
         event_type: new.event_type,
@@ -168,7 +160,20 @@ pub(super) async fn publish(
         created_at: now,
         payload_expires_at: now
             + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
-    };
+    }
+}
+
+/// Stores a message with its deliveries and wakes the dispatcher; answers 202 with the
+/// message. Shared by `POST …/msg` and "send test event".
+pub(super) async fn publish(
+    state: &AppState,
+    app: &AppId,
+    new: NewMessage,
+    fan_out: FanOut,
+    idempotency: Option<IdempotencyKey>,
+    with_content: bool,
+) -> Result<Response, ApiError> {
+    let msg = compose(state, app, new);
     let body = render_message(&msg, with_content).get().as_bytes().to_vec();
     let write = idempotency.map(|k| IdempotentWrite {
         key: k.key,
@@ -274,7 +279,7 @@ async fn list(
 }
 
 /// Finds a message of an application, or answers 404.
-pub(super) async fn resolve(state: &AppState, app: &AppId, id: &str) -> Result<Message, ApiError> {
+pub(crate) async fn resolve(state: &AppState, app: &AppId, id: &str) -> Result<Message, ApiError> {
     let id = MessageId::parse(id).map_err(|_| ApiError::not_found("message"))?;
     state
         .store

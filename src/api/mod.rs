@@ -4,14 +4,14 @@
 //! state, bearer-token auth, JSON and query extractors that turn bad input into clear 4xx
 //! answers, keyset pagination, and idempotency keys.
 
-mod applications;
-mod attempts;
-mod endpoints;
-mod event_types;
+pub(crate) mod applications;
+pub(crate) mod attempts;
+pub(crate) mod endpoints;
+pub(crate) mod event_types;
 mod extract;
 mod health;
 mod idempotency;
-mod messages;
+pub(crate) mod messages;
 mod operational;
 mod pagination;
 pub mod sse;
@@ -72,6 +72,17 @@ impl ApiConfig {
             max_body_bytes,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
+    }
+
+    /// A key for `purpose` (e.g. signing console sessions), derived from the admin token: the
+    /// same on every node that shares the token, and changed by changing the token.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"kanca derived key\0");
+        h.update(purpose.as_bytes());
+        h.update(b"\0");
+        h.update(self.admin_token_digest);
+        h.finalize().into()
     }
 
     /// Whether `token` is the admin token, in time that does not depend on where it differs.

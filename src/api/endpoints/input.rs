@@ -8,40 +8,40 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How many channels one endpoint may subscribe to (Svix's limit).
-pub(super) const MAX_CHANNELS: usize = 10;
+pub(crate) const MAX_CHANNELS: usize = 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(in crate::api) struct EndpointIn {
-    pub(super) url: String,
-    pub(super) description: Option<String>,
+pub(crate) struct EndpointIn {
+    pub(crate) url: String,
+    pub(crate) description: Option<String>,
     #[serde(alias = "rateLimit")]
-    pub(super) throttle_rate: Option<u16>,
-    pub(super) uid: Option<String>,
-    pub(super) disabled: Option<bool>,
+    pub(crate) throttle_rate: Option<u16>,
+    pub(crate) uid: Option<String>,
+    pub(crate) disabled: Option<bool>,
     #[serde(alias = "filterTypes")]
-    pub(super) event_types: Option<BTreeSet<String>>,
-    pub(super) channels: Option<BTreeSet<String>>,
-    pub(super) secret: Option<String>,
-    pub(super) metadata: Option<Metadata>,
-    pub(super) headers: Option<BTreeMap<String, String>>,
+    pub(crate) event_types: Option<BTreeSet<String>>,
+    pub(crate) channels: Option<BTreeSet<String>>,
+    pub(crate) secret: Option<String>,
+    pub(crate) metadata: Option<Metadata>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(in crate::api) struct EndpointPatch {
-    pub(super) url: Option<String>,
-    pub(super) description: Option<String>,
+pub(crate) struct EndpointPatch {
+    pub(crate) url: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
-    pub(super) throttle_rate: Option<Option<u16>>,
+    pub(crate) throttle_rate: Option<Option<u16>>,
     #[serde(default, deserialize_with = "double_option")]
-    pub(super) uid: Option<Option<String>>,
-    pub(super) disabled: Option<bool>,
+    pub(crate) uid: Option<Option<String>>,
+    pub(crate) disabled: Option<bool>,
     #[serde(default, alias = "filterTypes", deserialize_with = "double_option")]
-    pub(super) event_types: Option<Option<BTreeSet<String>>>,
+    pub(crate) event_types: Option<Option<BTreeSet<String>>>,
     #[serde(default, deserialize_with = "double_option")]
-    pub(super) channels: Option<Option<BTreeSet<String>>>,
-    pub(super) metadata: Option<Metadata>,
+    pub(crate) channels: Option<Option<BTreeSet<String>>>,
+    pub(crate) metadata: Option<Metadata>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,12 +79,12 @@ impl From<Endpoint> for EndpointOut {
     }
 }
 
-pub(super) fn parse_uid(uid: &str) -> Result<Uid, ApiError> {
+pub(crate) fn parse_uid(uid: &str) -> Result<Uid, ApiError> {
     Ok(Uid::parse_for(EndpointId::PREFIX, uid)?)
 }
 
 /// An empty list means "no filter", as in Svix.
-pub(super) fn parse_event_types(
+pub(crate) fn parse_event_types(
     set: Option<BTreeSet<String>>,
 ) -> Result<Option<BTreeSet<EventTypeName>>, ApiError> {
     match set {
@@ -98,7 +98,7 @@ pub(super) fn parse_event_types(
     }
 }
 
-pub(in crate::api) fn parse_channels(
+pub(crate) fn parse_channels(
     set: Option<BTreeSet<String>>,
     max: usize,
 ) -> Result<Option<BTreeSet<ChannelName>>, ApiError> {
@@ -118,7 +118,7 @@ pub(in crate::api) fn parse_channels(
 
 /// Custom headers sent with every delivery. Names that would break signing or the HTTP
 /// exchange itself (hop-by-hop headers) are refused.
-pub(super) fn parse_headers(
+pub(crate) fn parse_headers(
     headers: Option<BTreeMap<String, String>>,
 ) -> Result<BTreeMap<String, String>, ApiError> {
     const RESERVED: &[&str] = &[
@@ -163,7 +163,7 @@ pub(super) fn parse_headers(
 }
 
 impl EndpointIn {
-    pub(super) fn parse(
+    pub(crate) fn parse(
         self,
         allow_private: bool,
     ) -> Result<(EndpointFields, Option<EndpointSecret>), ApiError> {
@@ -189,7 +189,7 @@ impl EndpointIn {
 
 /// The rotate body is optional: `curl -X POST …/secret/rotate` with nothing rotates to a
 /// fresh secret.
-pub(in crate::api) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateIn, ApiError> {
+pub(crate) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateIn, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(SecretRotateIn {
             key: None,
@@ -200,18 +200,18 @@ pub(in crate::api) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateIn, 
 }
 
 /// Svix's default and longest grace period for a rotated secret: 24 hours.
-pub(super) const ROTATION_GRACE_SECONDS: u32 = 24 * 60 * 60;
+pub(crate) const ROTATION_GRACE_SECONDS: u32 = 24 * 60 * 60;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(in crate::api) struct SecretRotateIn {
-    pub(super) key: Option<String>,
-    pub(super) grace_period_seconds: Option<u32>,
+pub(crate) struct SecretRotateIn {
+    pub(crate) key: Option<String>,
+    pub(crate) grace_period_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(in crate::api) struct HeadersIn {
-    pub(super) headers: BTreeMap<String, Option<String>>,
-    pub(super) delete_headers: Option<Vec<String>>,
+pub(crate) struct HeadersIn {
+    pub(crate) headers: BTreeMap<String, Option<String>>,
+    pub(crate) delete_headers: Option<Vec<String>>,
 }

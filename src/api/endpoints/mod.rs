@@ -5,7 +5,7 @@
 
 use super::applications;
 use super::idempotency::IdempotencyKey;
-use super::messages::{publish, NewMessage};
+use super::messages::publish;
 use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
 use crate::domain::*;
 use crate::error::ApiError;
@@ -20,10 +20,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 mod input;
-pub(super) mod ops;
+pub(crate) mod ops;
 
 pub use input::EndpointOut;
-pub(super) use input::{parse_channels, parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn};
+pub(crate) use input::{
+    parse_channels, parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn, SecretRotateIn,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,18 +71,7 @@ async fn recover(
     let app = applications::resolve(&state, &app_id).await?;
     let ep = resolve(&state, &app.id, &endpoint_id).await?;
     let now = Utc::now();
-    let until = body.until.unwrap_or(now);
-    if body.since >= until {
-        return Err(ApiError::Validation("since must be before until".into()));
-    }
-    let n = state
-        .store
-        .recover_failed(&app.id, &ep.id, body.since, until)
-        .await?;
-    if n > 0 {
-        state.waker.wake();
-    }
-    tracing::info!(endpoint_id = %ep.id, deliveries = n, "recover queued failed deliveries again");
+    let n = ops::recover(&state, &app.id, &ep, body.since, body.until).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -94,7 +85,7 @@ async fn recover(
 }
 
 /// Finds an endpoint of an application by id or uid, or answers 404.
-pub(super) async fn resolve(
+pub(crate) async fn resolve(
     state: &AppState,
     app: &AppId,
     key: &str,
@@ -236,26 +227,8 @@ async fn send_example(
 ) -> Result<Response, ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
     let ep = resolve(&state, &app.id, &endpoint_id).await?;
-    let name = EventTypeName::parse(&body.event_type)?;
-    let et = state
-        .store
-        .get_event_type(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event type"))?;
-    let index = body.example_index.unwrap_or(0);
-    let example = et.example(index).ok_or_else(|| {
-        ApiError::Validation(format!(
-            "event type `{name}` has no example #{index} in its schemas"
-        ))
-    })?;
-    let msg = NewMessage {
-        event_type: name,
-        event_id: None,
-        payload: example.to_string(),
-        channels: None,
-        tags: None,
-        retention_days: None,
-    };
+    let msg =
+        ops::example_message(&state, &body.event_type, body.example_index.unwrap_or(0)).await?;
     publish(
         &state,
         &app.id,

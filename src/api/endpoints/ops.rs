@@ -2,10 +2,12 @@
 //! and the operational webhook routes (`api/operational.rs`) call these same functions, which
 //! also tell operators about every change.
 
+use super::super::messages::NewMessage;
 use super::super::{AppState, ListQuery, ListResponse};
 use super::input::*;
 use crate::domain::*;
 use crate::error::ApiError;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -184,4 +186,55 @@ pub async fn set_headers(
         .set_endpoint_headers(app, &ep.id, &headers)
         .await?;
     Ok(())
+}
+
+/// Queues again every message that failed for good on this endpoint since `since` (and before
+/// `until`, default now); returns how many.
+pub async fn recover(
+    state: &AppState,
+    app: &AppId,
+    ep: &Endpoint,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> Result<u64, ApiError> {
+    let until = until.unwrap_or_else(Utc::now);
+    if since >= until {
+        return Err(ApiError::Validation("since must be before until".into()));
+    }
+    let n = state
+        .store
+        .recover_failed(app, &ep.id, since, until)
+        .await?;
+    if n > 0 {
+        state.waker.wake();
+    }
+    tracing::info!(endpoint_id = %ep.id, deliveries = n, "recover queued failed deliveries again");
+    Ok(n)
+}
+
+/// The message "send test event" publishes: example `index` of the event type's schemas.
+pub async fn example_message(
+    state: &AppState,
+    event_type: &str,
+    index: usize,
+) -> Result<NewMessage, ApiError> {
+    let name = EventTypeName::parse(event_type)?;
+    let et = state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    let example = et.example(index).ok_or_else(|| {
+        ApiError::Validation(format!(
+            "event type `{name}` has no example #{index} in its schemas"
+        ))
+    })?;
+    Ok(NewMessage {
+        event_type: name,
+        event_id: None,
+        payload: example.to_string(),
+        channels: None,
+        tags: None,
+        retention_days: None,
+    })
 }

@@ -1,0 +1,237 @@
+//! What the buttons on an endpoint's page do. Each action calls the same function as its API
+//! route, then goes back to the page with a notice (post/redirect/get, so a reload never
+//! repeats it).
+//!
+//! "Send test event" answers JSON when the page's script asks for it (`accept:
+//! application/json`): the message id and where to ask for the attempt's result, which the
+//! script then shows in place. Without the script the browser goes to the message's page.
+
+use super::endpoint_page::{find_endpoint, preview};
+use super::error::PageError;
+use super::form::FormFields;
+use crate::api::endpoints::{ops, EndpointPatch, HeadersIn, SecretRotateIn};
+use crate::api::messages::compose;
+use crate::api::AppState;
+use crate::domain::*;
+use crate::error::ApiError;
+use crate::store::{AttemptFilter, FanOut, PageRequest};
+use axum::extract::{Path, State};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// How much of the response body the test-event result carries.
+const RESULT_BODY_PREVIEW: usize = 4096;
+
+pub fn routes() -> Router<AppState> {
+    let ep = "/apps/{app_id}/endpoints/{endpoint_id}";
+    Router::new()
+        .route(&format!("{ep}/state"), post(set_state))
+        .route(&format!("{ep}/secret/rotate"), post(rotate))
+        .route(&format!("{ep}/headers"), post(headers))
+        .route(&format!("{ep}/recover"), post(recover))
+        .route(&format!("{ep}/test"), post(send_test))
+        .route(&format!("{ep}/test/{{msg_id}}"), get(test_result))
+}
+
+fn back_to(app: &Application, ep: &Endpoint, notice: &str) -> Response {
+    Redirect::to(&format!(
+        "/apps/{}/endpoints/{}?notice={notice}",
+        app.id, ep.id
+    ))
+    .into_response()
+}
+
+async fn set_state(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let disabled = match form.text("disabled").as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return Err(PageError::status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`disabled` must be true or false.",
+            ))
+        }
+    };
+    let patch = EndpointPatch {
+        url: None,
+        description: None,
+        throttle_rate: None,
+        uid: None,
+        disabled: Some(disabled),
+        event_types: None,
+        channels: None,
+        metadata: None,
+    };
+    let updated = ops::patch(&state, &app, ep, patch).await?;
+    let notice = if disabled { "disabled" } else { "enabled" };
+    Ok(back_to(&app, &updated, notice))
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let body = SecretRotateIn {
+        key: None,
+        grace_period_seconds: None,
+    };
+    ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    Ok(back_to(&app, &ep, "rotated"))
+}
+
+/// `Name: value` lines; blank lines are skipped.
+fn parse_header_lines(text: &str) -> Result<BTreeMap<String, Option<String>>, PageError> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (name, value) = line.split_once(':').ok_or_else(|| {
+            PageError::status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!(
+                    "Line {} has no `:` between the header's name and value.",
+                    i + 1
+                ),
+            )
+        })?;
+        out.insert(name.trim().to_owned(), Some(value.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+async fn headers(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let body = HeadersIn {
+        headers: parse_header_lines(&form.text("headers"))?,
+        delete_headers: None,
+    };
+    // Replace, not merge: the textarea shows them all, so what it holds is the whole set.
+    ops::set_headers(&state, &app.id, &ep, body, false).await?;
+    Ok(back_to(&app, &ep, "headers"))
+}
+
+/// `datetime-local` sends `2026-11-23T17:05` (seconds optional); the form says it is UTC.
+fn parse_local_utc(s: &str) -> Option<chrono::DateTime<Utc>> {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|t| Utc.from_utc_datetime(&t))
+}
+
+async fn recover(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let since = parse_local_utc(&form.text("since")).ok_or_else(|| {
+        PageError::status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter the time to recover from as a date and time (UTC).",
+        )
+    })?;
+    ops::recover(&state, &app.id, &ep, since, None).await?;
+    Ok(back_to(&app, &ep, "recovered"))
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+/// Publishes the chosen event type's example to this endpoint only, through the engine.
+async fn send_test(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    request_headers: HeaderMap,
+    form: FormFields,
+) -> Result<Response, Response> {
+    let json = wants_json(&request_headers);
+    let fail = |e: PageError| -> Response {
+        if json {
+            let (status, detail) = e.parts();
+            (status, Json(json!({ "detail": detail }))).into_response()
+        } else {
+            e.into_response()
+        }
+    };
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id)
+        .await
+        .map_err(fail)?;
+    let new = ops::example_message(&state, &form.text("event_type"), 0)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let msg = compose(&state, &app.id, new);
+    state
+        .store
+        .create_message(&msg, FanOut::Only(ep.id.clone()), None)
+        .await
+        .map_err(|e| fail(ApiError::from(e).into()))?;
+    state.waker.wake();
+    if json {
+        let result_url = format!("/apps/{}/endpoints/{}/test/{}", app.id, ep.id, msg.id);
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "msgId": msg.id, "resultUrl": result_url })),
+        )
+            .into_response())
+    } else {
+        Ok(Redirect::to(&format!("/apps/{}/messages/{}", app.id, msg.id)).into_response())
+    }
+}
+
+/// The latest attempt of a message to this endpoint, for the page's script.
+async fn test_result(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id, msg_id)): Path<(String, String, String)>,
+) -> Result<Json<serde_json::Value>, PageError> {
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let msg_id = MessageId::parse(&msg_id).map_err(|_| PageError::not_found("message"))?;
+    let filter = AttemptFilter {
+        msg_id: Some(msg_id),
+        endpoint_id: Some(ep.id),
+        status: None,
+    };
+    let page = PageRequest {
+        limit: 1,
+        iterator: None,
+        ascending: false,
+    };
+    let latest = state
+        .store
+        .list_attempts(&app.id, &filter, &page)
+        .await?
+        .into_iter()
+        .next();
+    Ok(Json(match latest {
+        None => json!({ "done": false }),
+        Some(a) => json!({
+            "done": true,
+            "success": a.status == DeliveryStatus::Success,
+            "statusCode": a.response_status_code,
+            "durationMs": a.response_duration_ms,
+            "failureReason": a.failure_reason,
+            "response": preview(&a.response, RESULT_BODY_PREVIEW),
+        }),
+    }))
+}

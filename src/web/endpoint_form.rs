@@ -1,0 +1,208 @@
+//! "Add endpoint": name and description, URL, event types chosen from the catalog, channels
+//! and a rate limit, with an error beside each field that was refused.
+//!
+//! Each field is parsed here into its domain type so that the error lands beside the right
+//! input; the checked values then go through `api::endpoints::ops::create`, the same function
+//! as `POST /api/v1/app/{app}/endpoint`, so operational webhooks hear of the new endpoint.
+
+use super::applications::find;
+use super::error::PageError;
+use super::form::FormFields;
+use super::layout::{self, Field};
+use super::session::Session;
+use crate::api::endpoints::{ops, EndpointIn};
+use crate::api::AppState;
+use crate::domain::*;
+use crate::error::ApiError;
+use crate::store::PageRequest;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use maud::html;
+use std::collections::BTreeSet;
+
+/// How many channels an endpoint may name (as in the API).
+const MAX_CHANNELS: usize = 10;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/apps/{app_id}/endpoints/new", get(new))
+        .route("/apps/{app_id}/endpoints", post(create))
+}
+
+/// What the person typed, kept to show the form again with the errors.
+#[derive(Default)]
+struct EndpointForm {
+    url: String,
+    description: String,
+    event_types: BTreeSet<String>,
+    channels: String,
+    rate_limit: String,
+    errors: Vec<(&'static str, String)>,
+}
+
+impl EndpointForm {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
+    }
+
+    /// Parses every field, collecting one error per field that is refused.
+    fn parse(&mut self, allow_private: bool) -> Option<EndpointIn> {
+        if let Err(e) = EndpointUrl::parse(&self.url, allow_private) {
+            self.errors.push(("url", e.0));
+        }
+        for t in &self.event_types {
+            if let Err(e) = EventTypeName::parse(t) {
+                self.errors.push(("event_types", e.0));
+                break;
+            }
+        }
+        let channels: BTreeSet<String> = self
+            .channels
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if channels.len() > MAX_CHANNELS {
+            self.errors.push((
+                "channels",
+                format!("At most {MAX_CHANNELS} channels are allowed."),
+            ));
+        } else if let Some(e) = channels.iter().find_map(|c| ChannelName::parse(c).err()) {
+            self.errors.push(("channels", e.0));
+        }
+        let rate_limit = if self.rate_limit.is_empty() {
+            None
+        } else {
+            match self.rate_limit.parse::<u16>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.errors.push((
+                        "rate_limit",
+                        "Enter a whole number of messages per second from 1 to 65535, or leave it empty for no limit.".into(),
+                    ));
+                    None
+                }
+            }
+        };
+        if !self.errors.is_empty() {
+            return None;
+        }
+        Some(EndpointIn {
+            url: self.url.clone(),
+            description: Some(self.description.clone()),
+            throttle_rate: rate_limit,
+            uid: None,
+            disabled: None,
+            event_types: Some(self.event_types.clone()),
+            channels: Some(channels),
+            secret: None,
+            metadata: None,
+            headers: None,
+        })
+    }
+}
+
+async fn catalog(state: &AppState) -> Result<Vec<EventType>, PageError> {
+    let page = PageRequest {
+        limit: 250,
+        iterator: None,
+        ascending: true,
+    };
+    Ok(state.store.list_event_types(&page, false).await?)
+}
+
+async fn render(
+    state: &AppState,
+    session: &Session,
+    app: &Application,
+    form: &EndpointForm,
+) -> Result<String, PageError> {
+    let types = catalog(state).await?;
+    let body = html! {
+        p class="muted" { a href="/apps" { "Applications" } " / " a href={"/apps/" (app.id)} { (app.name) } " /" }
+        h1 id="new-endpoint" { "Add endpoint" }
+        form class="card" method="post" action={"/apps/" (app.id) "/endpoints"} aria-labelledby="new-endpoint" novalidate {
+            (layout::csrf_field(session))
+            @if let Some(e) = form.error("form") { p class="form-error" role="alert" { (e) } }
+            (Field { name: "url", label: "Endpoint URL", value: &form.url, kind: "url",
+                hint: Some("Where Kanca POSTs each message, e.g. https://example.com/webhooks."),
+                error: form.error("url"), required: true }.render())
+            (Field { name: "description", label: "Name or description", value: &form.description, kind: "text",
+                hint: None, error: form.error("description"), required: false }.render())
+            fieldset aria-describedby="types-hint" aria-invalid=[form.error("event_types").map(|_| "true")] {
+                legend { "Event types" }
+                p id="types-hint" class="hint" { "None ticked: every event type." }
+                @if types.is_empty() {
+                    p class="muted" { "The catalog is empty: " a href="/event-types/new" { "add an event type" } "." }
+                }
+                @for t in &types {
+                    label {
+                        input type="checkbox" name="event_types" value=(t.name) checked[form.event_types.contains(t.name.as_str())];
+                        span class="mono" { (t.name) }
+                    }
+                }
+                @if let Some(e) = form.error("event_types") { p class="field-error" { (e) } }
+            }
+            div class="row" {
+                (Field { name: "channels", label: "Channels (optional)", value: &form.channels, kind: "text",
+                    hint: Some("Comma-separated; only messages on one of them are sent here."),
+                    error: form.error("channels"), required: false }.render())
+                (Field { name: "rate_limit", label: "Rate limit (messages per second, optional)", value: &form.rate_limit, kind: "number",
+                    hint: None, error: form.error("rate_limit"), required: false }.render())
+            }
+            div class="actions" {
+                button type="submit" { "Create endpoint" }
+                a href={"/apps/" (app.id)} { "Cancel" }
+            }
+        }
+    };
+    Ok(layout::page(session, "/apps", "Add endpoint", body).into_string())
+}
+
+async fn new(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(app_id): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let app = find(&state, &app_id).await?;
+    Ok(Html(
+        render(&state, &session, &app, &EndpointForm::default()).await?,
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(app_id): Path<String>,
+    fields: FormFields,
+) -> Result<Response, PageError> {
+    let app = find(&state, &app_id).await?;
+    let mut form = EndpointForm {
+        url: fields.text("url"),
+        description: fields.text("description"),
+        event_types: fields.all("event_types").into_iter().collect(),
+        channels: fields.text("channels"),
+        rate_limit: fields.text("rate_limit"),
+        errors: Vec::new(),
+    };
+    if let Some(input) = form.parse(state.config.allow_private_targets) {
+        match ops::create(&state, &app, input).await {
+            Ok(ep) => {
+                return Ok(
+                    Redirect::to(&format!("/apps/{}/endpoints/{}", app.id, ep.id)).into_response(),
+                )
+            }
+            Err(ApiError::Validation(e) | ApiError::Conflict(e)) => form.errors.push(("form", e)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = render(&state, &session, &app, &form).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
+}

@@ -1,0 +1,265 @@
+//! One endpoint: what it subscribes to, its secret (revealed on request), custom headers,
+//! enable/disable, "Send test event", recover, and its recent attempts with a resend button.
+//! The actions themselves are in [`super::endpoint_actions`].
+
+use super::applications::{find, last_status, Health};
+use super::error::PageError;
+use super::layout::{self, badge};
+use super::session::Session;
+use crate::api::{endpoints, AppState};
+use crate::domain::*;
+use crate::store::{AttemptFilter, PageRequest};
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Extension, Router};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+/// How many attempts the page lists.
+const RECENT_ATTEMPTS: u32 = 25;
+
+/// How much of a response body the attempts table shows.
+const BODY_PREVIEW: usize = 4096;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/apps/{app_id}/endpoints/{endpoint_id}", get(show))
+        .merge(super::endpoint_actions::routes())
+}
+
+/// The application and endpoint a path names, or a 404 page.
+pub async fn find_endpoint(
+    state: &AppState,
+    app_id: &str,
+    endpoint_id: &str,
+) -> Result<(Application, Endpoint), PageError> {
+    let app = find(state, app_id).await?;
+    let ep = endpoints::resolve(state, &app.id, endpoint_id)
+        .await
+        .map_err(|_| PageError::not_found("endpoint"))?;
+    Ok((app, ep))
+}
+
+#[derive(Debug, Deserialize)]
+struct ShowQuery {
+    reveal: Option<String>,
+    notice: Option<String>,
+}
+
+/// The notices an action may leave, by key: a fixed list, so a link cannot make the console
+/// say anything else.
+fn notice_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "rotated" => "The secret was rotated. The old one keeps signing beside it for 24 hours.",
+        "headers" => "Custom headers saved.",
+        "enabled" => "Endpoint enabled.",
+        "disabled" => "Endpoint disabled: no messages are sent to it until it is enabled again.",
+        "resent" => "The message was queued for this endpoint again.",
+        "recovered" => "Failed messages since that time were queued again.",
+        _ => return None,
+    })
+}
+
+/// Truncates at a character boundary.
+pub fn preview(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// A table of attempts with status, latency and response body; each row can be resent.
+pub fn attempts_table(
+    session: &Session,
+    app: &AppId,
+    attempts: &[Attempt],
+    back: &str,
+    show_endpoint: bool,
+) -> Markup {
+    html! {
+        div class="table-wrap" {
+            table {
+                thead { tr {
+                    th { "Time" } th { "Result" } th { "Latency" }
+                    @if show_endpoint { th { "Endpoint" } } @else { th { "Message" } }
+                    th { "Response" } th { span class="visually-hidden" { "Actions" } }
+                } }
+                tbody {
+                    @for a in attempts {
+                        tr {
+                            td { (layout::time(a.created_at)) }
+                            td { (last_status(a)) @if a.trigger_type == TriggerType::Manual { " " span class="muted" { "manual" } } }
+                            td { (a.response_duration_ms) " ms" }
+                            @if show_endpoint {
+                                td { a class="mono" href={"/apps/" (app) "/endpoints/" (a.endpoint_id)} { (a.url) } }
+                            } @else {
+                                td { a class="mono" href={"/apps/" (app) "/messages/" (a.msg_id)} { (a.msg_id) } }
+                            }
+                            td {
+                                @if a.response.is_empty() { span class="muted" { "(empty)" } }
+                                @else {
+                                    details {
+                                        summary { (a.response.len()) " bytes" }
+                                        pre { (preview(&a.response, BODY_PREVIEW)) }
+                                    }
+                                }
+                            }
+                            td {
+                                form method="post" action={"/apps/" (app) "/messages/" (a.msg_id) "/resend/" (a.endpoint_id)} {
+                                    (layout::csrf_field(session))
+                                    input type="hidden" name="back" value=(back);
+                                    button type="submit" class="secondary" aria-label={"Resend message " (a.msg_id)} { "Resend" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    Query(q): Query<ShowQuery>,
+) -> Result<Html<String>, PageError> {
+    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let base = format!("/apps/{}/endpoints/{}", app.id, ep.id);
+    let health = Health::of(&state, &app.id, &ep.id).await?;
+    let attempts = state
+        .store
+        .list_attempts(
+            &app.id,
+            &AttemptFilter {
+                msg_id: None,
+                endpoint_id: Some(ep.id.clone()),
+                status: None,
+            },
+            &PageRequest {
+                limit: RECENT_ATTEMPTS,
+                iterator: None,
+                ascending: false,
+            },
+        )
+        .await?;
+    let testable: Vec<EventType> = state
+        .store
+        .list_event_types(
+            &PageRequest {
+                limit: 250,
+                iterator: None,
+                ascending: true,
+            },
+            false,
+        )
+        .await?
+        .into_iter()
+        .filter(|t| t.example(0).is_some())
+        .collect();
+    let f = &ep.fields;
+    let headers_text: String = f
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\n"))
+        .collect();
+    let revealed = q.reveal.is_some();
+    let body = html! {
+        p class="muted" { a href="/apps" { "Applications" } " / " a href={"/apps/" (app.id)} { (app.name) } " /" }
+        h1 class="mono" { (f.url.as_str()) }
+        @if let Some(n) = q.notice.as_deref().and_then(notice_text) { p class="notice" role="status" { (n) } }
+        section class="card" aria-labelledby="about" {
+            h2 id="about" { "Endpoint" }
+            dl class="facts" {
+                dt { "ID" } dd class="mono" { (ep.id) }
+                @if !f.description.is_empty() { dt { "Description" } dd { (f.description) } }
+                dt { "State" } dd { @if f.disabled { (badge("off", "disabled")) } @else { (badge("ok", "enabled")) } }
+                dt { "Health" } dd { (health.render()) }
+                dt { "Event types" } dd {
+                    @match &f.event_types { None => { "all" }, Some(t) => { @for (i, n) in t.iter().enumerate() { @if i > 0 { ", " } code { (n) } } } }
+                }
+                dt { "Channels" } dd {
+                    @match &f.channels { None => { "all" }, Some(c) => { @for (i, n) in c.iter().enumerate() { @if i > 0 { ", " } code { (n) } } } }
+                }
+                dt { "Rate limit" } dd { @match f.throttle_rate { Some(r) => { (r) " messages/s" }, None => { "none" } } }
+                dt { "Created" } dd { (layout::time(ep.created_at)) }
+            }
+            form class="actions spaced" method="post" action={(base) "/state"} {
+                (layout::csrf_field(&session))
+                @if f.disabled {
+                    input type="hidden" name="disabled" value="false";
+                    button type="submit" { "Enable endpoint" }
+                } @else {
+                    input type="hidden" name="disabled" value="true";
+                    button type="submit" class="danger" { "Disable endpoint" }
+                }
+            }
+        }
+        section class="card" aria-labelledby="test" {
+            h2 id="test" { "Send test event" }
+            @if testable.is_empty() {
+                p class="muted" { "No event type in the catalog has an example payload yet. " a href="/event-types/new" { "Add one" } "." }
+            } @else {
+                form id="test-event-form" class="row" method="post" action={(base) "/test"} {
+                    (layout::csrf_field(&session))
+                    div class="field" {
+                        label for="test-event-type" { "Event type" }
+                        select id="test-event-type" name="event_type" {
+                            @for t in &testable { option value=(t.name) { (t.name) } }
+                        }
+                    }
+                    div class="field" { button type="submit" { "Send test event" } }
+                }
+                div id="test-event-result" class="result" role="status" aria-live="polite" {}
+            }
+        }
+        section class="card" aria-labelledby="secret" {
+            h2 id="secret" { "Signing secret" }
+            @if revealed {
+                p { code id="secret-value" { (ep.secret.expose()) } " " button type="button" class="secondary" data-copy=(ep.secret.expose()) hidden { "Copy" } }
+                p { a href=(base) { "Hide" } }
+            } @else {
+                p { code { "whsec_••••••••••••" } " " a href={(base) "?reveal=secret#secret"} { "Reveal" } }
+            }
+            form method="post" action={(base) "/secret/rotate"} {
+                (layout::csrf_field(&session))
+                p class="hint" { "Rotating makes a new secret; the old one keeps signing beside it for 24 hours." }
+                button type="submit" class="secondary" { "Rotate secret" }
+            }
+        }
+        section class="card" aria-labelledby="headers" {
+            h2 id="headers" { "Custom headers" }
+            form method="post" action={(base) "/headers"} {
+                (layout::csrf_field(&session))
+                div class="field" {
+                    label for="headers-text" { "Headers sent with every delivery, one " code { "Name: value" } " per line" }
+                    textarea id="headers-text" name="headers" rows="4" { (headers_text) }
+                }
+                button type="submit" class="secondary" { "Save headers" }
+            }
+        }
+        section class="card" aria-labelledby="recover" {
+            h2 id="recover" { "Recover failed messages" }
+            form class="row" method="post" action={(base) "/recover"} {
+                (layout::csrf_field(&session))
+                div class="field" {
+                    label for="recover-since" { "Resend every message that failed for good since (UTC)" }
+                    input id="recover-since" name="since" type="datetime-local" required;
+                }
+                div class="field" { button type="submit" class="secondary" { "Recover" } }
+            }
+        }
+        h2 { "Recent attempts" }
+        @if attempts.is_empty() { p class="card muted" { "No attempts yet." } }
+        @else { (attempts_table(&session, &app.id, &attempts, &base, false)) }
+    };
+    Ok(Html(
+        layout::page(&session, "/apps", f.url.as_str(), body).into_string(),
+    ))
+}

@@ -1,0 +1,288 @@
+//! Messages: search an application's messages by event type, id or time, and see one
+//! message's payload, its delivery to each endpoint and every attempt, with resend.
+
+use super::applications::{find, LIST_LIMIT};
+use super::endpoint_page::attempts_table;
+use super::error::PageError;
+use super::form::FormFields;
+use super::layout::{self, badge};
+use super::session::Session;
+use crate::api::{attempts, endpoints, messages, AppState};
+use crate::domain::*;
+use crate::store::{AttemptFilter, MessageFilter, PageRequest};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use maud::html;
+use serde::Deserialize;
+
+/// How many messages a search shows.
+const RESULTS: u32 = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/messages", get(search))
+        .route("/apps/{app_id}/messages/{msg_id}", get(show))
+        .route(
+            "/apps/{app_id}/messages/{msg_id}/resend/{endpoint_id}",
+            post(resend),
+        )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SearchQuery {
+    app: Option<String>,
+    event_type: Option<String>,
+    id: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A `datetime-local` value (UTC), or a full RFC 3339 time.
+fn parse_time(s: &str) -> Option<chrono::DateTime<Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|t| Utc.from_utc_datetime(&t))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let apps = state
+        .store
+        .list_apps(&PageRequest {
+            limit: LIST_LIMIT,
+            iterator: None,
+            ascending: false,
+        })
+        .await?;
+    let chosen = match non_empty(&q.app) {
+        Some(key) => Some(find(&state, key).await?),
+        None => apps.first().cloned(),
+    };
+    let mut problems = Vec::new();
+    let event_type = non_empty(&q.event_type)
+        .and_then(|t| EventTypeName::parse(t).map_err(|e| problems.push(e.0)).ok());
+    let mut times = [None, None];
+    for (slot, (raw, label)) in times
+        .iter_mut()
+        .zip([(&q.after, "From"), (&q.before, "Until")])
+    {
+        if let Some(s) = non_empty(raw) {
+            *slot = parse_time(s);
+            if slot.is_none() {
+                problems.push(format!("{label}: enter a date and time."));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    if let (Some(app), true) = (&chosen, problems.is_empty()) {
+        if let Some(id) = non_empty(&q.id) {
+            // An id names one message: show it, or nothing.
+            if let Ok(m) = messages::resolve(&state, &app.id, id).await {
+                results.push(m);
+            }
+        } else {
+            let filter = MessageFilter {
+                event_types: event_type.map(|t| vec![t]),
+                channel: None,
+                after: times[0],
+                before: times[1],
+            };
+            let page = PageRequest {
+                limit: RESULTS,
+                iterator: None,
+                ascending: false,
+            };
+            results = state.store.list_messages(&app.id, &page, &filter).await?;
+        }
+    }
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Messages" }
+        @if apps.is_empty() {
+            p class="card" { "No applications yet: " a href="/apps" { "add one" } " first." }
+        } @else {
+            form class="card" method="get" action="/messages" role="search" aria-label="Search messages" {
+                div class="row" {
+                    div class="field" {
+                        label for="s-app" { "Application" }
+                        select id="s-app" name="app" {
+                            @for a in &apps {
+                                option value=(a.id) selected[chosen.as_ref().is_some_and(|c| c.id == a.id)] { (a.name) }
+                            }
+                        }
+                    }
+                    div class="field" { label for="s-type" { "Event type" } input id="s-type" name="event_type" type="text" value=(value(&q.event_type)); }
+                    div class="field" { label for="s-id" { "Message id" } input id="s-id" name="id" type="text" value=(value(&q.id)); }
+                }
+                div class="row" {
+                    div class="field" { label for="s-after" { "From (UTC)" } input id="s-after" name="after" type="datetime-local" value=(value(&q.after)); }
+                    div class="field" { label for="s-before" { "Until (UTC)" } input id="s-before" name="before" type="datetime-local" value=(value(&q.before)); }
+                    div class="field" { button type="submit" { "Search" } }
+                }
+                @for p in &problems { p class="field-error" role="alert" { (p) } }
+            }
+            @if let Some(app) = &chosen {
+                @if results.is_empty() { p class="card muted" { "No messages match." } }
+                @else {
+                    div class="table-wrap" {
+                        table {
+                            caption class="visually-hidden" { "Messages of " (app.name) }
+                            thead { tr { th { "Message" } th { "Event type" } th { "Event id" } th { "Created" } } }
+                            tbody {
+                                @for m in &results {
+                                    tr {
+                                        td { a class="mono" href={"/apps/" (app.id) "/messages/" (m.id)} { (m.id) } }
+                                        td class="mono" { (m.event_type) }
+                                        td class="mono" { @if let Some(e) = &m.event_id { (e) } }
+                                        td { (layout::time(m.created_at)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Html(layout::page(&session, "/messages", "Messages", body).into_string()),
+    )
+        .into_response())
+}
+
+fn status_badge(s: DeliveryStatus) -> maud::Markup {
+    let kind = match s {
+        DeliveryStatus::Success => "ok",
+        DeliveryStatus::Fail => "bad",
+        DeliveryStatus::Canceled => "off",
+        DeliveryStatus::Pending | DeliveryStatus::Sending => "warn",
+    };
+    badge(kind, s.text())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path((app_id, msg_id)): Path<(String, String)>,
+) -> Result<Html<String>, PageError> {
+    let app = find(&state, &app_id).await?;
+    let msg = messages::resolve(&state, &app.id, &msg_id)
+        .await
+        .map_err(|_| PageError::not_found("message"))?;
+    let all = PageRequest {
+        limit: LIST_LIMIT,
+        iterator: None,
+        ascending: false,
+    };
+    let destinations = state
+        .store
+        .message_destinations(&app.id, &msg.id, &all)
+        .await?;
+    let attempts = state
+        .store
+        .list_attempts(
+            &app.id,
+            &AttemptFilter {
+                msg_id: Some(msg.id.clone()),
+                endpoint_id: None,
+                status: None,
+            },
+            &all,
+        )
+        .await?;
+    let payload = msg.payload.as_deref().map(|p| {
+        serde_json::from_str::<serde_json::Value>(p)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| p.to_owned())
+    });
+    let back = format!("/apps/{}/messages/{}", app.id, msg.id);
+    let body = html! {
+        p class="muted" { a href="/apps" { "Applications" } " / " a href={"/apps/" (app.id)} { (app.name) } " / " a href={"/messages?app=" (app.id)} { "Messages" } " /" }
+        h1 class="mono" { (msg.id) }
+        dl class="facts card" {
+            dt { "Event type" } dd class="mono" { (msg.event_type) }
+            @if let Some(e) = &msg.event_id { dt { "Event id" } dd class="mono" { (e) } }
+            @if let Some(c) = &msg.channels { dt { "Channels" } dd { @for (i, n) in c.iter().enumerate() { @if i > 0 { ", " } code { (n) } } } }
+            dt { "Created" } dd { (layout::time(msg.created_at)) }
+        }
+        h2 { "Payload" }
+        @match &payload { Some(p) => { pre { (p) } }, None => { p class="card muted" { "The payload has expired (retention period)." } } }
+        h2 { "Deliveries" }
+        @if destinations.is_empty() { p class="card muted" { "No endpoint subscribed to this message." } }
+        @else {
+            div class="table-wrap" {
+                table {
+                    thead { tr { th { "Endpoint" } th { "Status" } th { "Next attempt" } th { span class="visually-hidden" { "Actions" } } } }
+                    tbody {
+                        @for d in &destinations {
+                            tr {
+                                td { a class="mono" href={"/apps/" (app.id) "/endpoints/" (d.endpoint.id)} { (d.endpoint.fields.url.as_str()) } }
+                                td { (status_badge(d.status)) }
+                                td { @if let Some(t) = d.next_attempt_at { (layout::time(t)) } @else { span class="muted" { "—" } } }
+                                td {
+                                    form method="post" action={(back) "/resend/" (d.endpoint.id)} {
+                                        (layout::csrf_field(&session))
+                                        input type="hidden" name="back" value=(back);
+                                        button type="submit" class="secondary" aria-label={"Resend to " (d.endpoint.fields.url.as_str())} { "Resend" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Attempts" }
+        @if attempts.is_empty() { p class="card muted" { "No attempts yet." } }
+        @else { (attempts_table(&session, &app.id, &attempts, &back, true)) }
+    };
+    Ok(Html(
+        layout::page(&session, "/messages", msg.id.as_str(), body).into_string(),
+    ))
+}
+
+/// Queues a message for one endpoint again (the API's resend), then goes back where the
+/// button was: `back` is only followed when it is a console path.
+async fn resend(
+    State(state): State<AppState>,
+    Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    let app = find(&state, &app_id).await?;
+    let msg = messages::resolve(&state, &app.id, &msg_id)
+        .await
+        .map_err(|_| PageError::not_found("message"))?;
+    let ep = endpoints::resolve(&state, &app.id, &endpoint_id)
+        .await
+        .map_err(|_| PageError::not_found("endpoint"))?;
+    attempts::resend_to(&state, &app.id, &msg, &ep.id).await?;
+    let back = form.text("back");
+    let target = if back.starts_with("/apps/") && !back.contains("//") && !back.contains('?') {
+        format!("{back}?notice=resent")
+    } else {
+        format!("/apps/{}/messages/{}", app.id, msg.id)
+    };
+    Ok(Redirect::to(&target).into_response())
+}

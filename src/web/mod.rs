@@ -1,0 +1,91 @@
+//! The web console at `/`: applications, endpoints, the event catalog and messages, in a
+//! browser, served by the same binary as the API.
+//!
+//! Pages are rendered on the server with [`maud`]: its `html!` macro is checked and compiled
+//! into the binary with the rest of the code, escapes every interpolated value by default (the
+//! console shows payloads and response bodies that strangers wrote), and needs no template
+//! files on disk nor a front-end build. The only script, `assets/console.js`, is progressive:
+//! every form works without it, and it adds the live result of "Send test event". Both assets
+//! are embedded with `include_str!`.
+//!
+//! The console calls the same plain functions as the JSON API (`api::endpoints::ops`,
+//! `api::messages::compose`, …), so a change made here behaves exactly like one made there,
+//! operational webhooks included. The API keeps its bearer-token auth; the console signs in
+//! with the same admin token and then holds a session cookie ([`session`]), and every form
+//! carries a per-session CSRF token checked before any handler runs.
+//!
+//! One file per section of the console, each exposing `routes()`, and one entry in
+//! [`layout::SECTIONS`] for the navigation: that is all a new section (channels, bins) needs.
+
+mod applications;
+mod assets;
+mod endpoint_actions;
+mod endpoint_form;
+mod endpoint_page;
+mod error;
+mod event_types;
+mod form;
+mod layout;
+mod messages;
+mod session;
+
+use crate::api::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use session::SESSION_COOKIE;
+
+/// The console's routes, every page behind a session except sign-in and the static assets.
+pub fn router(state: AppState) -> Router {
+    let signed_in = Router::new()
+        .route("/", get(|| async { Redirect::to("/apps") }))
+        .merge(applications::routes())
+        .merge(endpoint_form::routes())
+        .merge(endpoint_page::routes())
+        .merge(event_types::routes())
+        .merge(messages::routes())
+        .merge(session::signed_in_routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::require_session,
+        ));
+    Router::new()
+        .merge(signed_in)
+        .merge(session::public_routes())
+        .merge(assets::routes())
+        .layer(middleware::from_fn(protective_headers))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .with_state(state)
+}
+
+/// Pages are private and must not be framed or cached; scripts and styles come only from
+/// this server (there is no inline script, so the policy costs nothing).
+async fn protective_headers(req: axum::extract::Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with(assets::PREFIX);
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    if !is_asset {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}

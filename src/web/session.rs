@@ -1,0 +1,254 @@
+//! Signing in to the console: the admin token buys a session cookie, and every form carries a
+//! CSRF token bound to that session.
+//!
+//! Sessions are stateless: the cookie holds a random session id and an expiry, authenticated
+//! with an HMAC whose key is derived from the admin token. That needs no table, works on
+//! every node of a cluster (they share the token), and changing the admin token ends every
+//! session at once. Signing out clears the cookie in the browser; a copied cookie stays valid
+//! until it expires ([`SESSION_LIFETIME`]), which is why it is `HttpOnly`, `SameSite=Strict`
+//! and `Secure` whenever the public URL is https.
+//!
+//! The CSRF token is an HMAC of the session id under another derived key: forms send it as
+//! `_csrf`, scripts as `x-csrf-token`, and [`require_session`] compares it in constant time on
+//! every request that is not a GET, before any handler runs, so no form can forget it.
+
+use super::error::PageError;
+use super::form::FormFields;
+use super::layout;
+use crate::api::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use maud::html;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// The cookie's name.
+pub const SESSION_COOKIE: &str = "kanca_session";
+
+/// How long a sign-in lasts.
+pub const SESSION_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
+
+/// The form field and the header that carry the CSRF token.
+pub const CSRF_FIELD: &str = "_csrf";
+const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A signed-in browser, as the pages see it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The token every form of this session must send back.
+    pub csrf: String,
+}
+
+pub fn public_routes() -> Router<AppState> {
+    Router::new().route("/login", get(login_page).post(login))
+}
+
+pub fn signed_in_routes() -> Router<AppState> {
+    Router::new().route("/logout", post(logout))
+}
+
+fn mac(state: &AppState, purpose: &str, message: &str) -> Hmac<Sha256> {
+    let key = state.config.derive_key(purpose);
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+    mac.update(message.as_bytes());
+    mac
+}
+
+fn csrf_token(state: &AppState, session_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(
+        mac(state, "console csrf", session_id)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+/// A new cookie value: `{id}.{expires unix seconds}.{mac}`.
+fn new_cookie_value(state: &AppState) -> String {
+    let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>());
+    let expires = (chrono::Utc::now() + SESSION_LIFETIME).timestamp();
+    let signed = format!("{id}.{expires}");
+    let tag = URL_SAFE_NO_PAD.encode(
+        mac(state, "console session", &signed)
+            .finalize()
+            .into_bytes(),
+    );
+    format!("{signed}.{tag}")
+}
+
+/// The session a cookie value stands for, if its MAC holds (checked in constant time) and it
+/// has not expired.
+fn verify_cookie_value(state: &AppState, value: &str) -> Option<Session> {
+    let (signed, tag) = value.rsplit_once('.')?;
+    let (id, expires) = signed.split_once('.')?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    mac(state, "console session", signed)
+        .verify_slice(&tag)
+        .ok()?;
+    let expires: i64 = expires.parse().ok()?;
+    if expires <= chrono::Utc::now().timestamp() {
+        return None;
+    }
+    Some(Session {
+        csrf: csrf_token(state, id),
+    })
+}
+
+fn session_from_request(state: &AppState, req: &Request) -> Option<Session> {
+    req.headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == SESSION_COOKIE)
+        .find_map(|(_, value)| verify_cookie_value(state, value))
+}
+
+fn cookie_header(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie made of URL-safe characters")
+}
+
+/// Lets a request through only with a valid session, and, unless it is a GET or HEAD, only
+/// with that session's CSRF token. A browser without a session is sent to sign in.
+pub async fn require_session(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, PageError> {
+    let Some(session) = session_from_request(&state, &req) else {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let next_path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let target = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next_path.as_bytes()).collect::<String>()
+            );
+            return Ok(Redirect::to(&target).into_response());
+        }
+        return Err(PageError::status(
+            StatusCode::UNAUTHORIZED,
+            "Your session has ended. Sign in again.",
+        ));
+    };
+    let mut req = req;
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let limit = state.config.max_body_bytes;
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            PageError::status(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.")
+        })?;
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| FormFields::parse(&bytes).text(CSRF_FIELD));
+        if !bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) {
+            return Err(PageError::status(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from the console. Reload the page and try again.",
+            ));
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+    req.extensions_mut().insert(session);
+    Ok(next.run(req).await)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only paths on this server: `next` must not send a signed-in browser elsewhere.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        _ => "/apps".to_owned(),
+    }
+}
+
+fn login_form(next: &str, error: Option<&str>) -> maud::Markup {
+    layout::bare(
+        "Sign in",
+        html! {
+            main class="signin" {
+                h1 { "Kanca" }
+                p { "Sign in with the admin token (" code { "KANCA_ADMIN_TOKEN" } ", or the one printed at first start)." }
+                form method="post" action="/login" {
+                    input type="hidden" name="next" value=(next);
+                    label for="token" { "Admin token" }
+                    input id="token" name="token" type="password" autocomplete="current-password" required
+                        aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "token-error")];
+                    @if let Some(e) = error {
+                        p id="token-error" class="field-error" role="alert" { (e) }
+                    }
+                    button type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+    req: Request,
+) -> Response {
+    let next = local_path(q.next.as_deref());
+    if session_from_request(&state, &req).is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    Html(login_form(&next, None).into_string()).into_response()
+}
+
+/// Checks the admin token (in constant time) and starts a session.
+async fn login(State(state): State<AppState>, form: FormFields) -> Response {
+    let next = local_path(Some(&form.text("next")));
+    if !state.config.token_matches(&form.text("token")) {
+        tracing::info!("console sign-in refused: wrong admin token");
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(login_form(&next, Some("That is not the admin token.")).into_string()),
+        )
+            .into_response();
+    }
+    let mut response = Redirect::to(&next).into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        cookie_header(
+            &state,
+            &new_cookie_value(&state),
+            SESSION_LIFETIME.num_seconds(),
+        ),
+    );
+    response
+}
+
+async fn logout(State(state): State<AppState>, Extension(_): Extension<Session>) -> Response {
+    let mut response = Redirect::to("/login").into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie_header(&state, "", 0));
+    response
+}

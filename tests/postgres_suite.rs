@@ -13,6 +13,10 @@
 mod bad_input;
 #[path = "clock.rs"]
 mod clock;
+#[path = "console_browser.rs"]
+mod console_browser;
+#[path = "console_http.rs"]
+mod console_http;
 #[path = "durability.rs"]
 mod durability;
 #[path = "fanout.rs"]

@@ -163,6 +163,12 @@ async fn show(
         .into_iter()
         .filter(|t| t.example(0).is_some())
         .collect();
+    // An endpoint that subscribes to some types is offered those first (any type may still be
+    // sent to it, as in Svix).
+    let mut testable = testable;
+    if let Some(subscribed) = &ep.fields.event_types {
+        testable.sort_by_key(|t| !subscribed.contains(&t.name));
+    }
     let f = &ep.fields;
     let headers_text: String = f
         .headers

@@ -556,3 +556,37 @@ async fn console_actions_have_the_same_effect_as_the_api() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn recover_through_the_console_resends_what_failed_for_good() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    // Every attempt of the first message fails: one try and both retries of the schedule.
+    receiver.reply_with([Reply::Status(500), Reply::Status(500), Reply::Status(500)]);
+    let app = server.create_app("Billing").await;
+    server.create_event_type("invoice.paid").await;
+    let ep = server
+        .create_endpoint(&app, json!({ "url": receiver.url() }))
+        .await;
+    let msg = server
+        .publish(
+            &app,
+            json!({ "eventType": "invoice.paid", "payload": { "n": 1 } }),
+        )
+        .await;
+    let outcome = server.wait_for_outcome(&app, &msg, &ep).await;
+    assert_eq!(outcome["status"], STATUS_FAIL, "{outcome}");
+    let failed_attempts = receiver.requests().len();
+
+    let console = Console::sign_in(&server).await;
+    let r = console
+        .post(
+            &format!("/apps/{app}/endpoints/{ep}/recover"),
+            &[("since", "2020-01-01T00:00")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let all = receiver.wait_for(failed_attempts + 1, WAIT).await;
+    assert_eq!(all.last().unwrap().json(), json!({ "n": 1 }));
+    assert!(all.last().unwrap().was_accepted());
+}

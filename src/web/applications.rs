@@ -107,7 +107,7 @@ async fn list_page(
             form class="card" method="post" action="/apps" aria-labelledby="new-app" {
                 (layout::csrf_field(session))
                 @if let Some(e) = form.error("form") { p class="form-error" role="alert" { (e) } }
-                div class="row" {
+                div class="row top" {
                     (Field { name: "name", label: "Name", value: &form.name, kind: "text", hint: None, error: form.error("name"), required: true }.render())
                     (Field { name: "uid", label: "UID (optional)", value: &form.uid, kind: "text", hint: Some("Your own id for it, e.g. a customer id."), error: form.error("uid"), required: false }.render())
                 }

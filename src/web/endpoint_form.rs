@@ -150,7 +150,7 @@ async fn render(
                 }
                 @if let Some(e) = form.error("event_types") { p class="field-error" { (e) } }
             }
-            div class="row" {
+            div class="row top" {
                 (Field { name: "channels", label: "Channels (optional)", value: &form.channels, kind: "text",
                     hint: Some("Comma-separated; only messages on one of them are sent here."),
                     error: form.error("channels"), required: false }.render())

@@ -11,11 +11,11 @@
 //! The console calls the same plain functions as the JSON API (`api::endpoints::ops`,
 //! `api::messages::compose`, …), so a change made here behaves exactly like one made there,
 //! operational webhooks included. The API keeps its bearer-token auth; the console signs in
-//! with the same admin token and then holds a session cookie ([`session`]), and every form
+//! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
 //!
 //! One file per section of the console, each exposing `routes()`, and one entry in
-//! [`layout::SECTIONS`] for the navigation: that is all a new section (channels, bins) needs.
+//! `layout::SECTIONS` for the navigation: that is all a new section (channels, bins) needs.
 
 mod applications;
 mod assets;

@@ -13,6 +13,8 @@
 //!   queue.
 //! - [`delivery`]: the engine that claims due deliveries, signs and sends them through the
 //!   SSRF guard, records every attempt and schedules retries.
+//! - [`inspect`]: request bins: capture, custom responses, cap and time to live, replay and
+//!   export; the API, the console and `kanca listen` all go through it.
 //! - [`live`]: news for live streams (a channel, a bin): wakes the SSE clients watching a
 //!   topic, on every node.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
@@ -34,6 +36,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod inspect;
 pub mod live;
 pub mod startup;
 pub mod store;

@@ -15,6 +15,7 @@ use crate::delivery::retention;
 use crate::delivery::sender::Sender;
 use crate::delivery::throttle::Limiter;
 use crate::delivery::{Engine, EngineConfig, Waker};
+use crate::domain::bins::OwnBinUrls;
 use crate::store::{self, DynStore};
 use anyhow::Context;
 use axum::extract::Request;
@@ -111,9 +112,12 @@ impl Application {
         let clock = settings.clock.clone();
         let ops = Operational::init(self.store.clone(), waker.clone(), clock.clone()).await?;
         let metrics = Metrics::default();
+        // Deliveries and replays into this server's own bins go straight to its listen address.
+        let own_bins = OwnBinUrls::new(&self.public_url(), self.addr);
         let engine = Arc::new(Engine {
             store: self.store.clone(),
-            sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?,
+            sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?
+                .with_own_bins(own_bins.clone())?,
             config: EngineConfig {
                 schedule: settings.retry_schedule.clone(),
                 delivery_timeout: settings.delivery_timeout,
@@ -160,6 +164,11 @@ impl Application {
                 &self.public_url(),
             )),
             live,
+            inspect: Arc::new(crate::inspect::Inspector {
+                sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?
+                    .with_own_bins(own_bins.clone())?,
+                own_bins,
+            }),
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

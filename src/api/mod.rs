@@ -6,6 +6,7 @@
 
 mod applications;
 mod attempts;
+mod bins;
 mod endpoints;
 mod event_types;
 mod extract;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Wakes live streams (SSE) when what they show changes.
     pub live: Arc<crate::live::LiveHub>,
+    /// Request bins: the replay sender and which URLs are this server's own bins.
+    pub inspect: Arc<crate::inspect::Inspector>,
 }
 
 pub struct ApiConfig {
@@ -91,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(attempts::router())
         .merge(operational::router())
+        .merge(bins::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
@@ -105,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             managed.merge(health::router()).fallback(unknown_route),
         )
         .merge(metrics_router(&state))
+        .merge(bins::public_router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

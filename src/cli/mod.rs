@@ -1,6 +1,7 @@
 //! The `kanca` command line: one file per subcommand.
 
 mod bench;
+mod listen;
 mod migrate;
 mod serve;
 
@@ -30,6 +31,10 @@ enum Command {
     /// publishes through the API and times publish → delivery. With --server it measures a
     /// running server instead. It reports and judges nothing.
     Bench(bench::BenchArgs),
+    /// Forward what a bin receives to a local server: creates (or reuses) a bin, prints its
+    /// URL, and forwards each captured request to --forward-to, without losing any across
+    /// restarts of the server or the local app.
+    Listen(listen::ListenArgs),
 }
 
 impl Cli {
@@ -46,6 +51,7 @@ impl Cli {
                 Command::Serve(args) => serve::run(args).await,
                 Command::Migrate(args) => migrate::run(args).await,
                 Command::Bench(args) => bench::run(args).await,
+                Command::Listen(args) => listen::run(args).await,
             }
         });
         match result {

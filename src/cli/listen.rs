@@ -226,7 +226,6 @@ impl Listener {
                 Ok(response) if response.status().is_success() => {
                     if reconnecting {
                         eprintln!("{} reconnected to {}", now(), self.server);
-                        reconnecting = false;
                     }
                     backoff = BACKOFF_START;
                     let mut events = response.bytes_stream().eventsource();

@@ -23,18 +23,9 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Forward what a bin receives to a local server.
+/// `kanca listen` options (its help text is the doc of `Command::Listen`).
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Forward what a bin receives to a local server, so a laptop can receive real \
-webhooks.\n\n\
-Creates a bin on the Kanca server (or reuses --bin), prints its public URL, and forwards \
-every request captured there to --forward-to: same method, path under the bin, query string, \
-headers (minus connection-level ones) and body. One line per request shows the time, method, \
-path, the local answer's status and latency.\n\n\
-It survives restarts on both sides without losing a request: when the server goes away it \
-reconnects with backoff and resumes after the last request it forwarded; when the local app \
-is down it retries that request with backoff before moving on. Ctrl-C or SIGTERM stops it.",
     after_help = "Examples:\n  kanca listen --forward-to http://localhost:3000\n  \
 kanca listen --forward-to http://localhost:3000/webhooks --bin bin_2a… \\\n    \
 --server https://kanca.example.com --token $KANCA_ADMIN_TOKEN"

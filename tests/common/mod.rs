@@ -6,18 +6,22 @@
 //! - `api`: JSON calls to `/api/v1` and the resource helpers shared by the test files.
 //! - `wait`: bounded polling of server-side state, and the one deliberate settle delay.
 //! - `database`: a fresh PostgreSQL database per server in the suite's PostgreSQL run.
+//! - `bins`: request bins: creating them, sending to them, reading their live stream, and
+//!   running `kanca listen`.
 
 // Each test file is its own crate and uses only part of the harness; the rest would be
 // reported as dead code (and its re-exports as unused) once per file.
 #![allow(dead_code, unused_imports)]
 
 mod api;
+mod bins;
 mod database;
 mod receiver;
 mod server;
 mod wait;
 
 pub use api::*;
+pub use bins::*;
 pub use database::{postgres_suite, TestDatabase};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};

@@ -13,10 +13,10 @@
 //!   queue.
 //! - [`delivery`]: the engine that claims due deliveries, signs and sends them through the
 //!   SSRF guard, records every attempt and schedules retries.
-//! - [`inspect`]: request bins: capture, custom responses, cap and time to live, replay and
-//!   export; the API, the console and `kanca listen` all go through it.
 //! - [`live`]: news for live streams (a channel, a bin): wakes the SSE clients watching a
 //!   topic, on every node.
+//! - [`inspect`]: request bins: capture, custom responses, cap and time to live, replay and
+//!   export; the API, the console and `kanca listen` all go through it.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
 //! - [`error`]: the API's error type and how it answers.
 //! - [`clock`]: the time Kanca goes by, which tests can move forward.

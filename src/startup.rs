@@ -112,12 +112,17 @@ impl Application {
         let clock = settings.clock.clone();
         let ops = Operational::init(self.store.clone(), waker.clone(), clock.clone()).await?;
         let metrics = Metrics::default();
-        // Deliveries and replays into this server's own bins go straight to its listen address.
+        // Deliveries and replays into this server's own bins go straight to its listen address,
+        // when it serves the bins: a delivery-only node (`--role worker`) does not, so its
+        // deliveries to bins go out by the public URL like any other.
         let own_bins = OwnBinUrls::new(&self.public_url(), self.addr);
+        let mut sender = Sender::new(settings.delivery_timeout, settings.allow_private_targets)?;
+        if settings.role.serves_api() {
+            sender = sender.with_own_bins(own_bins.clone())?;
+        }
         let engine = Arc::new(Engine {
             store: self.store.clone(),
-            sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?
-                .with_own_bins(own_bins.clone())?,
+            sender,
             config: EngineConfig {
                 schedule: settings.retry_schedule.clone(),
                 delivery_timeout: settings.delivery_timeout,

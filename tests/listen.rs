@@ -1,7 +1,7 @@
 //! `kanca listen`, the real binary, against a real server and a real local app: it forwards
 //! every request a bin captures, in order and exactly once, while the local app starts late
 //! and the server is killed and restarted in the middle; it reuses a bin; it stops cleanly on
-//! SIGTERM.
+//! SIGTERM and Ctrl-C.
 
 mod common;
 
@@ -96,7 +96,7 @@ async fn listen_forwards_every_request_across_a_late_local_app_and_a_server_rest
     let output = listen.output();
     assert!(output.contains("POST /hooks/12?n=12 → 200"), "{output}");
 
-    let status = listen.terminate().await;
+    let status = listen.signal("TERM").await;
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
     assert!(listen.output().contains("Stopped."));
 }
@@ -122,7 +122,11 @@ async fn listen_reuses_a_bin_without_replaying_what_it_caught_before() {
         1,
         "the request from before is not forwarded"
     );
-    assert!(listen.terminate().await.success());
+    let status = listen.signal("INT").await;
+    assert!(
+        status.success(),
+        "Ctrl-C (SIGINT) is a clean exit: {status:?}"
+    );
 }
 
 #[tokio::test]

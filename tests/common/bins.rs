@@ -252,18 +252,18 @@ impl ListenProcess {
         self.output.lock().unwrap().join("\n")
     }
 
-    /// Sends SIGTERM and returns the exit status.
-    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+    /// Sends a signal (`TERM`, or `INT` as Ctrl-C does) and returns the exit status.
+    pub async fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("the process is running");
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
             .expect("running kill");
         assert!(status.success());
         let waited = tokio::task::spawn_blocking(move || child.wait());
         tokio::time::timeout(super::WAIT, waited)
             .await
-            .expect("kanca listen did not exit after SIGTERM")
+            .unwrap_or_else(|_| panic!("kanca listen did not exit after SIG{signal}"))
             .unwrap()
             .unwrap()
     }

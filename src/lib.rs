@@ -15,6 +15,8 @@
 //!   SSRF guard, records every attempt and schedules retries.
 //! - [`live`]: news for live streams (a channel, a bin): wakes the SSE clients watching a
 //!   topic, on every node.
+//! - [`inspect`]: request bins: capture, custom responses, cap and time to live, replay and
+//!   export; the API, the console and `kanca listen` all go through it.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
 //! - [`web`]: the web console at `/` (server-rendered pages, session sign-in), beside the
 //!   API and calling the same functions.
@@ -36,6 +38,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod inspect;
 pub mod live;
 pub mod startup;
 pub mod store;

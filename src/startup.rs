@@ -15,6 +15,7 @@ use crate::delivery::retention;
 use crate::delivery::sender::Sender;
 use crate::delivery::throttle::Limiter;
 use crate::delivery::{Engine, EngineConfig, Waker};
+use crate::domain::bins::OwnBinUrls;
 use crate::store::{self, DynStore};
 use anyhow::Context;
 use axum::extract::Request;
@@ -111,9 +112,17 @@ impl Application {
         let clock = settings.clock.clone();
         let ops = Operational::init(self.store.clone(), waker.clone(), clock.clone()).await?;
         let metrics = Metrics::default();
+        // Deliveries and replays into this server's own bins go straight to its listen address,
+        // when it serves the bins: a delivery-only node (`--role worker`) does not, so its
+        // deliveries to bins go out by the public URL like any other.
+        let own_bins = OwnBinUrls::new(&self.public_url(), self.addr);
+        let mut sender = Sender::new(settings.delivery_timeout, settings.allow_private_targets)?;
+        if settings.role.serves_api() {
+            sender = sender.with_own_bins(own_bins.clone())?;
+        }
         let engine = Arc::new(Engine {
             store: self.store.clone(),
-            sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?,
+            sender,
             config: EngineConfig {
                 schedule: settings.retry_schedule.clone(),
                 delivery_timeout: settings.delivery_timeout,
@@ -160,6 +169,11 @@ impl Application {
                 &self.public_url(),
             )),
             live,
+            inspect: Arc::new(crate::inspect::Inspector {
+                sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?
+                    .with_own_bins(own_bins.clone())?,
+                own_bins,
+            }),
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

@@ -11,6 +11,10 @@
 
 #[path = "bad_input.rs"]
 mod bad_input;
+#[path = "bins_capture.rs"]
+mod bins_capture;
+#[path = "bins_flow.rs"]
+mod bins_flow;
 #[path = "clock.rs"]
 mod clock;
 #[path = "console_browser.rs"]
@@ -23,6 +27,8 @@ mod durability;
 mod fanout;
 #[path = "idempotency.rs"]
 mod idempotency;
+#[path = "listen.rs"]
+mod listen;
 #[path = "reliability.rs"]
 mod reliability;
 #[path = "retries.rs"]

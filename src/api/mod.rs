@@ -8,6 +8,7 @@ pub(crate) mod applications;
 pub(crate) mod attempts;
 pub(crate) mod endpoints;
 pub(crate) mod event_types;
+mod bins;
 mod extract;
 mod health;
 mod idempotency;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Wakes live streams (SSE) when what they show changes.
     pub live: Arc<crate::live::LiveHub>,
+    /// Request bins: the replay sender and which URLs are this server's own bins.
+    pub inspect: Arc<crate::inspect::Inspector>,
 }
 
 pub struct ApiConfig {
@@ -102,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(attempts::router())
         .merge(operational::router())
+        .merge(bins::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
@@ -116,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             managed.merge(health::router()).fallback(unknown_route),
         )
         .merge(metrics_router(&state))
+        .merge(bins::public_router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

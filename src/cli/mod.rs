@@ -1,6 +1,7 @@
 //! The `kanca` command line: one file per subcommand.
 
 mod bench;
+mod listen;
 mod migrate;
 mod serve;
 
@@ -30,6 +31,18 @@ enum Command {
     /// publishes through the API and times publish → delivery. With --server it measures a
     /// running server instead. It reports and judges nothing.
     Bench(bench::BenchArgs),
+    /// Forward what a bin receives to a local server, so a laptop can receive real webhooks.
+    ///
+    /// Creates a bin on the Kanca server (or reuses --bin), prints its public URL, and
+    /// forwards every request captured there to --forward-to: same method, path under the
+    /// bin, query string, headers (minus connection-level ones) and body. One line per request
+    /// shows the time, method, path, the local answer's status and latency.
+    ///
+    /// It survives restarts on both sides without losing a request: when the server goes away
+    /// it reconnects with backoff and resumes after the last request it forwarded; when the
+    /// local app is down it retries that request with backoff before moving on. Ctrl-C or
+    /// SIGTERM stops it.
+    Listen(listen::ListenArgs),
 }
 
 impl Cli {
@@ -46,6 +59,7 @@ impl Cli {
                 Command::Serve(args) => serve::run(args).await,
                 Command::Migrate(args) => migrate::run(args).await,
                 Command::Bench(args) => bench::run(args).await,
+                Command::Listen(args) => listen::run(args).await,
             }
         });
         match result {

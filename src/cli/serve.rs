@@ -39,7 +39,8 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C (SIGINT) or SIGTERM; `kanca listen` stops on the same signals.
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -4,8 +4,14 @@
 //! never follows redirects (a 3xx is a failure, as in Svix: following one would let an
 //! endpoint bounce us to an address the guard would have refused), ignores proxy settings from
 //! the environment, and connects only through the [`GuardedResolver`].
+//!
+//! The one exception is Kanca's own request bins ([`OwnBinUrls`]): a URL under this server's
+//! `/b/` is rewritten to the listen address and sent by a second client whose resolver can
+//! only ever answer with that address, so delivering into a bin on the same server works with
+//! the guard on, without opening the guard to anything else on the private network.
 
 use super::ssrf::{DnsFailure, GuardedResolver, SsrfBlocked};
+use crate::domain::bins::OwnBinUrls;
 use crate::domain::url::blocked_range;
 use crate::domain::EndpointUrl;
 use bytes::Bytes;
@@ -20,6 +26,9 @@ pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
 pub struct Sender {
     client: reqwest::Client,
     allow_private: bool,
+    timeout: Duration,
+    /// This server's own bins, and the client pinned to its listen address.
+    own_bins: Option<(OwnBinUrls, reqwest::Client)>,
 }
 
 /// What one request came to.
@@ -29,6 +38,8 @@ pub struct SendResult {
     pub status: Option<u16>,
     /// The first [`RESPONSE_BODY_LIMIT`] bytes of the response body (lossy UTF-8).
     pub body: String,
+    /// The response headers, in order (values that are not UTF-8 shown lossily).
+    pub headers: Vec<(String, String)>,
     pub duration: Duration,
     /// Why no usable response arrived: dns, connect, timeout, tls or the SSRF guard.
     pub failure: Option<String>,
@@ -58,21 +69,52 @@ impl Sender {
         Ok(Self {
             client,
             allow_private,
+            timeout,
+            own_bins: None,
         })
     }
 
+    /// Sends requests to this server's own bins straight to its listen address (see the
+    /// module doc).
+    pub fn with_own_bins(mut self, own: OwnBinUrls) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(OnlyAddress(own.local_addr())))
+            .user_agent(concat!("Kanca/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+            .build()?;
+        self.own_bins = Some((own, client));
+        Ok(self)
+    }
+
     pub async fn post(&self, url: &EndpointUrl, headers: HeaderMap, body: Bytes) -> SendResult {
+        self.send(reqwest::Method::POST, url, headers, body).await
+    }
+
+    /// One request of any method (a replay sends what a bin captured).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &EndpointUrl,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> SendResult {
         let start = Instant::now();
-        if let Some(blocked) = self.blocked_literal(url) {
-            return failure(start, blocked.to_string());
-        }
-        let response = self
-            .client
-            .post(url.as_url().clone())
-            .headers(headers)
-            .body(body)
-            .send()
-            .await;
+        let own = self
+            .own_bins
+            .as_ref()
+            .and_then(|(own, client)| Some((own.local_url(url.as_url())?, client)));
+        let request = match own {
+            Some((local, client)) => client.request(method, local),
+            None => {
+                if let Some(blocked) = self.blocked_literal(url) {
+                    return failure(start, blocked.to_string());
+                }
+                self.client.request(method, url.as_url().clone())
+            }
+        };
+        let response = request.headers(headers).body(body).send().await;
         let mut response = match response {
             Ok(r) => r,
             Err(e) => return failure(start, describe(&e.without_url())),
@@ -86,6 +128,16 @@ impl Sender {
                 .and_then(parse_retry_after),
             _ => None,
         };
+        let response_headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let mut buf = Vec::new();
         let mut failure_reason = None;
         while buf.len() < RESPONSE_BODY_LIMIT {
@@ -109,6 +161,7 @@ impl Sender {
         SendResult {
             status: Some(status),
             body: String::from_utf8_lossy(&buf).into_owned(),
+            headers: response_headers,
             duration: start.elapsed(),
             failure: failure_reason,
             retry_after,
@@ -137,9 +190,20 @@ fn failure(start: Instant, reason: String) -> SendResult {
     SendResult {
         status: None,
         body: reason.clone(),
+        headers: Vec::new(),
         duration: start.elapsed(),
         failure: Some(reason),
         retry_after: None,
+    }
+}
+
+/// The resolver of the own-bins client: whatever the name, this server's listen address.
+struct OnlyAddress(std::net::SocketAddr);
+
+impl reqwest::dns::Resolve for OnlyAddress {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addr = self.0;
+        Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs) })
     }
 }
 

@@ -5,6 +5,7 @@
 //! unchecked string. Their fields are private and `parse`/`TryFrom` are the only ways in
 //! ("parse, don't validate"). This module knows nothing about HTTP or SQL.
 
+pub mod bins;
 pub mod ids;
 pub mod names;
 pub mod records;

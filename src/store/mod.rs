@@ -7,6 +7,7 @@
 //!
 //! Each backend keeps its own SQL and migrations (`migrations/<backend>/`).
 
+pub mod bins;
 pub mod postgres;
 pub mod sqlite;
 
@@ -128,7 +129,7 @@ pub enum DeliveryUpdate {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: bins::BinStore + Send + Sync + 'static {
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
 

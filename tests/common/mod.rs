@@ -7,6 +7,8 @@
 //! - `wait`: bounded polling of server-side state, and the one deliberate settle delay.
 //! - `database`: a fresh PostgreSQL database per server in the suite's PostgreSQL run.
 //! - `browser`: headless Chromium over WebDriver, for the console's browser tests.
+//! - `bins`: request bins: creating them, sending to them, reading their live stream, and
+//!   running `kanca listen`.
 
 // Each test file is its own crate and uses only part of the harness; the rest would be
 // reported as dead code (and its re-exports as unused) once per file.
@@ -14,6 +16,7 @@
 
 mod api;
 mod browser;
+mod bins;
 mod database;
 mod receiver;
 mod server;
@@ -21,6 +24,7 @@ mod wait;
 
 pub use api::*;
 pub use browser::Browser;
+pub use bins::*;
 pub use database::{postgres_suite, TestDatabase};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};

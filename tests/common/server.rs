@@ -211,8 +211,16 @@ async fn spawn(
     output: &Output,
 ) -> (Child, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kanca"));
+    // A random port unless the test pinned one (`KANCA_LISTEN` in the options), e.g. so that a
+    // client outside the harness finds the server again after a restart.
+    let listen = options
+        .env
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "KANCA_LISTEN")
+        .map_or("127.0.0.1:0", |(_, value)| value.as_str());
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", listen, "--data-dir"])
         .arg(data_dir)
         // A `kanca.toml` in the directory the tests run from must not leak into the server.
         .current_dir(data_dir)

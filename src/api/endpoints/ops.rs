@@ -16,7 +16,8 @@ pub async fn create(
     app: &Application,
     body: EndpointIn,
 ) -> Result<Endpoint, ApiError> {
-    let (fields, secret) = body.parse(state.config.allow_private_targets)?;
+    let allow_private = state.allows_private_url(&body.url);
+    let (fields, secret) = body.parse(allow_private)?;
     let secret = secret.unwrap_or_else(EndpointSecret::generate);
     let ep = state.store.create_endpoint(&app.id, fields, secret).await?;
     state
@@ -48,7 +49,8 @@ pub async fn update(
     body: EndpointIn,
 ) -> Result<Endpoint, ApiError> {
     let had_headers = body.headers.is_some();
-    let (mut fields, _secret) = body.parse(state.config.allow_private_targets)?;
+    let allow_private = state.allows_private_url(&body.url);
+    let (mut fields, _secret) = body.parse(allow_private)?;
     if !had_headers {
         // Headers have their own route in Svix; a PUT without them keeps them.
         fields.headers = ep.fields.headers.clone();
@@ -70,7 +72,7 @@ pub async fn patch(
             Some(Some(u)) => Some(parse_uid(&u)?),
         },
         url: match body.url {
-            Some(u) => EndpointUrl::parse(&u, state.config.allow_private_targets)?,
+            Some(u) => EndpointUrl::parse(&u, state.allows_private_url(&u))?,
             None => old.url,
         },
         description: body.description.unwrap_or(old.description),

@@ -19,6 +19,7 @@
 //! The notification listener holds its own connection, outside that pool, for as long as it
 //! runs.
 
+mod bins;
 mod endpoints;
 mod messages;
 mod notify;

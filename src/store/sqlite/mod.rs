@@ -8,6 +8,7 @@
 //! records, the writes that come by the thousand, are group-committed (`writer.rs`).
 
 mod batch;
+mod bins;
 mod endpoints;
 mod messages;
 mod queue;

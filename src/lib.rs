@@ -15,6 +15,8 @@
 //!   SSRF guard, records every attempt and schedules retries.
 //! - [`live`]: news for live streams (a channel, a bin): wakes the SSE clients watching a
 //!   topic, on every node.
+//! - [`workspace`]: the Slack-compatible workspace: channels, messages, incoming and outgoing
+//!   webhooks (Slack's wire protocol), their security guard, and the events they publish.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
 //! - [`error`]: the API's error type and how it answers.
 //! - [`clock`]: the time Kanca goes by, which tests can move forward.
@@ -38,3 +40,4 @@ pub mod live;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod workspace;

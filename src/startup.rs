@@ -111,6 +111,23 @@ impl Application {
         let clock = settings.clock.clone();
         let ops = Operational::init(self.store.clone(), waker.clone(), clock.clone()).await?;
         let metrics = Metrics::default();
+        let live = crate::live::LiveHub::start(self.store.clone(), self.shutdown.clone()).await?;
+        // The workspace registers its delivery profile (Slack signing, replies) here, before
+        // the dispatcher can send one of its deliveries.
+        let profiles = Arc::new(crate::delivery::profile::Profiles::default());
+        let workspace = crate::workspace::Workspace::init(
+            crate::workspace::WorkspaceDeps {
+                store: self.store.clone(),
+                live: live.clone(),
+                waker: waker.clone(),
+                clock: clock.clone(),
+                public_url: self.public_url(),
+                allow_private_targets: settings.allow_private_targets,
+            },
+            settings.workspace.clone(),
+            &profiles,
+        )
+        .await?;
         let engine = Arc::new(Engine {
             store: self.store.clone(),
             sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?,
@@ -126,6 +143,7 @@ impl Application {
             metrics: metrics.clone(),
             limiter: Limiter::new(settings.endpoint_max_in_flight),
             ops: ops.clone(),
+            profiles,
         });
         let mut background = Vec::new();
         if settings.role.delivers() {
@@ -145,7 +163,6 @@ impl Application {
             )));
         }
 
-        let live = crate::live::LiveHub::start(self.store.clone(), self.shutdown.clone()).await?;
         let state = AppState {
             store: self.store.clone(),
             apps: Default::default(),
@@ -160,6 +177,7 @@ impl Application {
                 &self.public_url(),
             )),
             live,
+            workspace,
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

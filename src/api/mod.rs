@@ -6,14 +6,18 @@
 
 mod applications;
 mod attempts;
+mod channels;
 mod endpoints;
 mod event_types;
 mod extract;
 mod health;
 mod idempotency;
+mod incoming_webhooks;
 mod messages;
 mod operational;
+mod outgoing_webhooks;
 mod pagination;
+mod security;
 pub mod sse;
 
 pub use extract::{ApiJson, ApiQuery};
@@ -46,6 +50,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Wakes live streams (SSE) when what they show changes.
     pub live: Arc<crate::live::LiveHub>,
+    /// The Slack-compatible workspace (channels, hooks).
+    pub workspace: Arc<crate::workspace::Workspace>,
 }
 
 pub struct ApiConfig {
@@ -91,6 +97,10 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(attempts::router())
         .merge(operational::router())
+        .merge(channels::router())
+        .merge(incoming_webhooks::router())
+        .merge(outgoing_webhooks::router())
+        .merge(security::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
@@ -105,6 +115,8 @@ pub fn router(state: AppState) -> Router {
             managed.merge(health::router()).fallback(unknown_route),
         )
         .merge(metrics_router(&state))
+        // Public: the hook URL is the secret, so no admin token.
+        .merge(incoming_webhooks::services_router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -9,6 +9,9 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod workspace;
+
+pub use workspace::WorkspaceStore;
 
 use crate::domain::*;
 use async_trait::async_trait;
@@ -128,7 +131,7 @@ pub enum DeliveryUpdate {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WorkspaceStore + Send + Sync + 'static {
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -13,6 +13,7 @@ mod messages;
 mod queue;
 mod resources;
 mod rows;
+mod workspace;
 mod writer;
 
 use super::*;

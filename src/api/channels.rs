@@ -103,8 +103,10 @@ async fn unarchive(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MessagesQuery {
-    #[serde(flatten)]
-    list: ListQuery,
+    // Not `#[serde(flatten)] ListQuery`: flattening loses the query string's numbers.
+    limit: Option<u32>,
+    iterator: Option<String>,
+    order: Option<super::pagination::Order>,
     thread_ts: Option<String>,
 }
 
@@ -115,7 +117,12 @@ async fn messages(
     Path(key): Path<String>,
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<ListResponse<MessageView>>, ApiError> {
-    let page = q.list.page(false)?;
+    let list = ListQuery {
+        limit: q.limit,
+        iterator: q.iterator,
+        order: q.order,
+    };
+    let page = list.page(false)?;
     let from = page.iterator.as_deref().map(Ts::parse).transpose()?;
     let thread = q.thread_ts.as_deref().map(Ts::parse).transpose()?;
     let channel = state.workspace.channel(&key).await?;

@@ -6,6 +6,7 @@
 //! - `api`: JSON calls to `/api/v1` and the resource helpers shared by the test files.
 //! - `wait`: bounded polling of server-side state, and the one deliberate settle delay.
 //! - `database`: a fresh PostgreSQL database per server in the suite's PostgreSQL run.
+//! - `workspace`: channels, hook URLs, fixtures, live streams and a bot for the workspace tests.
 
 // Each test file is its own crate and uses only part of the harness; the rest would be
 // reported as dead code (and its re-exports as unused) once per file.
@@ -16,9 +17,11 @@ mod database;
 mod receiver;
 mod server;
 mod wait;
+mod workspace;
 
 pub use api::*;
 pub use database::{postgres_suite, TestDatabase};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};
 pub use wait::{eventually, settle, SETTLE, WAIT};
+pub use workspace::*;

@@ -180,10 +180,11 @@ impl WorkspaceStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(ts) = ts else {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM ws_channel WHERE id = $1")
-                .bind(channel_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1::BIGINT FROM ws_channel WHERE id = $1")
+                    .bind(channel_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
             return Ok(if exists.is_some() {
                 PostResult::Archived
             } else {

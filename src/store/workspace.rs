@@ -13,7 +13,7 @@ use async_trait::async_trait;
 #[derive(Debug, Clone)]
 pub enum PostResult {
     /// Stored with its `ts`, unique and increasing in its channel.
-    Posted(ChannelMessage),
+    Posted(Box<ChannelMessage>),
     Archived,
     NoChannel,
 }

@@ -114,12 +114,16 @@ pub fn parse_json(json: &str) -> Result<IncomingPayload, PayloadError> {
     {
         return Err(PayloadError::MsgTooLong);
     }
-    let blocks = list_field(fields.get("blocks"), PayloadError::InvalidBlocks, true)?;
+    let blocks = list_field(
+        fields.get("blocks").map(|b| &**b),
+        PayloadError::InvalidBlocks,
+        true,
+    )?;
     if blocks.as_ref().is_some_and(|(n, _)| *n > MAX_BLOCKS) {
         return Err(PayloadError::InvalidBlocks);
     }
     let attachments = list_field(
-        fields.get("attachments"),
+        fields.get("attachments").map(|b| &**b),
         PayloadError::InvalidAttachments,
         false,
     )?;
@@ -164,7 +168,7 @@ fn as_text(v: Value) -> Option<String> {
 /// `attachments` or `blocks`: a list (or a string holding one) of objects, `null`s skipped.
 /// Returns how many objects it has and the list's JSON text as given.
 fn list_field(
-    raw: Option<&Box<RawValue>>,
+    raw: Option<&RawValue>,
     invalid: PayloadError,
     need_type: bool,
 ) -> Result<Option<(usize, String)>, PayloadError> {

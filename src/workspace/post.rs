@@ -37,7 +37,7 @@ impl Workspace {
             .post_channel_message(&channel.id, &msg, now_us)
             .await?
         {
-            PostResult::Posted(m) => m,
+            PostResult::Posted(m) => *m,
             PostResult::Archived => return Err(WorkspaceError::Archived),
             PostResult::NoChannel => {
                 return Err(WorkspaceError::NotFound("channel not found".into()))

@@ -210,7 +210,7 @@ impl WorkspaceStore for PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(PostResult::Posted(ChannelMessage {
+        Ok(PostResult::Posted(Box::new(ChannelMessage {
             channel_id: channel_id.clone(),
             ts: Ts::from_micros(ts),
             text: m.text.clone(),
@@ -222,7 +222,7 @@ impl WorkspaceStore for PgStore {
             thread_ts: m.thread_ts,
             posted_by: m.posted_by,
             poster_name: m.poster_name.clone(),
-        }))
+        })))
     }
 
     async fn list_channel_messages(

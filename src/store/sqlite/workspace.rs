@@ -206,7 +206,7 @@ impl WorkspaceStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(PostResult::Posted(ChannelMessage {
+        Ok(PostResult::Posted(Box::new(ChannelMessage {
             channel_id: channel_id.clone(),
             ts: Ts::from_micros(ts),
             text: m.text.clone(),
@@ -218,7 +218,7 @@ impl WorkspaceStore for SqliteStore {
             thread_ts: m.thread_ts,
             posted_by: m.posted_by,
             poster_name: m.poster_name.clone(),
-        }))
+        })))
     }
 
     async fn list_channel_messages(

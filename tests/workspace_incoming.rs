@@ -546,3 +546,28 @@ async fn managing_hooks_refuses_bad_input() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn hook_urls_and_messages_survive_a_restart() {
+    let mut server = workspace().await;
+    let url = hook(&server, json!({})).await;
+    server
+        .post_hook_json(&url, &json!({"text": "before"}))
+        .await
+        .assert(200, "ok");
+    server.restart().await;
+    // Same team, same hook, same token; only the port changed.
+    let path = &url[url.find("/services/").unwrap()..];
+    let url = format!("{}{path}", server.base_url());
+    server
+        .post_hook_json(&url, &json!({"text": "after"}))
+        .await
+        .assert(200, "ok");
+    let texts: Vec<Value> = server
+        .channel_messages("general")
+        .await
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, vec![json!("before"), json!("after")]);
+}

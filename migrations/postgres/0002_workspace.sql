@@ -1,8 +1,11 @@
 -- The Slack-compatible workspace, the twin of migrations/sqlite/0002_workspace.sql. Times are
 -- milliseconds since the epoch; a message's `ts` is microseconds and, with its channel, its key.
 
+-- One row: the workspace's team. The fixed key makes a first start on several nodes at once
+-- agree on one team (every node inserts, one wins, all read the winner).
 CREATE TABLE ws_team (
-    id         TEXT COLLATE "C" PRIMARY KEY,
+    singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id         TEXT COLLATE "C" NOT NULL,
     created_at BIGINT NOT NULL
 );
 
@@ -31,6 +34,9 @@ CREATE TABLE ws_message (
     poster_name TEXT NOT NULL,
     PRIMARY KEY (channel_id, ts)
 );
+
+-- A thread: its replies.
+CREATE INDEX ws_message_thread ON ws_message (channel_id, thread_ts) WHERE thread_ts IS NOT NULL;
 
 CREATE TABLE ws_incoming_hook (
     id           TEXT COLLATE "C" PRIMARY KEY,

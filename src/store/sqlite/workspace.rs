@@ -91,15 +91,17 @@ fn json_list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
 #[async_trait]
 impl WorkspaceStore for SqliteStore {
     async fn ensure_team(&self, candidate: &TeamId) -> StoreResult<TeamId> {
-        sqlx::query("INSERT INTO ws_team (id, created_at) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM ws_team)")
-            .bind(candidate.as_str())
-            .bind(to_ms(crate::store::now_ms()))
-            .execute(&self.write)
+        sqlx::query(
+            "INSERT INTO ws_team (singleton, id, created_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (singleton) DO NOTHING",
+        )
+        .bind(candidate.as_str())
+        .bind(to_ms(crate::store::now_ms()))
+        .execute(&self.write)
+        .await?;
+        let id: String = sqlx::query_scalar("SELECT id FROM ws_team WHERE singleton = 1")
+            .fetch_one(&self.write)
             .await?;
-        let id: String =
-            sqlx::query_scalar("SELECT id FROM ws_team ORDER BY created_at, id LIMIT 1")
-                .fetch_one(&self.write)
-                .await?;
         Ok(TeamId::from_trusted(id))
     }
 

@@ -7,7 +7,7 @@ use crate::domain::workspace::IncomingHook;
 use crate::error::ApiError;
 use crate::workspace::incoming::{HookRequest, NewIncomingHook, SlackAnswer};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -24,9 +24,57 @@ pub fn router() -> Router<AppState> {
         .route("/incoming-webhooks/{id}/regenerate", post(regenerate))
 }
 
-/// The public hook URLs. Body limits apply as everywhere (413 over the limit).
-pub fn services_router() -> Router<AppState> {
-    Router::new().route("/services/{team}/{hook}/{token}", post(receive))
+/// The public hook URLs, with the server's body limit (`KANCA_MAX_BODY_BYTES`).
+pub fn services_router(max_body_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route("/services/{team}/{hook}/{token}", post(receive))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            refuse_declared_oversize(req, next, max_body_bytes)
+        }))
+}
+
+/// A body declared (`Content-Length`) over the limit is refused before it is read, as on the
+/// API, but with Slack's kind of answer. A bounded amount is read and dropped first: a sender
+/// still writing when the answer comes often sees a broken pipe instead of the 413. (The API's
+/// `reject_oversized` does the same with a JSON answer.)
+async fn refuse_declared_oversize(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    max: usize,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_none_or(|n| n <= max as u64) {
+        return next.run(req).await;
+    }
+    let bound = (max * 4).min(16 * 1024 * 1024);
+    let mut body = req.into_body().into_data_stream();
+    let mut read = 0usize;
+    while read <= bound {
+        match futures::StreamExt::next(&mut body).await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+    too_large()
+}
+
+fn too_large() -> Response {
+    let mut response = slack(SlackAnswer {
+        status: 413,
+        body: "payload_too_large",
+        retry_after: None,
+    });
+    // The rest of the body may be unread: this connection cannot carry another request.
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,18 +214,15 @@ async fn receive(
 ) -> Response {
     let body = match body {
         Ok(b) => b,
-        Err(rejection) => {
-            let status = rejection.status();
-            let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "payload_too_large"
-            } else {
-                "invalid_payload"
-            };
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return too_large()
+        }
+        Err(_) => {
             return slack(SlackAnswer {
-                status: status.as_u16(),
-                body: text,
+                status: 400,
+                body: "invalid_payload",
                 retry_after: None,
-            });
+            })
         }
     };
     let answer = state

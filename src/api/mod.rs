@@ -115,13 +115,14 @@ pub fn router(state: AppState) -> Router {
             managed.merge(health::router()).fallback(unknown_route),
         )
         .merge(metrics_router(&state))
-        // Public: the hook URL is the secret, so no admin token.
-        .merge(incoming_webhooks::services_router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             reject_oversized,
         ))
+        // Public (the hook URL is the secret, so no admin token), with its own body limit that
+        // answers in Slack's text/plain rather than the API's JSON.
+        .merge(incoming_webhooks::services_router(limit))
         .with_state(state)
 }
 

@@ -204,6 +204,24 @@ async fn a_failed_request_is_retried_by_the_engine() {
     settle().await;
     assert_eq!(server.channel_messages("general").await.len(), 2);
     assert_eq!(bot.requests().len(), 2);
+
+    // Both attempts are in the engine's attempt log, newest first.
+    let id = hook["id"].as_str().unwrap();
+    let attempts = eventually("two recorded attempts", || async {
+        let log = server
+            .get(&format!("/api/v1/outgoing-webhooks/{id}/attempts"))
+            .await;
+        let data = log["data"].as_array().cloned().unwrap_or_default();
+        if data.len() == 2 {
+            Ok(data)
+        } else {
+            Err(format!("{log}"))
+        }
+    })
+    .await;
+    let codes: Vec<&Value> = attempts.iter().map(|a| &a["responseStatusCode"]).collect();
+    assert_eq!(codes, vec![&json!(200), &json!(500)]);
+    assert_eq!(attempts[0]["url"], bot.url());
 }
 
 #[tokio::test]

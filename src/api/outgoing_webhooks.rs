@@ -1,7 +1,8 @@
 //! `/api/v1/outgoing-webhooks`: hooks that send what people write in a channel (or what starts
 //! with a trigger word) to callback URLs, Slack-style, and post the reply back.
 
-use super::{ApiJson, AppState, ListResponse};
+use super::attempts::AttemptOut;
+use super::{ApiJson, ApiQuery, AppState, ListResponse};
 use crate::domain::workspace::{OutgoingContentType, OutgoingHook, TriggerWhen};
 use crate::error::ApiError;
 use crate::workspace::outgoing::NewOutgoingHook;
@@ -17,6 +18,36 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/outgoing-webhooks", get(list).post(create))
         .route("/outgoing-webhooks/{id}", get(fetch).delete(delete))
+        .route("/outgoing-webhooks/{id}/attempts", get(attempts))
+}
+
+#[derive(Debug, Deserialize)]
+struct AttemptsQuery {
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct AttemptsOut {
+    data: Vec<AttemptOut>,
+}
+
+/// Every request made to the hook's callback URLs, newest first, as the engine recorded them
+/// (status code, response, duration, failure reason).
+async fn attempts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AttemptsQuery>,
+) -> Result<Json<AttemptsOut>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=250).contains(&limit) {
+        return Err(ApiError::Validation(
+            "limit must be between 1 and 250".into(),
+        ));
+    }
+    let attempts = state.workspace.outgoing_attempts(&id, limit).await?;
+    Ok(Json(AttemptsOut {
+        data: attempts.into_iter().map(AttemptOut::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,7 +20,7 @@ use super::{Workspace, WorkspaceError};
 use crate::delivery::profile::DeliveryProfile;
 use crate::domain::workspace::*;
 use crate::domain::*;
-use crate::store::{DeliveryJob, DynStore, FanOut};
+use crate::store::{AttemptFilter, DeliveryJob, DynStore, FanOut, PageRequest};
 use async_trait::async_trait;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -179,6 +179,39 @@ impl Workspace {
 
     pub async fn list_outgoing_hooks(&self) -> Result<Vec<OutgoingHook>, WorkspaceError> {
         Ok(self.deps.store.list_outgoing_hooks().await?)
+    }
+
+    /// The newest `limit` attempts to call this hook's callback URLs: the engine's attempt log
+    /// (the internal application's routes are hidden from the API, so this is where it shows).
+    pub async fn outgoing_attempts(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<Attempt>, WorkspaceError> {
+        let hook = self.outgoing_hook(id).await?;
+        let mut attempts = Vec::new();
+        for ep in &hook.endpoint_ids {
+            let filter = AttemptFilter {
+                msg_id: None,
+                endpoint_id: Some(ep.clone()),
+                status: None,
+            };
+            let page = PageRequest {
+                limit,
+                iterator: None,
+                ascending: false,
+            };
+            attempts.extend(
+                self.deps
+                    .store
+                    .list_attempts(&self.outgoing_app, &filter, &page)
+                    .await?,
+            );
+        }
+        // Attempt ids are time-ordered.
+        attempts.sort_by(|a, b| b.id.cmp(&a.id));
+        attempts.truncate(limit as usize);
+        Ok(attempts)
     }
 
     /// Deletes a hook and its callback endpoints (requests already queued are canceled when

@@ -13,10 +13,13 @@
 //! - [`payload`]: parsing what real senders post to an incoming webhook.
 //! - [`outgoing`]: outgoing webhooks: triggers, Slack's request body, `X-Slack-Signature`, and
 //!   the reply posted back. Requests go through the delivery engine as deliveries of an
-//!   internal application (a [`crate::delivery::profile::DeliveryProfile`] signs them).
+//!   internal application.
+//! - [`callback`]: what travels to a callback URL and back: the Slack signature (a
+//!   [`crate::delivery::profile::DeliveryProfile`]) and the reply posted into the channel.
 //! - [`guard`]: per-hook rate limits, IP allow-lists, incidents and temporary IP blocks.
 //! - [`events`]: the built-in application `workspace` and its event types.
 
+pub mod callback;
 pub mod channels;
 pub mod events;
 pub mod guard;
@@ -129,7 +132,7 @@ impl Workspace {
         });
         profiles.register(
             outgoing_app,
-            Arc::new(outgoing::SlackProfile::new(Arc::downgrade(&workspace))),
+            Arc::new(callback::SlackProfile::new(Arc::downgrade(&workspace))),
         );
         Ok(workspace)
     }

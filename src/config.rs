@@ -108,6 +108,23 @@ pub struct ServeArgs {
     /// `pretty` or `json` (default: pretty on a terminal, json otherwise).
     #[arg(long, env = "KANCA_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Messages per second an incoming webhook may post when it sets no rate (default 1).
+    #[arg(long, env = "KANCA_HOOK_RATE_LIMIT", value_name = "N")]
+    pub hook_rate_limit: Option<u32>,
+    /// How many messages an incoming webhook may post at once before its rate applies
+    /// (default 10).
+    #[arg(long, env = "KANCA_HOOK_RATE_BURST", value_name = "N")]
+    pub hook_rate_burst: Option<u32>,
+    /// Failed hook requests (unknown token, disallowed address) from one IP within the window
+    /// that get it blocked for a while (default 20).
+    #[arg(long, env = "KANCA_IP_BLOCK_THRESHOLD", value_name = "N")]
+    pub ip_block_threshold: Option<u32>,
+    /// The window those failures are counted in, e.g. `1m` (default).
+    #[arg(long, env = "KANCA_IP_BLOCK_WINDOW", value_name = "DURATION")]
+    pub ip_block_window: Option<String>,
+    /// How long such an IP is blocked from every hook, e.g. `15m` (default).
+    #[arg(long, env = "KANCA_IP_BLOCK_DURATION", value_name = "DURATION")]
+    pub ip_block_duration: Option<String>,
 }
 
 /// The optional settings file: every key optional, names as the flags with `_`.
@@ -128,6 +145,11 @@ struct FileSettings {
     endpoint_max_in_flight: Option<u32>,
     disable_after: Option<String>,
     log_format: Option<LogFormat>,
+    hook_rate_limit: Option<u32>,
+    hook_rate_burst: Option<u32>,
+    ip_block_threshold: Option<u32>,
+    ip_block_window: Option<String>,
+    ip_block_duration: Option<String>,
 }
 
 /// Checked settings for running the server.
@@ -152,6 +174,8 @@ pub struct Settings {
     pub clock: Clock,
     /// How often expired payloads are looked for (a minute; tests shorten it).
     pub retention_sweep: Duration,
+    /// The Slack-compatible workspace's limits (hook rates, temporary IP blocks).
+    pub workspace: crate::workspace::WorkspaceSettings,
 }
 
 impl Settings {
@@ -174,11 +198,13 @@ impl Settings {
             log_format: None,
             clock: Clock::default(),
             retention_sweep: Duration::from_secs(60),
+            workspace: Default::default(),
         }
     }
 
     pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
         let file = read_file(args.db.config.as_deref())?;
+        let workspace = workspace_settings(&args, &file, &Default::default())?;
         let data_dir = args
             .db
             .data_dir
@@ -243,9 +269,56 @@ impl Settings {
             log_format: args.log_format.or(file.log_format),
             clock: Clock::default(),
             retention_sweep: defaults.retention_sweep,
+            workspace,
             data_dir,
         })
     }
+}
+
+/// The workspace's settings from flags, environment and file, checked.
+fn workspace_settings(
+    args: &ServeArgs,
+    file: &FileSettings,
+    defaults: &crate::workspace::WorkspaceSettings,
+) -> anyhow::Result<crate::workspace::WorkspaceSettings> {
+    let duration = |arg: &Option<String>, file: &Option<String>, name: &str, default: Duration| {
+        arg.clone()
+            .or(file.clone())
+            .map(|s| humantime::parse_duration(&s))
+            .transpose()
+            .with_context(|| name.to_owned())
+            .map(|d| d.unwrap_or(default))
+    };
+    let rate = crate::domain::workspace::HookRate::parse(
+        args.hook_rate_limit
+            .or(file.hook_rate_limit)
+            .unwrap_or(defaults.hook_rate.per_second),
+        args.hook_rate_burst
+            .or(file.hook_rate_burst)
+            .unwrap_or(defaults.hook_rate.burst),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("KANCA_HOOK_RATE_LIMIT / KANCA_HOOK_RATE_BURST")?;
+    Ok(crate::workspace::WorkspaceSettings {
+        hook_rate: rate,
+        ip_block_threshold: args
+            .ip_block_threshold
+            .or(file.ip_block_threshold)
+            .unwrap_or(defaults.ip_block_threshold)
+            .max(1),
+        ip_block_window: duration(
+            &args.ip_block_window,
+            &file.ip_block_window,
+            "KANCA_IP_BLOCK_WINDOW",
+            defaults.ip_block_window,
+        )?,
+        ip_block_duration: duration(
+            &args.ip_block_duration,
+            &file.ip_block_duration,
+            "KANCA_IP_BLOCK_DURATION",
+            defaults.ip_block_duration,
+        )?,
+    })
 }
 
 /// The database URL for `kanca migrate`, resolved like `serve` does.

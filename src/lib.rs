@@ -17,6 +17,8 @@
 //!   topic, on every node.
 //! - [`inspect`]: request bins: capture, custom responses, cap and time to live, replay and
 //!   export; the API, the console and `kanca listen` all go through it.
+//! - [`workspace`]: the Slack-compatible workspace: channels, messages, incoming and outgoing
+//!   webhooks (Slack's wire protocol), their security guard, and the events they publish.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
 //! - [`web`]: the web console at `/` (server-rendered pages, session sign-in), beside the
 //!   API and calling the same functions.
@@ -44,3 +46,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+pub mod workspace;

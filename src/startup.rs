@@ -120,6 +120,23 @@ impl Application {
         if settings.role.serves_api() {
             sender = sender.with_own_bins(own_bins.clone())?;
         }
+        let live = crate::live::LiveHub::start(self.store.clone(), self.shutdown.clone()).await?;
+        // The workspace registers its delivery profile (Slack signing, replies) here, before
+        // the dispatcher can send one of its deliveries.
+        let profiles = Arc::new(crate::delivery::profile::Profiles::default());
+        let workspace = crate::workspace::Workspace::init(
+            crate::workspace::WorkspaceDeps {
+                store: self.store.clone(),
+                live: live.clone(),
+                waker: waker.clone(),
+                clock: clock.clone(),
+                public_url: self.public_url(),
+                allow_private_targets: settings.allow_private_targets,
+            },
+            settings.workspace.clone(),
+            &profiles,
+        )
+        .await?;
         let engine = Arc::new(Engine {
             store: self.store.clone(),
             sender,
@@ -135,6 +152,7 @@ impl Application {
             metrics: metrics.clone(),
             limiter: Limiter::new(settings.endpoint_max_in_flight),
             ops: ops.clone(),
+            profiles,
         });
         let mut background = Vec::new();
         if settings.role.delivers() {
@@ -154,7 +172,6 @@ impl Application {
             )));
         }
 
-        let live = crate::live::LiveHub::start(self.store.clone(), self.shutdown.clone()).await?;
         let state = AppState {
             store: self.store.clone(),
             apps: Default::default(),
@@ -174,6 +191,7 @@ impl Application {
                     .with_own_bins(own_bins.clone())?,
                 own_bins,
             }),
+            workspace,
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

@@ -35,3 +35,11 @@ mod reliability;
 mod retries;
 #[path = "svix_sdk.rs"]
 mod svix_sdk;
+#[path = "workspace_channels.rs"]
+mod workspace_channels;
+#[path = "workspace_incoming.rs"]
+mod workspace_incoming;
+#[path = "workspace_outgoing.rs"]
+mod workspace_outgoing;
+#[path = "workspace_security.rs"]
+mod workspace_security;

@@ -577,9 +577,17 @@ async fn operational_endpoints_need_a_token_and_valid_input() {
     );
     let list = server.get("/api/v1/operational-webhook/endpoint").await;
     assert_eq!(list["data"], json!([]));
-    // The internal application behind them is not one of the user's applications.
+    // The internal application behind them is not one of the user's applications: the only
+    // one there from the start is the built-in, visible `workspace` (the Slack workspace's
+    // events).
     let apps = server.get("/api/v1/app").await;
-    assert_eq!(apps["data"], json!([]));
+    let uids: Vec<&Value> = apps["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["uid"])
+        .collect();
+    assert_eq!(uids, vec![&json!("workspace")]);
 }
 
 #[tokio::test]

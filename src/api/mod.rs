@@ -6,15 +6,19 @@
 
 pub(crate) mod applications;
 pub(crate) mod attempts;
+mod bins;
+mod channels;
 pub(crate) mod endpoints;
 pub(crate) mod event_types;
-mod bins;
 mod extract;
 mod health;
 mod idempotency;
+mod incoming_webhooks;
 pub(crate) mod messages;
 mod operational;
+mod outgoing_webhooks;
 mod pagination;
+mod security;
 pub mod sse;
 
 pub use extract::{ApiJson, ApiQuery};
@@ -49,6 +53,8 @@ pub struct AppState {
     pub live: Arc<crate::live::LiveHub>,
     /// Request bins: the replay sender and which URLs are this server's own bins.
     pub inspect: Arc<crate::inspect::Inspector>,
+    /// The Slack-compatible workspace (channels, hooks).
+    pub workspace: Arc<crate::workspace::Workspace>,
 }
 
 pub struct ApiConfig {
@@ -106,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .merge(attempts::router())
         .merge(operational::router())
         .merge(bins::router())
+        .merge(channels::router())
+        .merge(incoming_webhooks::router())
+        .merge(outgoing_webhooks::router())
+        .merge(security::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
@@ -126,6 +136,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             reject_oversized,
         ))
+        // Public (the hook URL is the secret, so no admin token), with its own body limit that
+        // answers in Slack's text/plain rather than the API's JSON.
+        .merge(incoming_webhooks::services_router(limit))
         .with_state(state)
 }
 

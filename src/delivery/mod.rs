@@ -10,6 +10,8 @@
 //!   refuses private addresses after DNS resolution, so DNS rebinding cannot get around it.
 //! - [`signing`] produces Standard Webhooks signatures; [`schedule`] decides when to retry.
 //! - [`operational`] tells operators about endpoints and failing deliveries, as deliveries.
+//! - [`profile`] lets a module above register another signing scheme (and a reply handler)
+//!   for one application's deliveries: Slack's outgoing webhooks use it.
 //! - [`metrics`] counts what happens, for `/metrics`; [`retention`] drops expired payloads.
 //!
 //! The engine knows nothing about routes: the API, the Slack workspace and the console all
@@ -18,6 +20,7 @@
 pub mod dispatcher;
 pub mod metrics;
 pub mod operational;
+pub mod profile;
 pub mod retention;
 pub mod schedule;
 pub mod sender;
@@ -69,4 +72,6 @@ pub struct Engine {
     /// Per-endpoint limits; deliveries waiting in an endpoint's line keep their permit.
     pub limiter: throttle::Limiter<(crate::store::DeliveryJob, tokio::sync::OwnedSemaphorePermit)>,
     pub ops: operational::Operational,
+    /// Signing schemes other than Standard Webhooks, per application ([`profile`]).
+    pub profiles: Arc<profile::Profiles>,
 }

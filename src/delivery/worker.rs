@@ -81,6 +81,13 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
                 engine.waker.wake();
             }
             after_recorded(engine, &job, attempt.as_ref(), &outcome, failing_since, now).await;
+            if let (Outcome::Delivered, Some(a)) = (&outcome, &attempt) {
+                if let Some(profile) = engine.profiles.get(&job.app_id) {
+                    profile
+                        .answered(&job, a.response_status_code as u16, &a.response)
+                        .await;
+                }
+            }
             outcome
         }
         Err(e) => {
@@ -220,14 +227,19 @@ async fn try_execute(engine: &Engine, job: &DeliveryJob) -> Attempted {
     let now = engine.clock.now();
     let timestamp = now.timestamp();
     let body = Bytes::from(payload.clone().into_bytes());
-    // During a rotation the retired secret signs beside the new one, space-separated.
-    let signature = job
-        .endpoint
-        .signing_secrets(now)
-        .map(|secret| sign(secret.key(), job.msg_id.as_str(), timestamp, &body))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let headers = delivery_headers(job, timestamp, &signature);
+    let headers = match engine.profiles.get(&job.app_id) {
+        Some(profile) => profile.headers(job, timestamp, &body),
+        None => {
+            // During a rotation the retired secret signs beside the new one, space-separated.
+            let signature = job
+                .endpoint
+                .signing_secrets(now)
+                .map(|secret| sign(secret.key(), job.msg_id.as_str(), timestamp, &body))
+                .collect::<Vec<_>>()
+                .join(" ");
+            delivery_headers(job, timestamp, &signature)
+        }
+    };
 
     let url = &job.endpoint.fields.url;
     let result = engine.sender.post(url, headers, body).await;

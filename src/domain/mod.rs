@@ -11,6 +11,7 @@ pub mod names;
 pub mod records;
 pub mod secret;
 pub mod url;
+pub mod workspace;
 
 pub use ids::{AppId, AttemptId, EndpointId, MessageId};
 pub use names::{ChannelName, EventTypeName, IdOrUid, Uid};

@@ -10,6 +10,9 @@
 pub mod bins;
 pub mod postgres;
 pub mod sqlite;
+pub mod workspace;
+
+pub use workspace::WorkspaceStore;
 
 use crate::domain::*;
 use async_trait::async_trait;
@@ -129,7 +132,7 @@ pub enum DeliveryUpdate {
 }
 
 #[async_trait]
-pub trait Store: bins::BinStore + Send + Sync + 'static {
+pub trait Store: WorkspaceStore + bins::BinStore + Send + Sync + 'static {
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -9,6 +9,7 @@
 //! - `browser`: headless Chromium over WebDriver, for the console's browser tests.
 //! - `bins`: request bins: creating them, sending to them, reading their live stream, and
 //!   running `kanca listen`.
+//! - `workspace`: channels, hook URLs, fixtures, live streams and a bot for the workspace tests.
 
 // Each test file is its own crate and uses only part of the harness; the rest would be
 // reported as dead code (and its re-exports as unused) once per file.
@@ -21,6 +22,7 @@ mod database;
 mod receiver;
 mod server;
 mod wait;
+mod workspace;
 
 pub use api::*;
 pub use browser::Browser;
@@ -29,3 +31,4 @@ pub use database::{postgres_suite, TestDatabase};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};
 pub use wait::{eventually, settle, SETTLE, WAIT};
+pub use workspace::*;

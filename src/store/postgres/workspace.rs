@@ -1,0 +1,397 @@
+//! The workspace's tables on PostgreSQL ([`WorkspaceStore`]), the twin of the SQLite file.
+//!
+//! What differs is that several nodes write at once: the UPDATE that hands out a channel's
+//! next `ts` takes the channel's row lock until the message commits, so messages of one
+//! channel commit in `ts` order and a live stream's "after this ts" never misses a late one.
+
+use super::{conflict_or, PgStore};
+use crate::domain::workspace::*;
+use crate::domain::{EndpointId, EndpointUrl};
+use crate::store::workspace::{ChannelMessageQuery, PostResult, WorkspaceStore};
+use crate::store::{from_ms, to_ms, StoreError, StoreResult};
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+fn channel(r: &PgRow) -> Channel {
+    Channel {
+        id: ChannelId::from_trusted(r.get("id")),
+        name: SlackChannelName::from_trusted(r.get("name")),
+        archived: r.get("archived"),
+        created_at: from_ms(r.get("created_at")),
+    }
+}
+
+fn message(r: &PgRow) -> ChannelMessage {
+    ChannelMessage {
+        channel_id: ChannelId::from_trusted(r.get("channel_id")),
+        ts: Ts::from_micros(r.get("ts")),
+        text: r.get("text"),
+        username: r.get("username"),
+        icon_emoji: r.get("icon_emoji"),
+        icon_url: r.get("icon_url"),
+        attachments: r.get("attachments"),
+        blocks: r.get("blocks"),
+        thread_ts: r.get::<Option<i64>, _>("thread_ts").map(Ts::from_micros),
+        posted_by: PosterKind::from_trusted(r.get::<&str, _>("posted_by")),
+        poster_name: r.get("poster_name"),
+    }
+}
+
+fn incoming(r: &PgRow) -> IncomingHook {
+    let ips: Vec<String> = serde_json::from_str(r.get("allowed_ips")).unwrap_or_default();
+    let rate = match (
+        r.get::<Option<i64>, _>("rate_per_sec"),
+        r.get::<Option<i64>, _>("rate_burst"),
+    ) {
+        (Some(p), Some(b)) => HookRate::parse(p as u32, b as u32).ok(),
+        _ => None,
+    };
+    IncomingHook {
+        id: HookId::from_trusted(r.get("id")),
+        name: r.get("name"),
+        channel_id: ChannelId::from_trusted(r.get("channel_id")),
+        username: r.get("username"),
+        icon_emoji: r.get("icon_emoji"),
+        icon_url: r.get("icon_url"),
+        locked: r.get("locked"),
+        rate,
+        allowed_ips: AllowedIps::parse(&ips).unwrap_or_default(),
+        revoked: r.get("revoked"),
+        created_at: from_ms(r.get("created_at")),
+    }
+}
+
+fn outgoing(r: &PgRow) -> OutgoingHook {
+    let words: Vec<String> = serde_json::from_str(r.get("trigger_words")).unwrap_or_default();
+    let urls: Vec<String> = serde_json::from_str(r.get("callback_urls")).unwrap_or_default();
+    let eps: Vec<String> = serde_json::from_str(r.get("endpoint_ids")).unwrap_or_default();
+    OutgoingHook {
+        id: OutgoingHookId::from_trusted(r.get("id")),
+        name: r.get("name"),
+        channel_id: r
+            .get::<Option<String>, _>("channel_id")
+            .map(ChannelId::from_trusted),
+        trigger_words: words.into_iter().map(TriggerWord::from_trusted).collect(),
+        trigger_when: TriggerWhen::from_trusted(r.get::<&str, _>("trigger_when")),
+        callback_urls: urls
+            .iter()
+            .filter_map(|u| EndpointUrl::from_trusted(u))
+            .collect(),
+        endpoint_ids: eps.into_iter().map(EndpointId::from_trusted).collect(),
+        content_type: OutgoingContentType::from_trusted(r.get::<&str, _>("content_type")),
+        token: r.get("token"),
+        signing_secret: r.get("signing_secret"),
+        created_at: from_ms(r.get("created_at")),
+    }
+}
+
+fn json_list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    serde_json::to_string(&v).expect("strings serialize")
+}
+
+#[async_trait]
+impl WorkspaceStore for PgStore {
+    async fn ensure_team(&self, candidate: &TeamId) -> StoreResult<TeamId> {
+        sqlx::query(
+            "INSERT INTO ws_team (singleton, id, created_at) VALUES (1, $1, $2)
+             ON CONFLICT (singleton) DO NOTHING",
+        )
+        .bind(candidate.as_str())
+        .bind(to_ms(crate::store::now_ms()))
+        .execute(&self.pool)
+        .await?;
+        let id: String = sqlx::query_scalar("SELECT id FROM ws_team WHERE singleton = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(TeamId::from_trusted(id))
+    }
+
+    async fn create_channel(&self, c: &Channel) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ws_channel (id, name, archived, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(c.id.as_str())
+        .bind(c.name.as_str())
+        .bind(c.archived)
+        .bind(to_ms(c.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "a channel with this name already exists"))?;
+        Ok(())
+    }
+
+    async fn get_channel(&self, key: &ChannelRef) -> StoreResult<Option<Channel>> {
+        let (sql, value) = match key {
+            ChannelRef::Id(id) => ("SELECT * FROM ws_channel WHERE id = $1", id.as_str()),
+            ChannelRef::Name(n) => ("SELECT * FROM ws_channel WHERE name = $1", n.as_str()),
+        };
+        let row = sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(channel))
+    }
+
+    async fn list_channels(&self) -> StoreResult<Vec<Channel>> {
+        let rows = sqlx::query("SELECT * FROM ws_channel ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(channel).collect())
+    }
+
+    async fn rename_channel(&self, id: &ChannelId, name: &SlackChannelName) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE ws_channel SET name = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(name.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, "a channel with this name already exists"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_channel_archived(&self, id: &ChannelId, archived: bool) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE ws_channel SET archived = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(archived)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn post_channel_message(
+        &self,
+        channel_id: &ChannelId,
+        m: &NewMessage,
+        now_us: i64,
+    ) -> StoreResult<PostResult> {
+        let mut tx = self.pool.begin().await?;
+        let ts: Option<i64> = sqlx::query_scalar(
+            "UPDATE ws_channel SET last_ts = GREATEST($2, last_ts + 1)
+             WHERE id = $1 AND archived = FALSE RETURNING last_ts",
+        )
+        .bind(channel_id.as_str())
+        .bind(now_us)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(ts) = ts else {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1::BIGINT FROM ws_channel WHERE id = $1")
+                    .bind(channel_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Ok(if exists.is_some() {
+                PostResult::Archived
+            } else {
+                PostResult::NoChannel
+            });
+        };
+        sqlx::query(
+            "INSERT INTO ws_message (channel_id, ts, text, username, icon_emoji, icon_url,
+                 attachments, blocks, thread_ts, posted_by, poster_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(channel_id.as_str())
+        .bind(ts)
+        .bind(&m.text)
+        .bind(&m.username)
+        .bind(&m.icon_emoji)
+        .bind(&m.icon_url)
+        .bind(&m.attachments)
+        .bind(&m.blocks)
+        .bind(m.thread_ts.map(Ts::micros))
+        .bind(m.posted_by.as_str())
+        .bind(&m.poster_name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PostResult::Posted(Box::new(ChannelMessage {
+            channel_id: channel_id.clone(),
+            ts: Ts::from_micros(ts),
+            text: m.text.clone(),
+            username: m.username.clone(),
+            icon_emoji: m.icon_emoji.clone(),
+            icon_url: m.icon_url.clone(),
+            attachments: m.attachments.clone(),
+            blocks: m.blocks.clone(),
+            thread_ts: m.thread_ts,
+            posted_by: m.posted_by,
+            poster_name: m.poster_name.clone(),
+        })))
+    }
+
+    async fn list_channel_messages(
+        &self,
+        channel_id: &ChannelId,
+        q: &ChannelMessageQuery,
+    ) -> StoreResult<Vec<ChannelMessage>> {
+        let (cmp, dir) = if q.ascending {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
+        let sql = format!(
+            "SELECT * FROM ws_message WHERE channel_id = $1
+               AND ($2::BIGINT IS NULL OR ts {cmp} $2)
+               AND ($3::BIGINT IS NULL OR ts = $3 OR thread_ts = $3)
+             ORDER BY ts {dir} LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(channel_id.as_str())
+            .bind(q.from.map(Ts::micros))
+            .bind(q.thread.map(Ts::micros))
+            .bind(i64::from(q.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(message).collect())
+    }
+
+    async fn create_incoming_hook(&self, h: &IncomingHook, digest: &[u8; 32]) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ws_incoming_hook (id, name, channel_id, username, icon_emoji, icon_url,
+                 locked, rate_per_sec, rate_burst, allowed_ips, token_digest, revoked, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(h.id.as_str())
+        .bind(&h.name)
+        .bind(h.channel_id.as_str())
+        .bind(&h.username)
+        .bind(&h.icon_emoji)
+        .bind(&h.icon_url)
+        .bind(h.locked)
+        .bind(h.rate.map(|r| i64::from(r.per_second)))
+        .bind(h.rate.map(|r| i64::from(r.burst)))
+        .bind(json_list(h.allowed_ips.to_strings()))
+        .bind(hex::encode(digest))
+        .bind(h.revoked)
+        .bind(to_ms(h.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_incoming_hook(&self, id: &HookId) -> StoreResult<Option<(IncomingHook, Vec<u8>)>> {
+        let row = sqlx::query("SELECT * FROM ws_incoming_hook WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            let digest = hex::decode(r.get::<&str, _>("token_digest")).unwrap_or_default();
+            (incoming(&r), digest)
+        }))
+    }
+
+    async fn list_incoming_hooks(&self) -> StoreResult<Vec<IncomingHook>> {
+        let rows = sqlx::query("SELECT * FROM ws_incoming_hook ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(incoming).collect())
+    }
+
+    async fn revoke_incoming_hook(&self, id: &HookId) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE ws_incoming_hook SET revoked = TRUE WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_incoming_hook_token(&self, id: &HookId, digest: &[u8; 32]) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE ws_incoming_hook SET token_digest = $2 WHERE id = $1 AND revoked = FALSE",
+        )
+        .bind(id.as_str())
+        .bind(hex::encode(digest))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn create_outgoing_hook(&self, h: &OutgoingHook) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ws_outgoing_hook (id, name, channel_id, trigger_words, trigger_when,
+                 callback_urls, endpoint_ids, content_type, token, signing_secret, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(h.id.as_str())
+        .bind(&h.name)
+        .bind(h.channel_id.as_ref().map(|c| c.as_str()))
+        .bind(json_list(h.trigger_words.iter().map(|w| w.as_str())))
+        .bind(h.trigger_when.as_str())
+        .bind(json_list(h.callback_urls.iter().map(|u| u.as_str())))
+        .bind(json_list(h.endpoint_ids.iter().map(|e| e.as_str())))
+        .bind(h.content_type.as_str())
+        .bind(&h.token)
+        .bind(&h.signing_secret)
+        .bind(to_ms(h.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_outgoing_hook(&self, id: &OutgoingHookId) -> StoreResult<Option<OutgoingHook>> {
+        let row = sqlx::query("SELECT * FROM ws_outgoing_hook WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(outgoing))
+    }
+
+    async fn list_outgoing_hooks(&self) -> StoreResult<Vec<OutgoingHook>> {
+        let rows = sqlx::query("SELECT * FROM ws_outgoing_hook ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(outgoing).collect())
+    }
+
+    async fn delete_outgoing_hook(&self, id: &OutgoingHookId) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM ws_outgoing_hook WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn record_incident(&self, i: &Incident) -> StoreResult<()> {
+        sqlx::query("INSERT INTO ws_incident (at, ip, path, reason) VALUES ($1, $2, $3, $4)")
+            .bind(to_ms(i.at))
+            .bind(&i.ip)
+            .bind(&i.path)
+            .bind(&i.reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_incidents(&self, limit: u32) -> StoreResult<Vec<Incident>> {
+        let rows = sqlx::query("SELECT * FROM ws_incident ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Incident {
+                at: from_ms(r.get("at")),
+                ip: r.get("ip"),
+                path: r.get("path"),
+                reason: r.get("reason"),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,81 @@
+//! Storage for the Slack-compatible workspace (`crate::workspace`): the team, channels, their
+//! messages, incoming and outgoing webhooks, and security incidents.
+//!
+//! A sub-trait of [`super::Store`] so the workspace's tables stay in files of their own; each
+//! backend implements it in its `workspace.rs`. The workspace's *events* (`message.posted` …)
+//! are ordinary messages of an application and go through [`super::Store::create_message`].
+
+use super::StoreResult;
+use crate::domain::workspace::*;
+use async_trait::async_trait;
+
+/// What posting a message into a channel came to.
+#[derive(Debug, Clone)]
+pub enum PostResult {
+    /// Stored with its `ts`, unique and increasing in its channel.
+    Posted(Box<ChannelMessage>),
+    Archived,
+    NoChannel,
+}
+
+/// Which messages of a channel to list.
+#[derive(Debug, Clone)]
+pub struct ChannelMessageQuery {
+    /// Only messages after (ascending) or before (descending) this `ts`.
+    pub from: Option<Ts>,
+    pub limit: u32,
+    pub ascending: bool,
+    /// Only this thread: its parent and its replies.
+    pub thread: Option<Ts>,
+}
+
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    /// The workspace's team id: the stored one, or `candidate` stored now (first start).
+    async fn ensure_team(&self, candidate: &TeamId) -> StoreResult<TeamId>;
+
+    // Channels.
+    /// Fails with `Conflict` when the name is taken.
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()>;
+    async fn get_channel(&self, key: &ChannelRef) -> StoreResult<Option<Channel>>;
+    async fn list_channels(&self) -> StoreResult<Vec<Channel>>;
+    async fn rename_channel(&self, id: &ChannelId, name: &SlackChannelName) -> StoreResult<()>;
+    async fn set_channel_archived(&self, id: &ChannelId, archived: bool) -> StoreResult<()>;
+
+    // Messages.
+    /// Gives the message the channel's next `ts` (at least `now_us`, after every earlier one)
+    /// and stores it, in one transaction; an archived or missing channel stores nothing.
+    async fn post_channel_message(
+        &self,
+        channel: &ChannelId,
+        msg: &NewMessage,
+        now_us: i64,
+    ) -> StoreResult<PostResult>;
+    async fn list_channel_messages(
+        &self,
+        channel: &ChannelId,
+        query: &ChannelMessageQuery,
+    ) -> StoreResult<Vec<ChannelMessage>>;
+
+    // Incoming webhooks.
+    async fn create_incoming_hook(&self, hook: &IncomingHook, digest: &[u8; 32])
+        -> StoreResult<()>;
+    /// The hook and the digest of its current token.
+    async fn get_incoming_hook(&self, id: &HookId) -> StoreResult<Option<(IncomingHook, Vec<u8>)>>;
+    async fn list_incoming_hooks(&self) -> StoreResult<Vec<IncomingHook>>;
+    /// `NotFound` when there is no such hook.
+    async fn revoke_incoming_hook(&self, id: &HookId) -> StoreResult<()>;
+    /// A new token for a hook that is not revoked; `NotFound` otherwise.
+    async fn set_incoming_hook_token(&self, id: &HookId, digest: &[u8; 32]) -> StoreResult<()>;
+
+    // Outgoing webhooks.
+    async fn create_outgoing_hook(&self, hook: &OutgoingHook) -> StoreResult<()>;
+    async fn get_outgoing_hook(&self, id: &OutgoingHookId) -> StoreResult<Option<OutgoingHook>>;
+    async fn list_outgoing_hooks(&self) -> StoreResult<Vec<OutgoingHook>>;
+    async fn delete_outgoing_hook(&self, id: &OutgoingHookId) -> StoreResult<()>;
+
+    // Security incidents.
+    async fn record_incident(&self, incident: &Incident) -> StoreResult<()>;
+    /// The newest first.
+    async fn list_incidents(&self, limit: u32) -> StoreResult<Vec<Incident>>;
+}

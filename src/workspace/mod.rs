@@ -1,0 +1,152 @@
+//! The Slack-compatible workspace: one team, channels and their messages, incoming webhooks
+//! that post into them, outgoing webhooks that fire on what people write, and the events that
+//! let any endpoint follow the conversation.
+//!
+//! Everything here is plain functions on [`Workspace`], so the API, the console and tests call
+//! the same code:
+//!
+//! - [`channels`]: create, rename, archive, list; messages of a channel.
+//! - [`post`]: the one way a message enters a channel (people, incoming hooks, outgoing-hook
+//!   replies): store it, wake the channel's live streams, publish `message.posted`, fire the
+//!   outgoing webhooks.
+//! - [`incoming`]: Slack's incoming-webhook protocol, answered exactly as Slack does.
+//! - [`payload`]: parsing what real senders post to an incoming webhook.
+//! - [`outgoing`]: outgoing webhooks: triggers, Slack's request body, `X-Slack-Signature`, and
+//!   the reply posted back. Requests go through the delivery engine as deliveries of an
+//!   internal application.
+//! - [`callback`]: what travels to a callback URL and back: the Slack signature (a
+//!   [`crate::delivery::profile::DeliveryProfile`]) and the reply posted into the channel.
+//! - [`guard`]: per-hook rate limits, IP allow-lists, incidents and temporary IP blocks.
+//! - [`events`]: the built-in application `workspace` and its event types.
+
+pub mod callback;
+pub mod channels;
+pub mod events;
+pub mod guard;
+pub mod incoming;
+pub mod outgoing;
+pub mod payload;
+pub mod post;
+
+use crate::clock::Clock;
+use crate::delivery::profile::Profiles;
+use crate::delivery::Waker;
+use crate::domain::workspace::{HookRate, TeamId};
+use crate::domain::AppId;
+use crate::live::LiveHub;
+use crate::store::{DynStore, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The workspace's settings (`kanca serve --help` lists them).
+#[derive(Debug, Clone)]
+pub struct WorkspaceSettings {
+    /// A hook's rate when it sets none: 1 message per second with bursts of 10 (Slack's own
+    /// documented limit for incoming webhooks is one per second, with short bursts allowed).
+    pub hook_rate: HookRate,
+    /// Failed hook requests (unknown token, disallowed IP) from one IP within
+    /// `ip_block_window` that get it blocked for `ip_block_duration`.
+    pub ip_block_threshold: u32,
+    pub ip_block_window: Duration,
+    pub ip_block_duration: Duration,
+}
+
+impl Default for WorkspaceSettings {
+    fn default() -> Self {
+        Self {
+            hook_rate: HookRate {
+                per_second: 1,
+                burst: 10,
+            },
+            ip_block_threshold: 20,
+            ip_block_window: Duration::from_secs(60),
+            ip_block_duration: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// What the workspace is built on.
+pub struct WorkspaceDeps {
+    pub store: DynStore,
+    pub live: Arc<LiveHub>,
+    pub waker: Waker,
+    pub clock: Clock,
+    /// The base of printed hook URLs.
+    pub public_url: String,
+    /// Outgoing-webhook callback URLs may point at private addresses (tests, intranets).
+    pub allow_private_targets: bool,
+}
+
+pub struct Workspace {
+    pub(crate) deps: WorkspaceDeps,
+    pub(crate) settings: WorkspaceSettings,
+    team: TeamId,
+    /// The application `workspace` that `message.posted` and friends are published into.
+    events_app: AppId,
+    /// The internal application whose endpoints are outgoing-webhook callback URLs.
+    outgoing_app: AppId,
+    pub(crate) guard: guard::Guard,
+}
+
+/// Why a workspace operation did not happen, for the API to answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The input was understood but is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("channel is archived")]
+    Archived,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<crate::domain::ParseError> for WorkspaceError {
+    fn from(e: crate::domain::ParseError) -> Self {
+        Self::Invalid(e.0)
+    }
+}
+
+impl Workspace {
+    /// Finds (or, on first start, creates) the team, the `workspace` application with its event
+    /// types and the internal outgoing-webhook application, and registers the Slack delivery
+    /// profile for the latter.
+    pub async fn init(
+        deps: WorkspaceDeps,
+        settings: WorkspaceSettings,
+        profiles: &Profiles,
+    ) -> anyhow::Result<Arc<Self>> {
+        let team = deps.store.ensure_team(&TeamId::generate()).await?;
+        let events_app = events::ensure_app(&deps.store).await?;
+        let outgoing_app = outgoing::ensure_app(&deps.store).await?;
+        let workspace = Arc::new(Self {
+            guard: guard::Guard::new(&settings),
+            deps,
+            settings,
+            team,
+            events_app,
+            outgoing_app: outgoing_app.clone(),
+        });
+        profiles.register(
+            outgoing_app,
+            Arc::new(callback::SlackProfile::new(Arc::downgrade(&workspace))),
+        );
+        Ok(workspace)
+    }
+
+    pub fn team_id(&self) -> &TeamId {
+        &self.team
+    }
+
+    /// The id of the `workspace` application (events).
+    pub fn events_app(&self) -> &AppId {
+        &self.events_app
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.deps.store
+    }
+}

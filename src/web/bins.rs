@@ -1,7 +1,7 @@
 //! Request bins: the list (create, delete), and a bin's page: its URL, the requests it
 //! captured (new ones added live, without a reload), and a detail pane for the one selected:
-//! method, path, query, headers in the order they came, the body (pretty-printed when it is
-//! JSON; base64 and hex when it is binary), a replay form that shows the target's answer, and
+//! method, path, query, headers in the order they came, the body (indented when it is JSON,
+//! keys in the sender's order; base64 and hex when it is binary), a replay form that shows the target's answer, and
 //! the request as a `curl` command to copy.
 //!
 //! The live list is the API's bin stream (`api::sse::resumable` on the bin's topic) served
@@ -223,9 +223,7 @@ fn body_view(c: &Capture) -> Markup {
     }
     match std::str::from_utf8(&c.body) {
         Ok(text) => {
-            let pretty = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok());
+            let pretty = super::pretty_json::pretty(text);
             html! {
                 @if let Some(p) = pretty { p class="muted" { "JSON, " (c.body.len()) " bytes" } pre class="body json" { (p) } }
                 @else { p class="muted" { "Text, " (c.body.len()) " bytes" } pre class="body" { (text) } }

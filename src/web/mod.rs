@@ -35,6 +35,7 @@ mod integrations;
 mod layout;
 mod messages;
 mod mrkdwn;
+mod pretty_json;
 mod session;
 
 use crate::api::AppState;

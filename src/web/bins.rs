@@ -126,7 +126,7 @@ async fn list_page(
             (layout::csrf_field(session))
             h2 { "New bin" }
             @if let Some(e) = error { p class="form-error" role="alert" id="bin-error" { (e) } }
-            div class="row" {
+            div class="row top" {
                 (Field { name: "name", label: "Name (optional)", value: &form.text("name"), kind: "text", hint: None, error: None, required: false }.render())
                 (Field { name: "status", label: "Answer with status", value: &value("status", "200"), kind: "number", hint: None, error: None, required: true }.render())
                 (Field { name: "max_requests", label: "Keep the last", value: &value("max_requests", "100"), kind: "number", hint: Some("requests"), error: None, required: true }.render())
@@ -296,8 +296,10 @@ fn detail(state: &AppState, session: &Session, c: &Capture, replay: &ReplayState
                 dt { "Query" } dd class="mono" { @if c.query.is_empty() { span class="muted" { "(none)" } } @else { (c.query) } }
                 dt { "From" } dd class="mono" { (c.remote_addr) }
                 dt { "Received" } dd { (layout::time(c.received_at)) }
-                dt { "Request" } dd class="mono" { "#" (c.id) }
+                dt { "Id" } dd class="mono" { (c.id) }
             }
+            h3 { "Body" }
+            (body_view(c))
             h3 { "Headers" }
             div class="table-wrap" {
                 table class="headers" {
@@ -305,8 +307,6 @@ fn detail(state: &AppState, session: &Session, c: &Capture, replay: &ReplayState
                     tbody { @for (n, v) in &c.headers { tr { td class="mono" { (n) } td class="mono" { (v) } } } }
                 }
             }
-            h3 { "Body" }
-            (body_view(c))
             h3 { "Replay" }
             form method="post" action={"/bins/" (c.bin_id) "/requests/" (c.id) "/replay"} {
                 (layout::csrf_field(session))

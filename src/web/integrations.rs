@@ -199,11 +199,11 @@ async fn render(
                 (layout::csrf_field(session))
                 h3 { "Add an incoming webhook" }
                 @if let Some(e) = &outcome.incoming_error { p class="form-error" role="alert" id="incoming-error" { (e) } }
-                div class="row" {
+                div class="row top" {
                     (Field { name: "name", label: "Name", value: &text("name"), kind: "text", hint: None, error: None, required: true }.render())
                     (channel_select("channel", "in-channel", "Channel", &channels, &text("channel"), false))
                 }
-                div class="row" {
+                div class="row top" {
                     (Field { name: "username", label: "Posts as (optional)", value: &text("username"), kind: "text", hint: None, error: None, required: false }.render())
                     (Field { name: "icon_emoji", label: "Icon emoji (optional)", value: &text("icon_emoji"), kind: "text", hint: Some(":robot_face:"), error: None, required: false }.render())
                 }
@@ -218,11 +218,11 @@ async fn render(
             (layout::csrf_field(session))
             h3 { "Add an outgoing webhook" }
             @if let Some(e) = &outcome.outgoing_error { p class="form-error" role="alert" id="outgoing-error" { (e) } }
-            div class="row" {
+            div class="row top" {
                 (Field { name: "name", label: "Name", value: &text("name"), kind: "text", hint: None, error: None, required: true }.render())
                 (channel_select("channel", "out-channel", "Channel", &channels, &text("channel"), true))
             }
-            div class="row" {
+            div class="row top" {
                 (Field { name: "trigger_words", label: "Trigger words", value: &text("trigger_words"), kind: "text", hint: Some("Comma-separated; leave empty to fire on every message of the channel"), error: None, required: false }.render())
                 div class="field" {
                     label for="out-when" { "Trigger when" }

@@ -270,6 +270,7 @@ async fn text_and_attachments_from_strangers_are_escaped_and_rendered() {
             hook_url,
             &json!({
                 "text": "<script>alert(1)</script> *CPU high* on <https://grafana.example/d/1|db-1> <javascript:alert(2)|click>",
+                "icon_url": "https://grafana.example/logo.png",
                 "attachments": [{
                     "color": "danger\" onmouseover=\"alert(3)",
                     "title": "<img src=x onerror=alert(4)>",

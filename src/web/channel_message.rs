@@ -1,5 +1,5 @@
 //! One channel message as the console shows it: who posted it (with an app or bot badge for
-//! webhook posts), its mrkdwn text, Slack's legacy attachments (colour bar, pretext, author,
+//! webhook posts, and the hook's `icon_url` as its avatar; `icon_emoji` names are not drawn), its mrkdwn text, Slack's legacy attachments (colour bar, pretext, author,
 //! title, text, fields, image, footer) and the simple Block Kit blocks.
 //!
 //! Attachments and blocks are the sender's JSON kept as given, so they are read here
@@ -46,7 +46,18 @@ fn avatar(m: &ChannelMessage) -> Markup {
         .map(|c| c.to_uppercase().to_string())
         .unwrap_or_else(|| "?".into());
     let kind = m.posted_by.as_str();
-    html! { span class={"avatar " (kind)} aria-hidden="true" { (initial) } }
+    // A hook's `icon_url` is its avatar, as in Slack (web URLs only, no referrer sent).
+    let icon = m
+        .icon_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    html! {
+        @match icon {
+            Some(u) => img class={"avatar " (kind)} src=(u.as_str()) alt="" loading="lazy" referrerpolicy="no-referrer";,
+            None => span class={"avatar " (kind)} aria-hidden="true" { (initial) },
+        }
+    }
 }
 
 /// A message, with `replies` (already rendered) under it; `reply_form` is the composer for its
@@ -64,7 +75,6 @@ pub fn render(m: &ChannelMessage, replies: Option<Markup>, reply_form: Option<Ma
                         PosterKind::Bot => { " " (layout::badge("app", "BOT")) }
                         PosterKind::User => {}
                     }
-                    @if let Some(e) = &m.icon_emoji { " " span class="muted" { (e) } }
                     " " span class="muted msg-time" { (layout::time(crate::store::from_ms(m.ts.micros() / 1000))) }
                 }
                 @if !m.text.is_empty() { div class="mrkdwn" { (mrkdwn::render(&m.text)) } }

@@ -88,11 +88,11 @@ fn secrets_card(heading: &str, rows: &[(&str, String)]) -> Markup {
         section class="card notice secret" role="status" {
             h2 { (heading) }
             p { "Copy it now: it is shown only this once." }
-            @for (label, value) in rows {
+            @for (i, (label, value)) in rows.iter().enumerate() {
                 div class="field" {
-                    label { (label) }
+                    label for={"secret-" (i)} { (label) }
                     div class="copy-row" {
-                        input type="text" readonly value=(value) class="mono secret-value" aria-label=(label);
+                        input id={"secret-" (i)} type="text" readonly value=(value) class="mono secret-value";
                         button type="button" class="secondary" data-copy=(value) hidden { "Copy" }
                     }
                 }
@@ -294,9 +294,9 @@ async fn create_incoming(
         ..Default::default()
     };
     match state.workspace.create_incoming_hook(input).await {
-        Ok((hook, url)) => {
+        Ok((_, url)) => {
             let outcome = Outcome {
-                secrets: Some(("Incoming webhook added", vec![(hook_label(&hook), url)])),
+                secrets: Some(("Incoming webhook added", vec![("Webhook URL", url)])),
                 ..Default::default()
             };
             render(&state, &session, StatusCode::OK, outcome).await
@@ -316,10 +316,6 @@ async fn create_incoming(
             refused_incoming(&state, &session, form, status, message).await
         }
     }
-}
-
-fn hook_label(_hook: &IncomingHook) -> &'static str {
-    "Webhook URL"
 }
 
 async fn refused_incoming(
@@ -350,11 +346,11 @@ async fn regenerate_incoming(
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let (hook, url) = state.workspace.regenerate_incoming_hook(&id).await?;
+    let (_, url) = state.workspace.regenerate_incoming_hook(&id).await?;
     let outcome = Outcome {
         secrets: Some((
             "New URL: the old one no longer works",
-            vec![(hook_label(&hook), url)],
+            vec![("Webhook URL", url)],
         )),
         ..Default::default()
     };

@@ -22,6 +22,7 @@
 
 mod applications;
 mod assets;
+mod bin_page;
 mod bins;
 mod channel_message;
 mod channels;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::routes())
         .merge(integrations::routes())
         .merge(bins::routes())
+        .merge(bin_page::routes())
         .merge(session::signed_in_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),

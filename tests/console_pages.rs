@@ -51,6 +51,14 @@ async fn the_new_pages_and_streams_need_a_session() {
         .starts_with("text/event-stream"));
     let r = console.stream(&format!("/bins/{bin_id}/live")).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // A resume point that is not one is refused, not guessed.
+    for bad in [
+        format!("/channels/{channel_id}/live?after=yesterday"),
+        format!("/bins/{bin_id}/live?after=req_x"),
+    ] {
+        let r = console.stream(&bad).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
     for api in [
         format!("/api/v1/channels/{channel_id}/stream"),
         format!("/api/v1/bin/{bin_id}/stream"),

@@ -16,7 +16,6 @@ use super::session::Session;
 use crate::api::sse::{self, LiveItem};
 use crate::api::AppState;
 use crate::domain::workspace::{Channel, ChannelMessage, Ts};
-use crate::error::ApiError;
 use crate::workspace::channels::MessagePage;
 use crate::workspace::WorkspaceError;
 use axum::extract::{Path, Query, State};
@@ -39,12 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route("/channels/{key}/archive", post(archive))
         .route("/channels/{key}/unarchive", post(unarchive))
         .route("/channels/{key}/live", get(live))
-}
-
-impl From<WorkspaceError> for PageError {
-    fn from(e: WorkspaceError) -> Self {
-        ApiError::from(e).into()
-    }
 }
 
 /// A refusal of what the person typed (shown beside the form), or a fault to answer as a page.

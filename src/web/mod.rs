@@ -17,8 +17,10 @@
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
 //!
-//! One file per section of the console, each exposing `routes()`, and one entry in
-//! `layout::SECTIONS` for the navigation: that is all a new section (channels, bins) needs.
+//! One file per section of the console (or per page of a larger one: `channels` with
+//! `channel_message`, `mrkdwn` and `integrations`; `bins` with `bin_page`), each exposing
+//! `routes()`, and one entry in `layout::SECTIONS` for the navigation: that is all a new
+//! section needs.
 
 mod applications;
 mod assets;

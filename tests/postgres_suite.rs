@@ -21,6 +21,10 @@ mod clock;
 mod console_browser;
 #[path = "console_http.rs"]
 mod console_http;
+#[path = "console_live.rs"]
+mod console_live;
+#[path = "console_pages.rs"]
+mod console_pages;
 #[path = "durability.rs"]
 mod durability;
 #[path = "fanout.rs"]

@@ -67,6 +67,12 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl From<crate::workspace::WorkspaceError> for PageError {
+    fn from(e: crate::workspace::WorkspaceError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error");

@@ -26,6 +26,14 @@ pub const SECTIONS: &[Section] = &[
         path: "/messages",
         label: "Messages",
     },
+    Section {
+        path: "/channels",
+        label: "Channels",
+    },
+    Section {
+        path: "/bins",
+        label: "Bins",
+    },
 ];
 
 fn head(title: &str) -> Markup {

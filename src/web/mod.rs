@@ -1,11 +1,14 @@
-//! The web console at `/`: applications, endpoints, the event catalog and messages, in a
-//! browser, served by the same binary as the API.
+//! The web console at `/`: applications, endpoints, the event catalog and messages, the
+//! workspace's channels and webhooks, and request bins, in a browser, served by the same
+//! binary as the API.
 //!
 //! Pages are rendered on the server with [`maud`]: its `html!` macro is checked and compiled
 //! into the binary with the rest of the code, escapes every interpolated value by default (the
 //! console shows payloads and response bodies that strangers wrote), and needs no template
 //! files on disk nor a front-end build. The only script, `assets/console.js`, is progressive:
-//! every form works without it, and it adds the live result of "Send test event". Both assets
+//! every form works without it, and it adds the live parts: the result of "Send test event",
+//! and channel messages and bin captures appearing as they arrive (Server-Sent Events behind
+//! the session, whose events carry markup already rendered and escaped here). Both assets
 //! are embedded with `include_str!`.
 //!
 //! The console calls the same plain functions as the JSON API (`api::endpoints::ops`,
@@ -14,19 +17,28 @@
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
 //!
-//! One file per section of the console, each exposing `routes()`, and one entry in
-//! `layout::SECTIONS` for the navigation: that is all a new section (channels, bins) needs.
+//! One file per section of the console (or per page of a larger one: `channels` with
+//! `channel_message`, `mrkdwn` and `integrations`; `bins` with `bin_page`), each exposing
+//! `routes()`, and one entry in `layout::SECTIONS` for the navigation: that is all a new
+//! section needs.
 
 mod applications;
 mod assets;
+mod bin_page;
+mod bins;
+mod channel_message;
+mod channels;
 mod endpoint_actions;
 mod endpoint_form;
 mod endpoint_page;
 mod error;
 mod event_types;
 mod form;
+mod integrations;
 mod layout;
 mod messages;
+mod mrkdwn;
+mod pretty_json;
 mod session;
 
 use crate::api::AppState;
@@ -49,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         .merge(endpoint_page::routes())
         .merge(event_types::routes())
         .merge(messages::routes())
+        .merge(channels::routes())
+        .merge(integrations::routes())
+        .merge(bins::routes())
+        .merge(bin_page::routes())
         .merge(session::signed_in_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -71,8 +87,10 @@ async fn protective_headers(req: axum::extract::Request, next: Next) -> Response
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_SECURITY_POLICY,
+        // Images may come from anywhere on the web: channel messages show the images their
+        // senders attach (loaded without a referrer); nothing else is loosened.
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            "default-src 'self'; img-src 'self' data: https: http:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
     );
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -18,7 +18,7 @@ use super::layout;
 use crate::api::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::{ACCEPT, COOKIE, SET_COOKIE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -133,7 +133,13 @@ pub async fn require_session(
     next: Next,
 ) -> Result<Response, PageError> {
     let Some(session) = session_from_request(&state, &req) else {
-        if req.method() == Method::GET || req.method() == Method::HEAD {
+        // A live stream (EventSource) cannot follow a sign-in redirect: it is refused.
+        let wants_stream = req
+            .headers()
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+        if (req.method() == Method::GET || req.method() == Method::HEAD) && !wants_stream {
             let next_path = req
                 .uri()
                 .path_and_query()

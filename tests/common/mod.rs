@@ -7,6 +7,7 @@
 //! - `wait`: bounded polling of server-side state, and the one deliberate settle delay.
 //! - `database`: a fresh PostgreSQL database per server in the suite's PostgreSQL run.
 //! - `browser`: headless Chromium over WebDriver, for the console's browser tests.
+//! - `console`: a signed-in console session over plain HTTP (cookie, CSRF token, streams).
 //! - `bins`: request bins: creating them, sending to them, reading their live stream, and
 //!   running `kanca listen`.
 //! - `workspace`: channels, hook URLs, fixtures, live streams and a bot for the workspace tests.
@@ -18,6 +19,7 @@
 mod api;
 mod bins;
 mod browser;
+mod console;
 mod database;
 mod receiver;
 mod server;
@@ -27,6 +29,7 @@ mod workspace;
 pub use api::*;
 pub use bins::*;
 pub use browser::Browser;
+pub use console::Console;
 pub use database::{postgres_suite, TestDatabase};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};

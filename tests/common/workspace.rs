@@ -168,6 +168,14 @@ impl SseReader {
         }
     }
 
+    /// Reads an already opened stream response (the console's streams, behind a session).
+    pub fn from_response(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
     /// The next event (comments and keep-alives skipped); panics after `WAIT`.
     pub async fn next(&mut self) -> SseEvent {
         tokio::time::timeout(WAIT, self.read_event())

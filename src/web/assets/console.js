@@ -1,5 +1,6 @@
 // Kanca console: progressive enhancement only. Every form works without this script; with
-// it, "Send test event" stays on the page and shows the attempt's result when it completes.
+// it, "Send test event" stays on the page and shows the attempt's result when it completes,
+// and channel messages and bin captures appear as they arrive (Server-Sent Events).
 "use strict";
 
 function sleep(ms) {
@@ -57,7 +58,40 @@ async function sendTestEvent(form, out) {
   }
 }
 
+// A list kept up to date by a console stream. Each event carries `id` (the element's id),
+// `html` (markup rendered and escaped by the server) and, for a reply, `parent` (the id of
+// the list it belongs in). Events already on the page are skipped; EventSource reconnects by
+// itself and resumes after the last event it saw (Last-Event-ID).
+function followLive(list) {
+  const after = list.dataset.after;
+  const url = list.dataset.live + (after ? "?after=" + encodeURIComponent(after) : "");
+  const source = new EventSource(url);
+  const newestFirst = list.id === "requests";
+  const place = (e) => {
+    const item = JSON.parse(e.data);
+    if (document.getElementById(item.id)) return;
+    const t = document.createElement("template");
+    t.innerHTML = item.html;
+    const el = t.content.firstElementChild;
+    if (!el) return;
+    const parent = item.parent && document.getElementById(item.parent);
+    if (parent) {
+      parent.appendChild(el);
+    } else if (newestFirst) {
+      list.prepend(el);
+    } else {
+      list.appendChild(el);
+    }
+    for (const empty of list.parentElement.querySelectorAll(".empty")) empty.hidden = true;
+    el.classList.add("fresh");
+    if (!newestFirst) el.scrollIntoView({ block: "nearest" });
+  };
+  source.addEventListener("message", place);
+  source.addEventListener("request", place);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  for (const list of document.querySelectorAll("[data-live]")) followLive(list);
   const form = document.getElementById("test-event-form");
   const out = document.getElementById("test-event-result");
   if (form && out) {

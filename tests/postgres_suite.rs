@@ -35,6 +35,8 @@ mod reliability;
 mod retries;
 #[path = "svix_sdk.rs"]
 mod svix_sdk;
+#[path = "workspace_atomic.rs"]
+mod workspace_atomic;
 #[path = "workspace_channels.rs"]
 mod workspace_channels;
 #[path = "workspace_incoming.rs"]

@@ -16,8 +16,8 @@
 #![allow(dead_code, unused_imports)]
 
 mod api;
-mod browser;
 mod bins;
+mod browser;
 mod database;
 mod receiver;
 mod server;
@@ -25,8 +25,8 @@ mod wait;
 mod workspace;
 
 pub use api::*;
-pub use browser::Browser;
 pub use bins::*;
+pub use browser::Browser;
 pub use database::{postgres_suite, TestDatabase};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};

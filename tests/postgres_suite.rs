@@ -45,3 +45,5 @@ mod workspace_incoming;
 mod workspace_outgoing;
 #[path = "workspace_security.rs"]
 mod workspace_security;
+#[path = "workspace_store.rs"]
+mod workspace_store;

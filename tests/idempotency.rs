@@ -113,3 +113,86 @@ fn parse(body: &str) -> Value {
 fn ids(resources: &[Value]) -> Vec<String> {
     resources.iter().map(id_of).collect()
 }
+
+/// A POST with an `idempotency-key`; returns the status and the JSON answer.
+async fn post_with_key(server: &TestServer, path: &str, key: &str, body: &Value) -> (u16, Value) {
+    let response = server
+        .request(Method::POST, path)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("posting");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+/// Answers that hold a secret (a hook URL, a signing secret) are not kept under the key: the
+/// secret would sit in the database in clear for 24 h (an incoming hook's token is otherwise
+/// kept only as a digest). The key is accepted and the request simply runs again.
+#[tokio::test]
+async fn answers_holding_a_secret_are_not_kept_under_the_key() {
+    let server = TestServer::start_default().await;
+    server.create_channel("general").await;
+
+    let hook = json!({ "name": "ci", "channel": "general" });
+    let (s1, first) = post_with_key(&server, "/api/v1/incoming-webhooks", "hook-1", &hook).await;
+    let (s2, second) = post_with_key(&server, "/api/v1/incoming-webhooks", "hook-1", &hook).await;
+    assert_eq!((s1, s2), (201, 201), "{first} {second}");
+    assert_ne!(first["id"], second["id"], "not a replay: a second hook");
+    assert_ne!(first["url"], second["url"]);
+    for url in [&first["url"], &second["url"]] {
+        server
+            .post_hook_json(url.as_str().unwrap(), &json!({ "text": "hello" }))
+            .await
+            .assert(200, "ok");
+    }
+
+    let path = format!("/api/v1/incoming-webhooks/{}/regenerate", id_of(&first));
+    let (s1, renewed) = post_with_key(&server, &path, "renew-1", &json!({})).await;
+    let (s2, renewed_again) = post_with_key(&server, &path, "renew-1", &json!({})).await;
+    assert_eq!((s1, s2), (200, 200), "{renewed} {renewed_again}");
+    assert_ne!(renewed["url"], renewed_again["url"], "not a replay");
+    // A replayed answer would hand out a URL that no longer works.
+    server
+        .post_hook_json(renewed["url"].as_str().unwrap(), &json!({ "text": "x" }))
+        .await
+        .assert(403, "invalid_token");
+    server
+        .post_hook_json(
+            renewed_again["url"].as_str().unwrap(),
+            &json!({ "text": "x" }),
+        )
+        .await
+        .assert(200, "ok");
+
+    let outgoing = json!({
+        "name": "bot", "triggerWords": ["deploy"], "callbackUrls": ["http://127.0.0.1:9/hook"]
+    });
+    let (s1, first) = post_with_key(&server, "/api/v1/outgoing-webhooks", "out-1", &outgoing).await;
+    let (s2, second) =
+        post_with_key(&server, "/api/v1/outgoing-webhooks", "out-1", &outgoing).await;
+    assert_eq!((s1, s2), (201, 201), "{first} {second}");
+    assert_ne!(
+        first["signingSecret"], second["signingSecret"],
+        "not a replay"
+    );
+
+    // Other answers are still kept: the same key on a channel creation replays the first.
+    let (s1, made) = post_with_key(
+        &server,
+        "/api/v1/channels",
+        "chan-1",
+        &json!({"name": "ops"}),
+    )
+    .await;
+    let (s2, replayed) = post_with_key(
+        &server,
+        "/api/v1/channels",
+        "chan-1",
+        &json!({"name": "ops"}),
+    )
+    .await;
+    assert_eq!((s1, s2), (201, 201), "{made} {replayed}");
+    assert_eq!(made, replayed);
+}

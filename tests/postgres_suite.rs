@@ -39,6 +39,8 @@ mod reliability;
 mod retries;
 #[path = "svix_sdk.rs"]
 mod svix_sdk;
+#[path = "workspace_atomic.rs"]
+mod workspace_atomic;
 #[path = "workspace_channels.rs"]
 mod workspace_channels;
 #[path = "workspace_incoming.rs"]
@@ -47,3 +49,5 @@ mod workspace_incoming;
 mod workspace_outgoing;
 #[path = "workspace_security.rs"]
 mod workspace_security;
+#[path = "workspace_store.rs"]
+mod workspace_store;

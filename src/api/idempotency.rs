@@ -6,6 +6,15 @@
 //! `messages::create`), so a crash between the two cannot produce a duplicate; it marks its
 //! response with [`AlreadyStored`] and this layer leaves it alone. Other POSTs are recorded
 //! here after they succeed.
+//!
+//! Except responses that hold a secret, marked [`HoldsSecret`]: creating or regenerating an
+//! incoming webhook (its URL is the secret; Kanca keeps only a digest of the token) and
+//! creating an outgoing webhook (its token and signing secret). Keeping them would leave the
+//! secret in the database, readable by anyone who can read the idempotency table, for 24 h.
+//! For those routes the key is accepted but nothing is kept, so a repeated request does the
+//! work again: it makes a second hook (or a second new URL), and the first stays listed,
+//! to be revoked or deleted. Refusing the header instead would break clients that send a key
+//! with every POST.
 
 use super::AppState;
 use crate::error::ApiError;
@@ -27,6 +36,10 @@ pub struct IdempotencyKey {
 /// Set on a response whose idempotent copy the handler has already stored.
 #[derive(Debug, Clone, Copy)]
 pub struct AlreadyStored;
+
+/// Set on a response that holds a secret, which must not be kept (see the module doc).
+#[derive(Debug, Clone, Copy)]
+pub struct HoldsSecret;
 
 const MAX_KEY_LEN: usize = 256;
 /// Responses larger than this are not kept (list-sized bodies are not POST answers).
@@ -65,7 +78,11 @@ pub async fn replay_or_record(
         scope: scope.clone(),
     });
     let response = next.run(req).await;
-    if !response.status().is_success() || response.extensions().get::<AlreadyStored>().is_some() {
+    let extensions = response.extensions();
+    if !response.status().is_success()
+        || extensions.get::<AlreadyStored>().is_some()
+        || extensions.get::<HoldsSecret>().is_some()
+    {
         return Ok(response);
     }
     let (parts, body) = response.into_parts();

@@ -2,6 +2,7 @@
 //! public hook URL `/services/{T}/{B}/{token}`, which needs no admin token (the URL is the
 //! secret) and answers in Slack's `text/plain` bodies, not the API's JSON errors.
 
+use super::idempotency::HoldsSecret;
 use super::{ApiJson, AppState, ListResponse};
 use crate::domain::workspace::IncomingHook;
 use crate::error::ApiError;
@@ -12,7 +13,7 @@ use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -163,7 +164,11 @@ async fn create(
         allowed_ips: body.allowed_ips,
     };
     let (hook, url) = state.workspace.create_incoming_hook(input).await?;
-    Ok((StatusCode::CREATED, Json(HookOut::new(hook, Some(url)))))
+    Ok((
+        StatusCode::CREATED,
+        Extension(HoldsSecret),
+        Json(HookOut::new(hook, Some(url))),
+    ))
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HookOut>>, ApiError> {
@@ -197,9 +202,9 @@ async fn revoke(
 async fn regenerate(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<HookOut>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let (hook, url) = state.workspace.regenerate_incoming_hook(&id).await?;
-    Ok(Json(HookOut::new(hook, Some(url))))
+    Ok((Extension(HoldsSecret), Json(HookOut::new(hook, Some(url)))))
 }
 
 /// `POST /services/{T}/{B}/{token}`: Slack's incoming-webhook protocol. The address is the

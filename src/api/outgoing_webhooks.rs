@@ -2,6 +2,7 @@
 //! with a trigger word) to callback URLs, Slack-style, and post the reply back.
 
 use super::attempts::AttemptOut;
+use super::idempotency::HoldsSecret;
 use super::{ApiJson, ApiQuery, AppState, ListResponse};
 use crate::domain::workspace::{OutgoingContentType, OutgoingHook, TriggerWhen};
 use crate::error::ApiError;
@@ -10,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +120,11 @@ async fn create(
             content_type: body.content_type.unwrap_or(OutgoingContentType::Form),
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(HookOut::from(hook))))
+    Ok((
+        StatusCode::CREATED,
+        Extension(HoldsSecret),
+        Json(HookOut::from(hook)),
+    ))
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HookOut>>, ApiError> {

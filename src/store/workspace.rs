@@ -2,18 +2,35 @@
 //! messages, incoming and outgoing webhooks, and security incidents.
 //!
 //! A sub-trait of [`super::Store`] so the workspace's tables stay in files of their own; each
-//! backend implements it in its `workspace.rs`. The workspace's *events* (`message.posted` …)
-//! are ordinary messages of an application and go through [`super::Store::create_message`].
+//! backend implements it in its `workspace.rs`.
+//!
+//! The workspace's *events* (`message.posted` …) and outgoing-webhook requests are ordinary
+//! messages of applications, but they are not written through [`super::Store::create_message`]:
+//! the writes that change the workspace (post a message, create or archive a channel) take
+//! them as arguments and insert them, with their deliveries, in their own transaction. The
+//! database is the queue (DESIGN.md): a change is never stored without what must follow it.
 
 use super::StoreResult;
 use crate::domain::workspace::*;
+use crate::domain::Message;
 use async_trait::async_trait;
+
+/// The messages that follow a channel message into the delivery queue (its `message.posted`
+/// event, the outgoing-webhook requests it triggers). They carry the message's `ts`, which the
+/// store hands out inside the transaction, so the store calls this with the stored message and
+/// inserts what it returns, each fanned out to its application's subscribed endpoints, before
+/// it commits.
+pub type FollowUps = Box<dyn FnOnce(&ChannelMessage) -> Vec<Message> + Send>;
 
 /// What posting a message into a channel came to.
 #[derive(Debug, Clone)]
 pub enum PostResult {
-    /// Stored with its `ts`, unique and increasing in its channel.
-    Posted(Box<ChannelMessage>),
+    /// Stored with its `ts`, unique and increasing in its channel, together with its follow-up
+    /// messages, which queued this many deliveries.
+    Posted {
+        message: Box<ChannelMessage>,
+        deliveries: usize,
+    },
     Archived,
     NoChannel,
 }
@@ -35,21 +52,32 @@ pub trait WorkspaceStore: Send + Sync {
     async fn ensure_team(&self, candidate: &TeamId) -> StoreResult<TeamId>;
 
     // Channels.
-    /// Fails with `Conflict` when the name is taken.
-    async fn create_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Stores the channel and `events` (fanned out to subscribed endpoints) in one transaction;
+    /// returns the deliveries queued. Fails with `Conflict` when the name is taken.
+    async fn create_channel(&self, channel: &Channel, events: &[Message]) -> StoreResult<usize>;
     async fn get_channel(&self, key: &ChannelRef) -> StoreResult<Option<Channel>>;
     async fn list_channels(&self) -> StoreResult<Vec<Channel>>;
     async fn rename_channel(&self, id: &ChannelId, name: &SlackChannelName) -> StoreResult<()>;
-    async fn set_channel_archived(&self, id: &ChannelId, archived: bool) -> StoreResult<()>;
+    /// Archives or unarchives a channel and stores `events` in the same transaction. `None`
+    /// when the channel was already so (nothing is written, the events neither); otherwise
+    /// the deliveries queued. `NotFound` when there is no such channel.
+    async fn set_channel_archived(
+        &self,
+        id: &ChannelId,
+        archived: bool,
+        events: &[Message],
+    ) -> StoreResult<Option<usize>>;
 
     // Messages.
     /// Gives the message the channel's next `ts` (at least `now_us`, after every earlier one)
-    /// and stores it, in one transaction; an archived or missing channel stores nothing.
+    /// and stores it with its [`FollowUps`], in one transaction; an archived or missing
+    /// channel stores nothing, and an error stores nothing at all.
     async fn post_channel_message(
         &self,
         channel: &ChannelId,
         msg: &NewMessage,
         now_us: i64,
+        follow_ups: FollowUps,
     ) -> StoreResult<PostResult>;
     async fn list_channel_messages(
         &self,

@@ -2,9 +2,10 @@
 //! JSON views of both, shared by the API and the events (so a subscriber sees exactly what
 //! the API shows).
 
-use super::events::{CHANNEL_ARCHIVED, CHANNEL_CREATED};
+use super::events::{event_message, CHANNEL_ARCHIVED, CHANNEL_CREATED};
 use super::{Workspace, WorkspaceError};
 use crate::domain::workspace::*;
+use crate::domain::Message;
 use crate::store::workspace::ChannelMessageQuery;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -93,12 +94,15 @@ impl Workspace {
             archived: false,
             created_at: crate::store::from_ms(crate::store::to_ms(self.deps.clock.now())),
         };
-        self.deps
+        // The event is stored in the channel's own transaction: no channel without it.
+        let event = self.channel_event(CHANNEL_CREATED, &channel);
+        let deliveries = self
+            .deps
             .store
-            .create_channel(&channel)
+            .create_channel(&channel, &[event])
             .await
             .map_err(conflict)?;
-        self.publish_channel_event(CHANNEL_CREATED, &channel).await;
+        self.wake_if(deliveries);
         Ok(channel)
     }
 
@@ -127,24 +131,30 @@ impl Workspace {
         Ok(Channel { name, ..channel })
     }
 
-    /// Archives (or unarchives) a channel; archiving publishes `channel.archived`. Doing it
-    /// twice is not an error and publishes nothing the second time.
+    /// Archives (or unarchives) a channel; archiving publishes `channel.archived`, in the same
+    /// transaction. Doing it twice is not an error and publishes nothing the second time (the
+    /// store decides, so two concurrent requests publish one event).
     pub async fn set_archived(&self, key: &str, archived: bool) -> Result<Channel, WorkspaceError> {
         let channel = self.channel(key).await?;
         if channel.archived == archived {
             return Ok(channel);
         }
-        self.deps
-            .store
-            .set_channel_archived(&channel.id, archived)
-            .await?;
         let channel = Channel {
             archived,
             ..channel
         };
-        if archived {
-            self.publish_channel_event(CHANNEL_ARCHIVED, &channel).await;
-        }
+        let events: Vec<Message> = if archived {
+            vec![self.channel_event(CHANNEL_ARCHIVED, &channel)]
+        } else {
+            Vec::new()
+        };
+        let changed = self
+            .deps
+            .store
+            .set_channel_archived(&channel.id, archived, &events)
+            .await
+            .map_err(conflict)?;
+        self.wake_if(changed.unwrap_or(0));
         Ok(channel)
     }
 
@@ -166,12 +176,20 @@ impl Workspace {
             .await?)
     }
 
-    async fn publish_channel_event(&self, event_type: &'static str, channel: &Channel) {
+    /// A `channel.*` event about `channel`, for the store to insert with the change.
+    fn channel_event(&self, event_type: &'static str, channel: &Channel) -> Message {
         let data = serde_json::json!({
             "teamId": self.team_id(),
             "channel": ChannelView::from(channel.clone()),
         });
-        self.publish_event(event_type, data).await;
+        event_message(self.events_app(), event_type, data, self.deps.clock.now())
+    }
+
+    /// Wakes the dispatcher after a commit that queued deliveries.
+    fn wake_if(&self, deliveries: usize) {
+        if deliveries > 0 {
+            self.deps.waker.wake();
+        }
     }
 }
 

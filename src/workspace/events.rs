@@ -6,10 +6,12 @@
 //! any other message, signed and retried. It is created on first start if missing, and the three
 //! event types are put in the catalog with a JSON Schema and an example, so "send test event"
 //! works for them.
+//!
+//! An event is never published on its own: the store inserts it in the transaction of the
+//! change it describes (`post.rs`, `channels.rs`), so a change is never stored without it.
 
-use super::Workspace;
 use crate::domain::*;
-use crate::store::{CreateMessageOutcome, DynStore, FanOut, StoreError};
+use crate::store::{DynStore, StoreError};
 use serde_json::{json, Value};
 
 /// The uid of the application the workspace's events are published into.
@@ -60,37 +62,23 @@ pub async fn ensure_app(store: &DynStore) -> anyhow::Result<AppId> {
     }
 }
 
-impl Workspace {
-    /// Publishes one event. Called after the change it describes has been committed; a failure
-    /// is logged, not returned, since the change itself has happened (see `post.rs` on why the
-    /// two are not one transaction).
-    pub(crate) async fn publish_event(&self, event_type: &'static str, data: Value) {
-        let now = self.deps.clock.now();
-        let msg = Message {
-            id: MessageId::generate(),
-            app_id: self.events_app().clone(),
-            event_type: EventTypeName::parse(event_type).expect("static event type"),
-            event_id: None,
-            payload: Some(json!({ "type": event_type, "data": data }).to_string()),
-            channels: None,
-            tags: None,
-            created_at: now,
-            payload_expires_at: now + chrono::Duration::days(90),
-        };
-        match self
-            .deps
-            .store
-            .create_message(&msg, FanOut::Subscribed, None)
-            .await
-        {
-            Ok(CreateMessageOutcome::Created { deliveries }) if deliveries > 0 => {
-                self.deps.waker.wake()
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, event_type, "could not publish a workspace event")
-            }
-        }
+/// An event of the `workspace` application (`app`), as a message to queue.
+pub(crate) fn event_message(
+    app: &AppId,
+    event_type: &'static str,
+    data: Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Message {
+    Message {
+        id: MessageId::generate(),
+        app_id: app.clone(),
+        event_type: EventTypeName::parse(event_type).expect("static event type"),
+        event_id: None,
+        payload: Some(json!({ "type": event_type, "data": data }).to_string()),
+        channels: None,
+        tags: None,
+        created_at: now,
+        payload_expires_at: now + chrono::Duration::days(90),
     }
 }
 

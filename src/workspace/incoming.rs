@@ -175,7 +175,7 @@ impl Workspace {
             Ok(answer) => answer,
             Err(e) => {
                 tracing::error!(error = %e, path = %path, "an incoming webhook failed");
-                SlackAnswer::new(500, "internal_error")
+                SlackAnswer::new(500, "rollup_error")
             }
         }
     }

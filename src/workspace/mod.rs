@@ -7,8 +7,9 @@
 //!
 //! - [`channels`]: create, rename, archive, list; messages of a channel.
 //! - [`post`]: the one way a message enters a channel (people, incoming hooks, outgoing-hook
-//!   replies): store it, wake the channel's live streams, publish `message.posted`, fire the
-//!   outgoing webhooks.
+//!   replies): store it together with its `message.posted` event and the outgoing-webhook
+//!   requests it triggers, in one transaction, then wake the dispatcher and the channel's live
+//!   streams.
 //! - [`incoming`]: Slack's incoming-webhook protocol, answered exactly as Slack does.
 //! - [`payload`]: parsing what real senders post to an incoming webhook.
 //! - [`outgoing`]: outgoing webhooks: triggers, Slack's request body, `X-Slack-Signature`, and

@@ -16,7 +16,7 @@
 use super::{Workspace, WorkspaceError};
 use crate::domain::workspace::*;
 use crate::domain::*;
-use crate::store::{AttemptFilter, DynStore, FanOut, PageRequest};
+use crate::store::{AttemptFilter, DynStore, PageRequest};
 use base64::Engine as _;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::RngCore;
@@ -214,51 +214,37 @@ impl Workspace {
         }
         Ok(())
     }
+}
 
-    /// Queues Slack's request for every hook that `msg` (written by a person) triggers.
-    pub(crate) async fn fire_outgoing(&self, channel: &Channel, msg: &ChannelMessage) {
-        let hooks = match self.deps.store.list_outgoing_hooks().await {
-            Ok(hooks) => hooks,
-            Err(e) => {
-                tracing::error!(error = %e, "could not read outgoing webhooks");
-                return;
-            }
-        };
-        let mut queued = false;
-        for hook in hooks {
-            let Some(trigger_word) = hook.trigger_for(&channel.id, &msg.text) else {
-                continue;
-            };
-            let body = request_body(&hook, self.team_id(), channel, msg, &trigger_word);
-            let now = self.deps.clock.now();
+/// Slack's request for every hook that `msg` (written by a person) triggers, as messages of the
+/// internal application `app` to queue with the message itself (`post.rs`). Each one's Svix
+/// channel is its hook's id, so it fans out to that hook's callback URLs.
+pub(crate) fn requests_for(
+    hooks: &[OutgoingHook],
+    app: &AppId,
+    team: &TeamId,
+    channel: &Channel,
+    msg: &ChannelMessage,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Message> {
+    hooks
+        .iter()
+        .filter_map(|hook| {
+            let trigger_word = hook.trigger_for(&channel.id, &msg.text)?;
             let svix_channel = ChannelName::parse(hook.id.as_str()).expect("hook ids are names");
-            let message = Message {
+            Some(Message {
                 id: MessageId::generate(),
-                app_id: self.outgoing_app.clone(),
+                app_id: app.clone(),
                 event_type: EventTypeName::parse(EVENT_TYPE).expect("static event type"),
                 event_id: None,
-                payload: Some(body),
+                payload: Some(request_body(hook, team, channel, msg, &trigger_word)),
                 channels: Some(BTreeSet::from([svix_channel])),
                 tags: None,
                 created_at: now,
                 payload_expires_at: now + chrono::Duration::days(30),
-            };
-            match self
-                .deps
-                .store
-                .create_message(&message, FanOut::Subscribed, None)
-                .await
-            {
-                Ok(_) => queued = true,
-                Err(e) => {
-                    tracing::error!(error = %e, hook = %hook.id, "could not queue an outgoing webhook")
-                }
-            }
-        }
-        if queued {
-            self.deps.waker.wake();
-        }
-    }
+            })
+        })
+        .collect()
 }
 
 /// Slack's fields for one triggered hook, encoded as the hook says.

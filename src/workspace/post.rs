@@ -1,62 +1,91 @@
 //! Posting: the one way a message enters a channel, whoever posts it (a person through the
 //! API, an incoming webhook, an outgoing webhook's reply).
 //!
-//! After the message is committed (with its `ts`, unique and increasing per channel), three
-//! things follow: the channel's live streams are woken (`channel:{id}`), `message.posted` is
-//! published, and, for messages written by people, matching outgoing webhooks fire. Replies
-//! are posted as `bot` messages and never fire outgoing webhooks, which is what makes a bot
-//! answering a bot impossible; incoming-webhook (`app`) messages do not fire them either, as in
-//! Slack, where outgoing webhooks ignore bot posts.
+//! A message does not come alone: it is published as `message.posted`, and a message written
+//! by a person fires the outgoing webhooks it triggers. Both are messages for the delivery
+//! engine, and DESIGN.md's first decision holds for them too: the database is the queue, and
+//! nothing is "stored but not queued". So the channel message, its event and its
+//! outgoing-webhook requests, with all their deliveries, are written in ONE transaction
+//! ([`crate::store::workspace::WorkspaceStore::post_channel_message`] with its
+//! [`FollowUps`], built here once the store has given the message its `ts`). A crash or a
+//! database error stores either all of them or none, and a sender is told `ok` only after the
+//! commit. After it, the dispatcher is woken (other nodes hear of the work through the store)
+//! and the channel's live streams are woken (`channel:{id}`).
 //!
-//! The event and the outgoing requests are queued right after the message's own transaction,
-//! not inside it: the workspace's tables and the delivery queue are written by different
-//! writers (the SQLite backend group-commits publishes). A crash between the two commits can
-//! therefore leave a stored message without its event; everything acknowledged to the sender
-//! after that point (the `ok`) has both.
+//! Replies are posted as `bot` messages and never fire outgoing webhooks, which is what makes a
+//! bot answering a bot impossible; incoming-webhook (`app`) messages do not fire them either, as
+//! in Slack, where outgoing webhooks ignore bot posts.
 
 use super::channels::{ChannelView, MessageView};
-use super::events::MESSAGE_POSTED;
+use super::events::{event_message, MESSAGE_POSTED};
+use super::outgoing::requests_for;
 use super::{Workspace, WorkspaceError};
 use crate::domain::workspace::*;
-use crate::store::workspace::PostResult;
+use crate::store::workspace::{FollowUps, PostResult};
 
 /// Slack's limit on a message's text (characters).
 pub const MAX_TEXT_CHARS: usize = 40_000;
 
 impl Workspace {
-    /// Stores `msg` in `channel` and sets off what follows a message (see the module doc).
+    /// Stores `msg` in `channel` with what follows it (see the module doc); nothing is stored
+    /// when this fails.
     pub async fn post_message(
         &self,
         channel: &Channel,
         msg: NewMessage,
     ) -> Result<ChannelMessage, WorkspaceError> {
-        let now_us = self.deps.clock.now().timestamp_micros();
-        let posted = match self
+        let now = self.deps.clock.now();
+        let hooks = match msg.posted_by {
+            PosterKind::User => self.deps.store.list_outgoing_hooks().await?,
+            PosterKind::App | PosterKind::Bot => Vec::new(),
+        };
+        let follow_ups = self.follow_ups(channel.clone(), hooks, now);
+        let (posted, deliveries) = match self
             .deps
             .store
-            .post_channel_message(&channel.id, &msg, now_us)
+            .post_channel_message(&channel.id, &msg, now.timestamp_micros(), follow_ups)
             .await?
         {
-            PostResult::Posted(m) => *m,
+            PostResult::Posted {
+                message,
+                deliveries,
+            } => (*message, deliveries),
             PostResult::Archived => return Err(WorkspaceError::Archived),
             PostResult::NoChannel => {
                 return Err(WorkspaceError::NotFound("channel not found".into()))
             }
         };
+        if deliveries > 0 {
+            self.deps.waker.wake();
+        }
         self.deps
             .live
             .publish(&format!("channel:{}", channel.id))
             .await;
-        let data = serde_json::json!({
-            "teamId": self.team_id(),
-            "channel": ChannelView::from(channel.clone()),
-            "message": MessageView::from(posted.clone()),
-        });
-        self.publish_event(MESSAGE_POSTED, data).await;
-        if posted.posted_by == PosterKind::User {
-            self.fire_outgoing(channel, &posted).await;
-        }
         Ok(posted)
+    }
+
+    /// The messages that follow a channel message, built by the store once it has its `ts`:
+    /// its `message.posted` event and the requests of the outgoing `hooks` it triggers.
+    fn follow_ups(
+        &self,
+        channel: Channel,
+        hooks: Vec<OutgoingHook>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> FollowUps {
+        let team = self.team_id().clone();
+        let events_app = self.events_app().clone();
+        let outgoing_app = self.outgoing_app.clone();
+        Box::new(move |posted: &ChannelMessage| {
+            let mut messages = requests_for(&hooks, &outgoing_app, &team, &channel, posted, now);
+            let data = serde_json::json!({
+                "teamId": team,
+                "channel": ChannelView::from(channel),
+                "message": MessageView::from(posted.clone()),
+            });
+            messages.insert(0, event_message(&events_app, MESSAGE_POSTED, data, now));
+            messages
+        })
     }
 
     /// A person posts `text` (`POST /api/v1/channels/{idOrName}/messages`).

@@ -45,6 +45,25 @@ pub struct NewMessage {
     pub poster_name: String,
 }
 
+impl NewMessage {
+    /// The message as stored in `channel` under `ts` (which the store hands out).
+    pub fn stored_as(&self, channel: &ChannelId, ts: Ts) -> ChannelMessage {
+        ChannelMessage {
+            channel_id: channel.clone(),
+            ts,
+            text: self.text.clone(),
+            username: self.username.clone(),
+            icon_emoji: self.icon_emoji.clone(),
+            icon_url: self.icon_url.clone(),
+            attachments: self.attachments.clone(),
+            blocks: self.blocks.clone(),
+            thread_ts: self.thread_ts,
+            posted_by: self.posted_by,
+            poster_name: self.poster_name.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IncomingHook {
     pub id: HookId,

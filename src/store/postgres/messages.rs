@@ -22,8 +22,30 @@ pub(super) async fn create(
     idempotency: Option<IdempotentWrite>,
 ) -> StoreResult<CreateMessageOutcome> {
     let mut tx = s.pool.begin().await?;
-    if let Some(idem) = &idempotency {
-        if !take_key(&mut tx, idem).await? {
+    let outcome = create_in(&mut tx, msg, &fan_out, idempotency.as_ref()).await?;
+    match outcome {
+        CreateMessageOutcome::Created { deliveries } => {
+            tx.commit().await?;
+            if deliveries > 0 {
+                s.announce_work();
+            }
+        }
+        CreateMessageOutcome::Replayed(_) => tx.rollback().await?,
+    }
+    Ok(outcome)
+}
+
+/// Stores a message and queues its deliveries on `conn`, inside the caller's transaction; the
+/// caller commits and then announces the work ([`PgStore::announce_work`]). On `Replayed` the
+/// caller must roll back.
+pub(super) async fn create_in(
+    tx: &mut PgConnection,
+    msg: &Message,
+    fan_out: &FanOut,
+    idempotency: Option<&IdempotentWrite>,
+) -> StoreResult<CreateMessageOutcome> {
+    if let Some(idem) = idempotency {
+        if !take_key(&mut *tx, idem).await? {
             // Under READ COMMITTED this new statement sees the row that beat us.
             let row =
                 sqlx::query("SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2")
@@ -31,7 +53,6 @@ pub(super) async fn create(
                     .bind(&idem.scope)
                     .fetch_one(&mut *tx)
                     .await?;
-            tx.rollback().await?;
             return Ok(CreateMessageOutcome::Replayed(stored_response(&row)));
         }
     }
@@ -95,10 +116,6 @@ pub(super) async fn create(
         .execute(&mut *tx)
         .await?
         .rows_affected() as usize;
-    }
-    tx.commit().await?;
-    if deliveries > 0 {
-        s.announce_work();
     }
     Ok(CreateMessageOutcome::Created { deliveries })
 }

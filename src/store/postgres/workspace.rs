@@ -3,15 +3,34 @@
 //! What differs is that several nodes write at once: the UPDATE that hands out a channel's
 //! next `ts` takes the channel's row lock until the message commits, so messages of one
 //! channel commit in `ts` order and a live stream's "after this ts" never misses a late one.
+//!
+//! A change's follow-up messages (events, outgoing-webhook requests) are inserted with the
+//! message path's [`create_in`] on the change's transaction, and other nodes hear of the new
+//! work after the commit, as they do for any published message ([`PgStore::announce_work`]).
 
+use super::messages::create_in;
 use super::{conflict_or, PgStore};
 use crate::domain::workspace::*;
-use crate::domain::{EndpointId, EndpointUrl};
-use crate::store::workspace::{ChannelMessageQuery, PostResult, WorkspaceStore};
-use crate::store::{from_ms, to_ms, StoreError, StoreResult};
+use crate::domain::{EndpointId, EndpointUrl, Message};
+use crate::store::workspace::{ChannelMessageQuery, FollowUps, PostResult, WorkspaceStore};
+use crate::store::{from_ms, to_ms, CreateMessageOutcome, FanOut, StoreError, StoreResult};
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
-use sqlx::Row;
+use sqlx::{PgConnection, Row};
+
+/// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
+/// returns the deliveries queued.
+async fn queue_in(conn: &mut PgConnection, messages: &[Message]) -> StoreResult<usize> {
+    let mut queued = 0;
+    for msg in messages {
+        if let CreateMessageOutcome::Created { deliveries } =
+            create_in(conn, msg, &FanOut::Subscribed, None).await?
+        {
+            queued += deliveries;
+        }
+    }
+    Ok(queued)
+}
 
 fn channel(r: &PgRow) -> Channel {
     Channel {
@@ -108,7 +127,8 @@ impl WorkspaceStore for PgStore {
         Ok(TeamId::from_trusted(id))
     }
 
-    async fn create_channel(&self, c: &Channel) -> StoreResult<()> {
+    async fn create_channel(&self, c: &Channel, events: &[Message]) -> StoreResult<usize> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO ws_channel (id, name, archived, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -116,10 +136,15 @@ impl WorkspaceStore for PgStore {
         .bind(c.name.as_str())
         .bind(c.archived)
         .bind(to_ms(c.created_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, "a channel with this name already exists"))?;
-        Ok(())
+        let deliveries = queue_in(&mut tx, events).await?;
+        tx.commit().await?;
+        if deliveries > 0 {
+            self.announce_work();
+        }
+        Ok(deliveries)
     }
 
     async fn get_channel(&self, key: &ChannelRef) -> StoreResult<Option<Channel>> {
@@ -154,16 +179,37 @@ impl WorkspaceStore for PgStore {
         Ok(())
     }
 
-    async fn set_channel_archived(&self, id: &ChannelId, archived: bool) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE ws_channel SET archived = $2 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(archived)
-            .execute(&self.pool)
-            .await?;
+    async fn set_channel_archived(
+        &self,
+        id: &ChannelId,
+        archived: bool,
+        events: &[Message],
+    ) -> StoreResult<Option<usize>> {
+        let mut tx = self.pool.begin().await?;
+        // Only a real change writes: of two nodes archiving at once, one publishes the event.
+        let done =
+            sqlx::query("UPDATE ws_channel SET archived = $2 WHERE id = $1 AND archived <> $2")
+                .bind(id.as_str())
+                .bind(archived)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1::BIGINT FROM ws_channel WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return match exists {
+                Some(_) => Ok(None),
+                None => Err(StoreError::NotFound),
+            };
         }
-        Ok(())
+        let deliveries = queue_in(&mut tx, events).await?;
+        tx.commit().await?;
+        if deliveries > 0 {
+            self.announce_work();
+        }
+        Ok(Some(deliveries))
     }
 
     async fn post_channel_message(
@@ -171,6 +217,7 @@ impl WorkspaceStore for PgStore {
         channel_id: &ChannelId,
         m: &NewMessage,
         now_us: i64,
+        follow_ups: FollowUps,
     ) -> StoreResult<PostResult> {
         let mut tx = self.pool.begin().await?;
         let ts: Option<i64> = sqlx::query_scalar(
@@ -211,20 +258,16 @@ impl WorkspaceStore for PgStore {
         .bind(&m.poster_name)
         .execute(&mut *tx)
         .await?;
+        let message = m.stored_as(channel_id, Ts::from_micros(ts));
+        let deliveries = queue_in(&mut tx, &follow_ups(&message)).await?;
         tx.commit().await?;
-        Ok(PostResult::Posted(Box::new(ChannelMessage {
-            channel_id: channel_id.clone(),
-            ts: Ts::from_micros(ts),
-            text: m.text.clone(),
-            username: m.username.clone(),
-            icon_emoji: m.icon_emoji.clone(),
-            icon_url: m.icon_url.clone(),
-            attachments: m.attachments.clone(),
-            blocks: m.blocks.clone(),
-            thread_ts: m.thread_ts,
-            posted_by: m.posted_by,
-            poster_name: m.poster_name.clone(),
-        })))
+        if deliveries > 0 {
+            self.announce_work();
+        }
+        Ok(PostResult::Posted {
+            message: Box::new(message),
+            deliveries,
+        })
     }
 
     async fn list_channel_messages(

@@ -1,14 +1,35 @@
 //! The workspace's tables on SQLite ([`WorkspaceStore`]). Writes go through the one-connection
 //! write pool, reads through the read pool, like the rest of this backend.
+//!
+//! A change's follow-up messages (events, outgoing-webhook requests) are inserted with the
+//! message path's own [`create_in`] on the change's transaction, not queued to the group-commit
+//! writer: that writer commits on its own schedule, and the point is one commit for both. The
+//! writer shares the one write connection, so the two never interleave.
 
+use super::messages::{create_in, EndpointCache};
 use super::{conflict_or, SqliteStore};
 use crate::domain::workspace::*;
-use crate::domain::{EndpointId, EndpointUrl};
-use crate::store::workspace::{ChannelMessageQuery, PostResult, WorkspaceStore};
-use crate::store::{from_ms, to_ms, StoreError, StoreResult};
+use crate::domain::{EndpointId, EndpointUrl, Message};
+use crate::store::workspace::{ChannelMessageQuery, FollowUps, PostResult, WorkspaceStore};
+use crate::store::{from_ms, to_ms, CreateMessageOutcome, FanOut, StoreError, StoreResult};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
+
+/// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
+/// returns the deliveries queued.
+async fn queue_in(conn: &mut SqliteConnection, messages: &[Message]) -> StoreResult<usize> {
+    let mut cache = EndpointCache::default();
+    let mut queued = 0;
+    for msg in messages {
+        if let CreateMessageOutcome::Created { deliveries } =
+            create_in(conn, &mut cache, msg, &FanOut::Subscribed, None).await?
+        {
+            queued += deliveries;
+        }
+    }
+    Ok(queued)
+}
 
 fn channel(r: &SqliteRow) -> Channel {
     Channel {
@@ -105,7 +126,8 @@ impl WorkspaceStore for SqliteStore {
         Ok(TeamId::from_trusted(id))
     }
 
-    async fn create_channel(&self, c: &Channel) -> StoreResult<()> {
+    async fn create_channel(&self, c: &Channel, events: &[Message]) -> StoreResult<usize> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO ws_channel (id, name, archived, created_at) VALUES (?1, ?2, ?3, ?4)",
         )
@@ -113,10 +135,12 @@ impl WorkspaceStore for SqliteStore {
         .bind(c.name.as_str())
         .bind(c.archived)
         .bind(to_ms(c.created_at))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, "a channel with this name already exists"))?;
-        Ok(())
+        let deliveries = queue_in(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(deliveries)
     }
 
     async fn get_channel(&self, key: &ChannelRef) -> StoreResult<Option<Channel>> {
@@ -151,16 +175,32 @@ impl WorkspaceStore for SqliteStore {
         Ok(())
     }
 
-    async fn set_channel_archived(&self, id: &ChannelId, archived: bool) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE ws_channel SET archived = ?2 WHERE id = ?1")
-            .bind(id.as_str())
-            .bind(archived)
-            .execute(&self.write)
-            .await?;
+    async fn set_channel_archived(
+        &self,
+        id: &ChannelId,
+        archived: bool,
+        events: &[Message],
+    ) -> StoreResult<Option<usize>> {
+        let mut tx = self.write.begin().await?;
+        let done =
+            sqlx::query("UPDATE ws_channel SET archived = ?2 WHERE id = ?1 AND archived <> ?2")
+                .bind(id.as_str())
+                .bind(archived)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM ws_channel WHERE id = ?1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                Some(_) => Ok(None),
+                None => Err(StoreError::NotFound),
+            };
         }
-        Ok(())
+        let deliveries = queue_in(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(Some(deliveries))
     }
 
     async fn post_channel_message(
@@ -168,6 +208,7 @@ impl WorkspaceStore for SqliteStore {
         channel_id: &ChannelId,
         m: &NewMessage,
         now_us: i64,
+        follow_ups: FollowUps,
     ) -> StoreResult<PostResult> {
         let mut tx = self.write.begin().await?;
         let ts: Option<i64> = sqlx::query_scalar(
@@ -207,20 +248,13 @@ impl WorkspaceStore for SqliteStore {
         .bind(&m.poster_name)
         .execute(&mut *tx)
         .await?;
+        let message = m.stored_as(channel_id, Ts::from_micros(ts));
+        let deliveries = queue_in(&mut tx, &follow_ups(&message)).await?;
         tx.commit().await?;
-        Ok(PostResult::Posted(Box::new(ChannelMessage {
-            channel_id: channel_id.clone(),
-            ts: Ts::from_micros(ts),
-            text: m.text.clone(),
-            username: m.username.clone(),
-            icon_emoji: m.icon_emoji.clone(),
-            icon_url: m.icon_url.clone(),
-            attachments: m.attachments.clone(),
-            blocks: m.blocks.clone(),
-            thread_ts: m.thread_ts,
-            posted_by: m.posted_by,
-            poster_name: m.poster_name.clone(),
-        })))
+        Ok(PostResult::Posted {
+            message: Box::new(message),
+            deliveries,
+        })
     }
 
     async fn list_channel_messages(

@@ -191,14 +191,9 @@ async fn stream(
         let workspace = workspace.clone();
         let channel_id = channel_id.clone();
         sse::fetched(async move {
-            let from = cursor.as_deref().map(Ts::parse).transpose()?;
-            let page = MessagePage {
-                from,
-                limit: sse::PAGE,
-                ascending: true,
-                thread: None,
-            };
-            let rows = workspace.list_messages(&channel_id, &page).await?;
+            let rows = workspace
+                .messages_after(&channel_id, cursor.as_deref(), sse::PAGE)
+                .await?;
             rows.into_iter()
                 .map(|m| {
                     let id = m.ts.to_string();

@@ -36,32 +36,16 @@ pub fn services_router(max_body_bytes: usize) -> Router<AppState> {
 }
 
 /// A body declared (`Content-Length`) over the limit is refused before it is read, as on the
-/// API, but with Slack's kind of answer. A bounded amount is read and dropped first: a sender
-/// still writing when the answer comes often sees a broken pipe instead of the 413. (The API's
-/// `reject_oversized` does the same with a JSON answer.)
+/// API (`super::within_declared_limit`), but with Slack's kind of answer.
 async fn refuse_declared_oversize(
     req: axum::extract::Request,
     next: axum::middleware::Next,
     max: usize,
 ) -> Response {
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_none_or(|n| n <= max as u64) {
-        return next.run(req).await;
+    match super::within_declared_limit(req, max).await {
+        Some(req) => next.run(req).await,
+        None => too_large(),
     }
-    let bound = (max * 4).min(16 * 1024 * 1024);
-    let mut body = req.into_body().into_data_stream();
-    let mut read = 0usize;
-    while read <= bound {
-        match futures::StreamExt::next(&mut body).await {
-            Some(Ok(chunk)) => read += chunk.len(),
-            _ => break,
-        }
-    }
-    too_large()
 }
 
 fn too_large() -> Response {

@@ -205,25 +205,35 @@ async fn reject_oversized(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let limit = state.config.max_body_bytes;
+    match within_declared_limit(req, limit).await {
+        Some(req) => Ok(next.run(req).await),
+        None => Err(ApiError::PayloadTooLarge(Some(limit))),
+    }
+}
+
+/// The request back when its declared `Content-Length` (if any) is within `limit`; `None` when
+/// it is over, after reading and dropping a bounded amount of the body: a client still
+/// writing its body when the answer comes often sees a broken pipe instead of the 413. Past
+/// the bound the connection is closed anyway, so a huge upload cannot keep us reading. Each
+/// caller answers in its own protocol's words (JSON here, Slack's text on hook URLs).
+pub(crate) async fn within_declared_limit(req: Request, limit: usize) -> Option<Request> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        // Read (and drop) a bounded amount first: a client still writing its body when the
-        // answer comes often sees a broken pipe instead of the 413. Past the bound the
-        // connection is closed anyway, so a huge upload cannot keep us reading.
-        let bound = (state.config.max_body_bytes * 4).min(16 * 1024 * 1024);
-        let mut body = req.into_body().into_data_stream();
-        let mut read = 0usize;
-        while read <= bound {
-            match futures::StreamExt::next(&mut body).await {
-                Some(Ok(chunk)) => read += chunk.len(),
-                _ => break,
-            }
-        }
-        return Err(ApiError::PayloadTooLarge(Some(state.config.max_body_bytes)));
+    if declared.is_none_or(|n| n <= limit as u64) {
+        return Some(req);
     }
-    Ok(next.run(req).await)
+    let bound = (limit * 4).min(16 * 1024 * 1024);
+    let mut body = req.into_body().into_data_stream();
+    let mut read = 0usize;
+    while read <= bound {
+        match futures::StreamExt::next(&mut body).await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+    None
 }

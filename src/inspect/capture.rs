@@ -25,6 +25,22 @@ pub async fn capture(
     Ok(outcome)
 }
 
+/// Up to `limit` of a bin's requests that arrived after `after` (a capture id; from the first
+/// when `None`), oldest first: what a live stream sends next, in the API and the console alike.
+pub async fn captures_after(
+    store: &DynStore,
+    bin: &BinId,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<Capture>> {
+    let page = crate::store::bins::CapturePage {
+        after: after.and_then(|a| CaptureId::parse(a).ok()),
+        ascending: true,
+        limit,
+    };
+    store.list_captures(bin, &page, &Default::default()).await
+}
+
 /// A captured request as the API, the live stream and the JSON export show it. The body is
 /// `body` when it is UTF-8 text and `bodyBase64` otherwise, so binary bodies survive JSON.
 #[derive(Debug, Clone, Serialize)]

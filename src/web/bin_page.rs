@@ -340,12 +340,9 @@ async fn live(
             let store = store.clone();
             let id = id.clone();
             sse::fetched(async move {
-                let page = CapturePage {
-                    after: after.as_deref().and_then(|a| CaptureId::parse(a).ok()),
-                    ascending: true,
-                    limit: sse::PAGE,
-                };
-                let rows = store.list_captures(&id, &page, &Default::default()).await?;
+                let rows =
+                    inspect::capture::captures_after(&store, &id, after.as_deref(), sse::PAGE)
+                        .await?;
                 Ok(rows
                     .into_iter()
                     .map(|c| LiveItem {

@@ -392,14 +392,9 @@ async fn live(
         let channel = channel.clone();
         let session = session.clone();
         sse::fetched(async move {
-            let from = cursor.as_deref().map(Ts::parse).transpose()?;
-            let page = MessagePage {
-                from,
-                limit: sse::PAGE,
-                ascending: true,
-                thread: None,
-            };
-            let rows = workspace.list_messages(&channel.id, &page).await?;
+            let rows = workspace
+                .messages_after(&channel.id, cursor.as_deref(), sse::PAGE)
+                .await?;
             Ok(rows
                 .into_iter()
                 .map(|m| {

@@ -158,6 +158,23 @@ impl Workspace {
         Ok(channel)
     }
 
+    /// Up to `limit` of a channel's messages posted after `after` (a `ts`; from the first when
+    /// `None`), oldest first: what a live stream sends next, in the API and the console alike.
+    pub async fn messages_after(
+        &self,
+        channel: &ChannelId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ChannelMessage>, WorkspaceError> {
+        let page = MessagePage {
+            from: after.map(Ts::parse).transpose()?,
+            limit,
+            ascending: true,
+            thread: None,
+        };
+        self.list_messages(channel, &page).await
+    }
+
     pub async fn list_messages(
         &self,
         channel: &ChannelId,

@@ -134,17 +134,7 @@ impl Operational {
     /// an operator notice must not fail the request or delivery it is about.
     async fn emit(&self, event_type: &'static str, data: Value) {
         let now = self.clock.now();
-        let msg = Message {
-            id: MessageId::generate(),
-            app_id: self.app_id.clone(),
-            event_type: EventTypeName::parse(event_type).expect("static event type"),
-            event_id: None,
-            payload: Some(json!({ "type": event_type, "data": data }).to_string()),
-            channels: None,
-            tags: None,
-            created_at: now,
-            payload_expires_at: now + chrono::Duration::days(90),
-        };
+        let msg = Message::own_event(&self.app_id, event_type, data, now);
         match self
             .store
             .create_message(&msg, FanOut::Subscribed, None)

@@ -167,6 +167,30 @@ pub struct Message {
     pub payload_expires_at: DateTime<Utc>,
 }
 
+impl Message {
+    /// An event Kanca publishes itself (operational webhooks, the workspace's events): the
+    /// payload is `{"type": …, "data": …}`, as Svix's operational webhooks send it, kept for
+    /// 90 days.
+    pub fn own_event(
+        app: &AppId,
+        event_type: &'static str,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: MessageId::generate(),
+            app_id: app.clone(),
+            event_type: EventTypeName::parse(event_type).expect("static event type"),
+            event_id: None,
+            payload: Some(serde_json::json!({ "type": event_type, "data": data }).to_string()),
+            channels: None,
+            tags: None,
+            created_at: now,
+            payload_expires_at: now + chrono::Duration::days(90),
+        }
+    }
+}
+
 /// Where one message stands for one endpoint. The numbers are Svix's `MessageStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {

@@ -2,7 +2,7 @@
 //! JSON views of both, shared by the API and the events (so a subscriber sees exactly what
 //! the API shows).
 
-use super::events::{event_message, CHANNEL_ARCHIVED, CHANNEL_CREATED};
+use super::events::{CHANNEL_ARCHIVED, CHANNEL_CREATED};
 use super::{Workspace, WorkspaceError};
 use crate::domain::workspace::*;
 use crate::domain::Message;
@@ -199,7 +199,7 @@ impl Workspace {
             "teamId": self.team_id(),
             "channel": ChannelView::from(channel.clone()),
         });
-        event_message(self.events_app(), event_type, data, self.deps.clock.now())
+        Message::own_event(self.events_app(), event_type, data, self.deps.clock.now())
     }
 
     /// Wakes the dispatcher after a commit that queued deliveries.

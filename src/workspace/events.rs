@@ -62,26 +62,6 @@ pub async fn ensure_app(store: &DynStore) -> anyhow::Result<AppId> {
     }
 }
 
-/// An event of the `workspace` application (`app`), as a message to queue.
-pub(crate) fn event_message(
-    app: &AppId,
-    event_type: &'static str,
-    data: Value,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Message {
-    Message {
-        id: MessageId::generate(),
-        app_id: app.clone(),
-        event_type: EventTypeName::parse(event_type).expect("static event type"),
-        event_id: None,
-        payload: Some(json!({ "type": event_type, "data": data }).to_string()),
-        channels: None,
-        tags: None,
-        created_at: now,
-        payload_expires_at: now + chrono::Duration::days(90),
-    }
-}
-
 fn channel_schema() -> Value {
     json!({
         "type": "object",

@@ -17,10 +17,11 @@
 //! in Slack, where outgoing webhooks ignore bot posts.
 
 use super::channels::{ChannelView, MessageView};
-use super::events::{event_message, MESSAGE_POSTED};
+use super::events::MESSAGE_POSTED;
 use super::outgoing::requests_for;
 use super::{Workspace, WorkspaceError};
 use crate::domain::workspace::*;
+use crate::domain::Message;
 use crate::store::workspace::{FollowUps, PostResult};
 
 /// Slack's limit on a message's text (characters).
@@ -83,7 +84,10 @@ impl Workspace {
                 "channel": ChannelView::from(channel),
                 "message": MessageView::from(posted.clone()),
             });
-            messages.insert(0, event_message(&events_app, MESSAGE_POSTED, data, now));
+            messages.insert(
+                0,
+                Message::own_event(&events_app, MESSAGE_POSTED, data, now),
+            );
             messages
         })
     }

@@ -1,6 +1,7 @@
 //! Incoming webhooks, black-box: every status and body Slack answers with (DESIGN.md), the
 //! payloads real senders produce (the fixtures), JSON and form bodies, Mattermost's raw
-//! newlines, overrides and locked hooks, archived channels, and hook management.
+//! newlines, overrides and locked hooks, archived channels, hook management, and the `mrkdwn`
+//! flag kept through the API and `message.posted`.
 
 mod common;
 
@@ -572,4 +573,87 @@ async fn hook_urls_and_messages_survive_a_restart() {
         .map(|m| m["text"].clone())
         .collect();
     assert_eq!(texts, vec![json!("before"), json!("after")]);
+}
+
+#[tokio::test]
+async fn the_mrkdwn_flag_is_kept_and_published() {
+    let server = workspace().await;
+    let receiver = Receiver::start().await;
+    let app = server.get("/api/v1/app/workspace").await;
+    server
+        .create_endpoint(
+            app["id"].as_str().unwrap(),
+            json!({"url": receiver.url(), "filterTypes": ["message.posted"]}),
+        )
+        .await;
+    let url = hook(&server, json!({})).await;
+
+    // Slack's `"mrkdwn": false` (also as text, and in a form body) turns formatting off; absent
+    // or anything Slack would not read as false, it stays on.
+    for body in [
+        json!({"text": "*default*"}),
+        json!({"text": "*bool false*", "mrkdwn": false}),
+        json!({"text": "*text false*", "mrkdwn": "false"}),
+        json!({"text": "*bool true*", "mrkdwn": true}),
+        json!({"text": "*null*", "mrkdwn": null}),
+    ] {
+        server.post_hook_json(&url, &body).await.assert(200, "ok");
+    }
+    let form = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(br#"{"text": "*form zero*", "mrkdwn": "0"}"#)
+            .collect::<String>()
+    );
+    server
+        .post_hook(&url, "application/x-www-form-urlencoded", form.into_bytes())
+        .await
+        .assert(200, "ok");
+    // A person's post is always formatted.
+    server.say("general", "ada", "*person*").await;
+
+    let expected = [
+        ("*default*", true),
+        ("*bool false*", false),
+        ("*text false*", false),
+        ("*bool true*", true),
+        ("*null*", true),
+        ("*form zero*", false),
+        ("*person*", true),
+    ];
+    let read: Vec<(String, Value)> = server
+        .channel_messages("general")
+        .await
+        .iter()
+        .map(|m| (m["text"].as_str().unwrap().to_owned(), m["mrkdwn"].clone()))
+        .collect();
+    let want: Vec<(String, Value)> = expected
+        .iter()
+        .map(|(t, f)| (t.to_string(), json!(f)))
+        .collect();
+    assert_eq!(read, want);
+
+    // The same flag in every `message.posted` event (deliveries arrive in any order).
+    let events: Vec<Value> = receiver
+        .wait_for(expected.len(), WAIT)
+        .await
+        .iter()
+        .map(|d| d.json())
+        .collect();
+    for (text, flag) in expected {
+        let event = events
+            .iter()
+            .find(|e| e["data"]["message"]["text"] == text)
+            .unwrap_or_else(|| panic!("no message.posted for {text}: {events:#?}"));
+        assert_eq!(event["data"]["message"]["mrkdwn"], json!(flag), "{event}");
+    }
+
+    // The catalog's schema and example know the field.
+    let et = server.get("/api/v1/event-type/message.posted").await;
+    let schema = &et["schemas"]["1"];
+    let message = &schema["properties"]["data"]["properties"]["message"];
+    assert_eq!(message["properties"]["mrkdwn"]["type"], "boolean", "{et}");
+    assert_eq!(
+        schema["examples"][0]["data"]["message"]["mrkdwn"], true,
+        "{et}"
+    );
 }

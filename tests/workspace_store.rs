@@ -107,6 +107,7 @@ fn channel(name: &str) -> Channel {
 fn new_message(text: &str) -> NewMessage {
     NewMessage {
         text: text.into(),
+        mrkdwn: true,
         username: None,
         icon_emoji: None,
         icon_url: None,

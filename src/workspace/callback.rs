@@ -104,6 +104,7 @@ impl Workspace {
         let hook_name = job.endpoint.fields.description.clone();
         let msg = NewMessage {
             text: parsed.text.unwrap_or_default(),
+            mrkdwn: parsed.mrkdwn,
             username: parsed.username.or_else(|| Some(hook_name.clone())),
             icon_emoji: parsed.icon_emoji,
             icon_url: parsed.icon_url,

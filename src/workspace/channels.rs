@@ -47,6 +47,8 @@ pub struct MessageView {
     pub ts: Ts,
     pub channel_id: ChannelId,
     pub text: String,
+    /// Slack's `mrkdwn` flag: `false` when the sender asked for `text` unformatted.
+    pub mrkdwn: bool,
     pub username: Option<String>,
     pub icon_emoji: Option<String>,
     pub icon_url: Option<String>,
@@ -63,6 +65,7 @@ impl From<ChannelMessage> for MessageView {
             ts: m.ts,
             channel_id: m.channel_id,
             text: m.text,
+            mrkdwn: m.mrkdwn,
             username: m.username,
             icon_emoji: m.icon_emoji,
             icon_url: m.icon_url,

@@ -98,11 +98,15 @@ fn catalog() -> Vec<(&'static str, &'static str, Value)> {
                             "channel": channel_schema(),
                             "message": {
                                 "type": "object",
-                                "required": ["ts", "channelId", "text", "postedBy"],
+                                "required": ["ts", "channelId", "text", "mrkdwn", "postedBy"],
                                 "properties": {
                                     "ts": {"type": "string"},
                                     "channelId": {"type": "string"},
                                     "text": {"type": "string"},
+                                    "mrkdwn": {
+                                        "type": "boolean",
+                                        "description": "false: the sender asked for `text` without formatting (Slack's `mrkdwn` flag)"
+                                    },
                                     "username": {"type": ["string", "null"]},
                                     "iconEmoji": {"type": ["string", "null"]},
                                     "iconUrl": {"type": ["string", "null"]},
@@ -128,7 +132,7 @@ fn catalog() -> Vec<(&'static str, &'static str, Value)> {
                         "channel": channel_example,
                         "message": {
                             "ts": "1767225600.000100", "channelId": "C0123456789",
-                            "text": "deploy finished", "username": null, "iconEmoji": null,
+                            "text": "deploy finished", "mrkdwn": true, "username": null, "iconEmoji": null,
                             "iconUrl": null, "attachments": null, "blocks": null,
                             "threadTs": null, "postedBy": {"kind": "user", "name": "ada"}
                         }

@@ -244,6 +244,7 @@ impl Workspace {
         };
         let msg = NewMessage {
             text: payload.text.unwrap_or_default(),
+            mrkdwn: payload.mrkdwn,
             username,
             icon_emoji,
             icon_url,

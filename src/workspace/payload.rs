@@ -9,6 +9,8 @@
 //! - `""` for an override means "not given"; numbers and booleans where strings are
 //!   documented are taken as their text; `null` inside `attachments`/`blocks` is skipped.
 //! - `attachments`/`blocks` given as a JSON *string* holding the list (form senders do this).
+//! - Flags (`mrkdwn`) as booleans, as `"true"`/`"false"`, `"1"`/`"0"` or numbers; a value
+//!   that is none of these leaves the flag at its default rather than refusing the post.
 //!
 //! Attachments and blocks are kept as the sender's JSON text, every field in its order; only
 //! their shape and counts are checked.
@@ -55,9 +57,11 @@ impl PayloadError {
 }
 
 /// A payload that Slack would post.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IncomingPayload {
     pub text: Option<String>,
+    /// Slack's `mrkdwn` flag: `false` turns off the formatting of `text`. Default `true`.
+    pub mrkdwn: bool,
     /// The attachments JSON list as given.
     pub attachments: Option<String>,
     /// The blocks JSON list as given.
@@ -141,6 +145,7 @@ pub fn parse_json(json: &str) -> Result<IncomingPayload, PayloadError> {
     }
     Ok(IncomingPayload {
         text,
+        mrkdwn: value("mrkdwn").and_then(as_flag).unwrap_or(true),
         attachments,
         blocks,
         username: value("username").and_then(as_text),
@@ -161,6 +166,21 @@ fn as_text(v: Value) -> Option<String> {
         Value::String(s) => Some(s),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A flag as Slack reads it: a boolean, a number (0 is false) or its text (`"true"`,
+/// `"false"`, `"1"`, `"0"`, any case); anything else (`null`, `""`, `"maybe"`) is not given.
+fn as_flag(v: Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(b),
+        Value::Number(n) => n.as_f64().map(|f| f != 0.0),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -263,6 +283,25 @@ mod tests {
         assert_eq!(p.username, None);
         assert_eq!(p.channel, None);
         assert_eq!(p.thread_ts.unwrap().to_string(), "1531420618.000200");
+    }
+
+    #[test]
+    fn mrkdwn_flag_defaults_to_true_and_reads_lenient_forms() {
+        let flag = |extra: &str| {
+            parse_json(&format!(r#"{{"text": "t"{extra}}}"#))
+                .unwrap()
+                .mrkdwn
+        };
+        assert!(flag(""));
+        assert!(!flag(r#", "mrkdwn": false"#));
+        assert!(!flag(r#", "mrkdwn": "false""#));
+        assert!(!flag(r#", "mrkdwn": "FALSE""#));
+        assert!(!flag(r#", "mrkdwn": 0"#));
+        assert!(!flag(r#", "mrkdwn": "0""#));
+        assert!(flag(r#", "mrkdwn": "true""#));
+        assert!(flag(r#", "mrkdwn": 1"#));
+        assert!(flag(r#", "mrkdwn": null"#));
+        assert!(flag(r#", "mrkdwn": "maybe""#));
     }
 
     #[test]

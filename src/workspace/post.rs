@@ -120,6 +120,7 @@ impl Workspace {
             &channel,
             NewMessage {
                 text: text.to_owned(),
+                mrkdwn: true,
                 username: None,
                 icon_emoji: None,
                 icon_url: None,

@@ -18,6 +18,8 @@ pub struct ChannelMessage {
     pub channel_id: ChannelId,
     pub ts: Ts,
     pub text: String,
+    /// Slack's `mrkdwn` flag: `false` shows `text` as typed, without formatting.
+    pub mrkdwn: bool,
     pub username: Option<String>,
     pub icon_emoji: Option<String>,
     pub icon_url: Option<String>,
@@ -35,6 +37,8 @@ pub struct ChannelMessage {
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub text: String,
+    /// Slack's `mrkdwn` flag: `false` shows `text` as typed, without formatting.
+    pub mrkdwn: bool,
     pub username: Option<String>,
     pub icon_emoji: Option<String>,
     pub icon_url: Option<String>,
@@ -52,6 +56,7 @@ impl NewMessage {
             channel_id: channel.clone(),
             ts,
             text: self.text.clone(),
+            mrkdwn: self.mrkdwn,
             username: self.username.clone(),
             icon_emoji: self.icon_emoji.clone(),
             icon_url: self.icon_url.clone(),

@@ -46,6 +46,7 @@ fn message(r: &PgRow) -> ChannelMessage {
         channel_id: ChannelId::from_trusted(r.get("channel_id")),
         ts: Ts::from_micros(r.get("ts")),
         text: r.get("text"),
+        mrkdwn: r.get("mrkdwn"),
         username: r.get("username"),
         icon_emoji: r.get("icon_emoji"),
         icon_url: r.get("icon_url"),
@@ -242,8 +243,8 @@ impl WorkspaceStore for PgStore {
         };
         sqlx::query(
             "INSERT INTO ws_message (channel_id, ts, text, username, icon_emoji, icon_url,
-                 attachments, blocks, thread_ts, posted_by, poster_name)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(channel_id.as_str())
         .bind(ts)
@@ -256,6 +257,7 @@ impl WorkspaceStore for PgStore {
         .bind(m.thread_ts.map(Ts::micros))
         .bind(m.posted_by.as_str())
         .bind(&m.poster_name)
+        .bind(m.mrkdwn)
         .execute(&mut *tx)
         .await?;
         let message = m.stored_as(channel_id, Ts::from_micros(ts));
@@ -367,7 +369,7 @@ impl WorkspaceStore for PgStore {
         sqlx::query(
             "INSERT INTO ws_outgoing_hook (id, name, channel_id, trigger_words, trigger_when,
                  callback_urls, endpoint_ids, content_type, token, signing_secret, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(h.id.as_str())
         .bind(&h.name)

@@ -2,6 +2,13 @@
 //! webhook posts, and the hook's `icon_url` as its avatar; `icon_emoji` names are not drawn), its mrkdwn text, Slack's legacy attachments (colour bar, pretext, author,
 //! title, text, fields, image, footer) and the simple Block Kit blocks.
 //!
+//! Formatting follows the sender's flags, as Slack documents them: a message's `text` is mrkdwn
+//! unless the message came with `"mrkdwn": false` (then it is shown as typed), and an
+//! attachment's `pretext`, `text` and field values are mrkdwn only when its `mrkdwn_in` list
+//! names them (`"pretext"`, `"text"`, `"fields"`); Slack's formatting guide: "by default bot
+//! message text will be formatted, but attachments are not". An attachment's `fallback`, shown
+//! when it has no `text`, `title` or `pretext`, stands in for its `text` and follows its rule.
+//!
 //! Attachments and blocks are the sender's JSON kept as given, so they are read here
 //! leniently: a field of the wrong type is skipped, never an error. Everything shown is
 //! escaped; a colour is used only when it is one of Slack's names or a `#rrggbb` value, and
@@ -77,7 +84,7 @@ pub fn render(m: &ChannelMessage, replies: Option<Markup>, reply_form: Option<Ma
                     }
                     " " span class="muted msg-time" { (layout::time(crate::store::from_ms(m.ts.micros() / 1000))) }
                 }
-                @if !m.text.is_empty() { div class="mrkdwn" { (mrkdwn::render(&m.text)) } }
+                @if !m.text.is_empty() { (formatted(&m.text, m.mrkdwn)) }
                 @if let Some(a) = m.attachments.as_deref() { (attachments(a)) }
                 @if let Some(b) = m.blocks.as_deref() { (blocks(b)) }
                 @if let Some(r) = replies {
@@ -87,6 +94,22 @@ pub fn render(m: &ChannelMessage, replies: Option<Markup>, reply_form: Option<Ma
             }
         }
     }
+}
+
+/// `s` as mrkdwn, or as typed (escaped, Slack's `&lt;` entities decoded, line breaks kept by
+/// the stylesheet) when the sender turned formatting off.
+fn formatted(s: &str, mrkdwn: bool) -> Markup {
+    html! {
+        @if mrkdwn { div class="mrkdwn" { (mrkdwn::render(s)) } }
+        @else { div class="plain" { (mrkdwn::plain(s)) } }
+    }
+}
+
+/// Whether an attachment's `mrkdwn_in` names `part` (`"pretext"`, `"text"` or `"fields"`).
+fn mrkdwn_in(a: &Value, part: &str) -> bool {
+    a.get("mrkdwn_in")
+        .and_then(Value::as_array)
+        .is_some_and(|parts| parts.iter().any(|p| p.as_str() == Some(part)))
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -146,23 +169,23 @@ fn attachments(json: &str) -> Markup {
                     rect width="1" height="1" fill=(colour(a).unwrap_or_else(|| "#d9dde3".into())) {}
                 }
                 div class="att-body" {
-                    @if let Some(p) = text(a, "pretext") { div class="mrkdwn" { (mrkdwn::render(p)) } }
+                    @if let Some(p) = text(a, "pretext") { (formatted(p, mrkdwn_in(a, "pretext"))) }
                     @if let Some(n) = text(a, "author_name") {
                         div class="att-author" { (link_or_text(n, text(a, "author_link"))) }
                     }
                     @if let Some(t) = text(a, "title") {
                         div class="att-title" { (link_or_text(t, text(a, "title_link"))) }
                     }
-                    @if let Some(t) = text(a, "text") { div class="mrkdwn" { (mrkdwn::render(t)) } }
+                    @if let Some(t) = text(a, "text") { (formatted(t, mrkdwn_in(a, "text"))) }
                     @else if let (None, None, Some(f)) = (text(a, "title"), text(a, "pretext"), text(a, "fallback")) {
-                        div class="mrkdwn" { (mrkdwn::render(f)) }
+                        (formatted(f, mrkdwn_in(a, "text")))
                     }
                     @if let Some(Value::Array(fields)) = a.get("fields") {
                         div class="att-fields" {
                             @for f in fields.iter().filter(|f| f.is_object()) {
                                 div class={"att-field" @if f.get("short").and_then(Value::as_bool) == Some(true) { " short" }} {
                                     @if let Some(t) = text(f, "title") { div class="att-field-title" { (t) } }
-                                    @if let Some(v) = text(f, "value") { div class="mrkdwn" { (mrkdwn::render(v)) } }
+                                    @if let Some(v) = text(f, "value") { (formatted(v, mrkdwn_in(a, "fields"))) }
                                 }
                             }
                         }
@@ -233,7 +256,7 @@ mod tests {
     fn attachments_escape_and_keep_images_to_web_urls() {
         let html = attachments(
             r#"[{"color":"danger","title":"<b>CPU</b>","title_link":"javascript:alert(1)",
-                "fields":[{"title":"Host","value":"*db-1*","short":true}],
+                "fields":[{"title":"Host","value":"*db-1*","short":true}],"mrkdwn_in":["fields"],
                 "image_url":"javascript:alert(2)"}]"#,
         )
         .into_string();
@@ -242,5 +265,56 @@ mod tests {
         assert!(html.contains("<strong>db-1</strong>"), "{html}");
         assert!(html.contains(r##"fill="#e01e5a""##), "{html}");
         assert_eq!(attachments("not json").into_string(), "");
+    }
+
+    #[test]
+    fn text_is_plain_when_mrkdwn_is_false() {
+        let mut m = crate::domain::workspace::NewMessage {
+            text: "*bold* &lt;b&gt;\nnext".into(),
+            mrkdwn: false,
+            username: None,
+            icon_emoji: None,
+            icon_url: None,
+            attachments: None,
+            blocks: None,
+            thread_ts: None,
+            posted_by: PosterKind::App,
+            poster_name: "hook".into(),
+        }
+        .stored_as(
+            &crate::domain::workspace::ChannelId::generate(),
+            Ts::from_micros(1),
+        );
+        let html = render(&m, None, None).into_string();
+        assert!(html.contains("*bold* &lt;b&gt;\nnext"), "{html}");
+        assert!(!html.contains("<strong>"), "{html}");
+        m.mrkdwn = true;
+        let html = render(&m, None, None).into_string();
+        assert!(html.contains("<strong>bold</strong>"), "{html}");
+    }
+
+    #[test]
+    fn attachments_format_only_what_mrkdwn_in_names() {
+        let att = |mrkdwn_in: &str| {
+            attachments(&format!(
+                r#"[{{"pretext":"*p*","text":"*t*","fields":[{{"title":"F","value":"*v*"}}]{mrkdwn_in}}}]"#
+            ))
+            .into_string()
+        };
+        let none = att("");
+        assert!(!none.contains("<strong>"), "{none}");
+        for part in ["*p*", "*t*", "*v*"] {
+            assert!(none.contains(part), "{none}");
+        }
+        let text_only = att(r#","mrkdwn_in":["text"]"#);
+        assert!(text_only.contains("<strong>t</strong>"), "{text_only}");
+        assert!(
+            text_only.contains("*p*") && text_only.contains("*v*"),
+            "{text_only}"
+        );
+        let all = att(r#","mrkdwn_in":["pretext","text","fields"]"#);
+        for part in ["p", "t", "v"] {
+            assert!(all.contains(&format!("<strong>{part}</strong>")), "{all}");
+        }
     }
 }

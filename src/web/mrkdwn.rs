@@ -35,6 +35,12 @@ pub fn render(text: &str) -> Markup {
     }
 }
 
+/// `text` shown as typed, for a message sent with `"mrkdwn": false`: nothing is formatted, but
+/// Slack's escaped `&`, `<` and `>` are decoded as for formatted text (maud escapes them again).
+pub fn plain(text: &str) -> Markup {
+    html! { (unescape(text)) }
+}
+
 /// Slack's three escaped characters, decoded (`&amp;` last, so `&amp;lt;` stays `&lt;`).
 fn unescape(s: &str) -> String {
     s.replace("&lt;", "<")

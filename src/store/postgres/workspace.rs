@@ -369,7 +369,7 @@ impl WorkspaceStore for PgStore {
         sqlx::query(
             "INSERT INTO ws_outgoing_hook (id, name, channel_id, trigger_words, trigger_when,
                  callback_urls, endpoint_ids, content_type, token, signing_secret, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(h.id.as_str())
         .bind(&h.name)

@@ -284,7 +284,8 @@ async fn text_and_attachments_from_strangers_are_escaped_and_rendered() {
                     "title": "<img src=x onerror=alert(4)>",
                     "title_link": "javascript:alert(5)",
                     "fields": [{ "title": "Host", "value": "`db-1`", "short": true }],
-                    "image_url": "https://grafana.example/render/1.png"
+                    "image_url": "https://grafana.example/render/1.png",
+                    "mrkdwn_in": ["fields"]
                 }]
             }),
         )
@@ -301,6 +302,22 @@ async fn text_and_attachments_from_strangers_are_escaped_and_rendered() {
     assert!(page
         .contains(r#"<a href="https://grafana.example/d/1" rel="noopener noreferrer nofollow""#));
     assert!(page.contains("<code>db-1</code>"));
+    // Formatting off as the sender asks: `"mrkdwn": false` for the text, and an attachment's
+    // text without `mrkdwn_in` (Slack formats attachments only where it is listed).
+    server
+        .post_hook_json(
+            hook_url,
+            &json!({
+                "text": "*as typed* &lt;b&gt;", "mrkdwn": false,
+                "attachments": [{ "text": "_plain_ `too`", "pretext": "*pre*", "mrkdwn_in": ["pretext"] }]
+            }),
+        )
+        .await
+        .assert(200, "ok");
+    let (_, page) = console.get(&format!("/channels/{channel_id}")).await;
+    assert!(page.contains("*as typed* &lt;b&gt;"), "{page}");
+    assert!(page.contains("_plain_ `too`"), "{page}");
+    assert!(page.contains("<strong>pre</strong>"), "{page}");
     assert!(page.contains(r#"src="https://grafana.example/render/1.png""#));
     assert!(
         page.contains("APP"),

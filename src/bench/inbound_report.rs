@@ -294,7 +294,11 @@ mod tests {
             .find(|l| l.starts_with("post → seen on stream"))
             .unwrap();
         let figures: Vec<&str> = seen_line.split_whitespace().rev().take(5).collect();
-        assert_eq!(figures, ["5.50", "9.00", "9.00", "9.00", "2.00"], "{seen_line}");
+        assert_eq!(
+            figures,
+            ["5.50", "9.00", "9.00", "9.00", "2.00"],
+            "{seen_line}"
+        );
         let clean = report(InboundErrors::default()).table();
         assert!(clean.contains("errors: none"), "{clean}");
     }

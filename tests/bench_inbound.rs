@@ -48,6 +48,12 @@ fn assert_all_seen(report: &Value, scenario: &str) {
     assert_eq!(report["streamLatencyMs"]["samples"], 50, "{report}");
     assert_eq!(report["acceptLatencyMs"]["samples"], 50, "{report}");
     assert!(report["peakRssBytes"].as_u64().is_some(), "{report}");
+    let storage = match common::postgres_suite() {
+        true => "PostgreSQL, fresh database",
+        false => "SQLite",
+    };
+    let target = report["target"].as_str().unwrap();
+    assert!(target.contains(storage), "{target}");
 }
 
 #[test]

@@ -34,7 +34,7 @@
 //!
 //! The same load generator posts to Kanca's other two front doors instead, and the bench
 //! watches the live stream that each feeds, as a console or `kanca listen` would
-//! ([`inbound`]):
+//! (`inbound.rs`):
 //!
 //! 1. **Setup**, not timed, through the public API: a channel and an incoming webhook into
 //!    it, or a bin (keeping its maximum of requests, so that a stream that falls behind by

@@ -146,16 +146,16 @@ pub struct Options {
     pub server_log: Option<PathBuf>,
 }
 
-/// Which of Kanca's front doors a run measures.
+/// Which of Kanca's front doors a run measures: `Send` by [`run`], the others by
+/// [`run_inbound`]. (The variants' doc lines are `--scenario`'s help.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
-    /// Publish Svix messages and time their delivery to the bench's receiver ([`run`]).
+    /// Publish Svix messages and time their delivery to the bench's receiver.
     Send,
-    /// Post to a Slack-compatible incoming webhook and watch the channel's live stream
-    /// ([`run_inbound`]).
+    /// Post to a Slack-compatible incoming webhook and watch the channel's live stream.
     IncomingWebhook,
-    /// Send requests to a bin and watch its live stream ([`run_inbound`]).
+    /// Send requests to a bin and watch its live stream.
     Bin,
 }
 

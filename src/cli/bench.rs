@@ -24,7 +24,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Scenario::Send)]
     scenario: Scenario,
     /// Messages to publish. Each is delivered once to every endpoint, so the run expects
-    /// messages × endpoints deliveries.
+    /// messages × endpoints deliveries. In the incoming-webhook and bin scenarios: posts.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     messages: u64,
     /// Publishers sending at once, sharing one pooled HTTP client: the number of publish

@@ -11,6 +11,8 @@
 
 #[path = "bad_input.rs"]
 mod bad_input;
+#[path = "bench_inbound.rs"]
+mod bench_inbound;
 #[path = "bins_capture.rs"]
 mod bins_capture;
 #[path = "bins_flow.rs"]

@@ -1,6 +1,7 @@
 //! The API calls the bench makes besides publishing: an application and its endpoints before
 //! the run (plain Svix API, so any compatible server can be measured), and, for a spawned
-//! Kanca, its delivery outcome counters from `/metrics` after it.
+//! Kanca, its delivery outcome counters from `/metrics` after it. The receive and inspect
+//! scenarios make a channel with an incoming webhook, or a bin, the same way.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -35,6 +36,52 @@ impl Api<'_> {
         .await
         .with_context(|| format!("creating an endpoint for {url}"))?;
         Ok(())
+    }
+
+    /// Creates a channel and returns its id.
+    pub async fn create_channel(&self, name: &str) -> anyhow::Result<String> {
+        let created = self
+            .post("/api/v1/channels", json!({ "name": name }))
+            .await
+            .context("creating the bench channel")?;
+        created["id"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the created channel has no id: {created}"))
+    }
+
+    /// Creates an incoming webhook into `channel` and returns the path of its URL
+    /// (`/services/T…/B…/token`). The path, not the URL: the server's public URL need not be
+    /// how the bench reaches it, and with several nodes posts go to each in turn. The token
+    /// is a secret, so it is never put in an error or the report.
+    pub async fn create_incoming_webhook(&self, channel: &str) -> anyhow::Result<String> {
+        let created = self
+            .post(
+                "/api/v1/incoming-webhooks",
+                json!({ "name": "kanca bench", "channel": channel }),
+            )
+            .await
+            .context("creating the bench incoming webhook")?;
+        let url = created["url"]
+            .as_str()
+            .context("the created incoming webhook has no url")?;
+        let url = url::Url::parse(url).context("the incoming webhook's url does not parse")?;
+        Ok(url.path().to_owned())
+    }
+
+    /// Creates a bin keeping `max_requests` requests and returns its id.
+    pub async fn create_bin(&self, max_requests: u32) -> anyhow::Result<String> {
+        let created = self
+            .post(
+                "/api/v1/bin",
+                json!({ "name": "kanca bench", "maxRequests": max_requests }),
+            )
+            .await
+            .context("creating the bench bin")?;
+        created["id"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the created bin has no id: {created}"))
     }
 
     /// `kanca_deliveries_total` by outcome (Kanca only), from `/metrics`.

@@ -28,6 +28,21 @@ pub struct Load {
     pub payload_bytes: usize,
     /// Messages per second offered in total; `None` is as fast as the target answers.
     pub rate: Option<f64>,
+    /// How each request body carries the payload.
+    pub shape: Shape,
+}
+
+/// How the payload `{"sentAtUs":…,"seq":…,"pad":"…"}` is wrapped in a request body, which is
+/// what the target of each scenario takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A Svix message: `{"eventType":"bench.event","payload":{…}}`.
+    SvixMessage,
+    /// A Slack incoming-webhook post whose `text` is the payload as a string:
+    /// `{"text":"{\"sentAtUs\":…}"}`, so that it comes back whole in the message's text.
+    SlackText,
+    /// The payload itself (a bin captures the body byte for byte).
+    Bare,
 }
 
 /// Where to send it: message *n* goes to `urls[n % urls.len()]`.
@@ -98,7 +113,11 @@ pub async fn run(
     client: &reqwest::Client,
     live: Arc<Live>,
 ) -> Outcome {
-    let template = Arc::new(BodyTemplate::new(load.payload_bytes, load.messages));
+    let template = Arc::new(BodyTemplate::new(
+        load.payload_bytes,
+        load.messages,
+        load.shape,
+    ));
     let acknowledged: Arc<Vec<AtomicBool>> =
         Arc::new((0..load.messages).map(|_| AtomicBool::new(false)).collect());
     let next = Arc::new(AtomicU64::new(0));
@@ -239,19 +258,22 @@ fn transport_kind(e: &reqwest::Error) -> &'static str {
     }
 }
 
-/// The request body, `{"eventType":"bench.event","payload":{"sentAtUs":…,"seq":…,"pad":"xx…"}}`,
-/// with the padding sized once so that the payload is about `--payload-bytes` long.
+/// The request body, by default `{"eventType":"bench.event","payload":{"sentAtUs":…,"seq":…,"pad":"xx…"}}`
+/// (see [`Shape`] for the others), with the padding sized once so that the payload is about
+/// `--payload-bytes` long.
 struct BodyTemplate {
     pad: String,
+    shape: Shape,
 }
 
 impl BodyTemplate {
-    fn new(payload_bytes: usize, messages: usize) -> Self {
+    fn new(payload_bytes: usize, messages: usize, shape: Shape) -> Self {
         // The payload without padding, with the widest seq this run sends and a 16-digit
         // timestamp (Unix µs until the year 2286).
         let widest = Self::payload(1_000_000_000_000_000, messages, "");
         Self {
             pad: "x".repeat(payload_bytes.saturating_sub(widest.len())),
+            shape,
         }
     }
 
@@ -260,11 +282,18 @@ impl BodyTemplate {
     }
 
     fn render(&self, seq: usize, sent_at_us: u64) -> Vec<u8> {
-        format!(
-            r#"{{"eventType":"bench.event","payload":{}}}"#,
-            Self::payload(sent_at_us, seq, &self.pad)
-        )
-        .into_bytes()
+        let payload = Self::payload(sent_at_us, seq, &self.pad);
+        match self.shape {
+            Shape::SvixMessage => {
+                format!(r#"{{"eventType":"bench.event","payload":{payload}}}"#).into_bytes()
+            }
+            // The payload holds digits, letters and quotes only, so escaping the quotes makes
+            // it a JSON string.
+            Shape::SlackText => {
+                format!(r#"{{"text":"{}"}}"#, payload.replace('"', r#"\""#)).into_bytes()
+            }
+            Shape::Bare => payload.into_bytes(),
+        }
     }
 }
 
@@ -275,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_payload_is_about_the_asked_size_and_carries_seq_and_time() {
-        let template = BodyTemplate::new(1024, 10_000);
+        let template = BodyTemplate::new(1024, 10_000, Shape::SvixMessage);
         let body = template.render(9_999, 1_700_000_000_000_000);
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let payload = json["payload"].to_string();
@@ -285,5 +314,21 @@ mod tests {
             json_u64_field(&body, "sentAtUs"),
             Some(1_700_000_000_000_000)
         );
+    }
+
+    #[test]
+    fn a_slack_post_carries_the_payload_as_its_text_and_a_bin_gets_it_bare() {
+        let slack = BodyTemplate::new(200, 100, Shape::SlackText).render(42, 1_700_000_000_000_000);
+        let json: serde_json::Value = serde_json::from_slice(&slack).unwrap();
+        let text = json["text"].as_str().unwrap();
+        assert_eq!(json_u64_field(text.as_bytes(), "seq"), Some(42));
+        assert_eq!(
+            json_u64_field(text.as_bytes(), "sentAtUs"),
+            Some(1_700_000_000_000_000)
+        );
+        let bare = BodyTemplate::new(200, 100, Shape::Bare).render(7, 1_700_000_000_000_000);
+        let json: serde_json::Value = serde_json::from_slice(&bare).unwrap();
+        assert_eq!(json["seq"], 7);
+        assert!((190..=200).contains(&bare.len()), "{}", bare.len());
     }
 }

@@ -30,6 +30,29 @@
 //!    receiver comes back every waiting delivery is due within about a second and the drain
 //!    measures the server rather than its retry schedule.
 //!
+//! # The receive and inspect scenarios (`--scenario incoming-webhook`, `--scenario bin`)
+//!
+//! The same load generator posts to Kanca's other two front doors instead, and the bench
+//! watches the live stream that each feeds, as a console or `kanca listen` would
+//! (`inbound.rs`):
+//!
+//! 1. **Setup**, not timed, through the public API: a channel and an incoming webhook into
+//!    it, or a bin (keeping its maximum of requests, so that a stream that falls behind by
+//!    less than that loses nothing). Spawned servers get `KANCA_HOOK_RATE_LIMIT` and
+//!    `KANCA_HOOK_RATE_BURST` of 100000: the default of one post a second per hook is a
+//!    security limit, not what is measured. The report says so.
+//! 2. **Stream**: the channel's or the bin's Server-Sent Events stream is opened (the
+//!    server has answered its headers) before the first post, and reconnects with
+//!    `Last-Event-ID` if it drops.
+//! 3. **Post**: `--concurrency` posters send `--messages` hook posts (the payload below is the
+//!    message's `text`) or bin captures (the payload is the body). The accept rate is 2xx
+//!    answers per second, timed as the publish rate above.
+//! 4. **Seen**: each stream event is matched to its post by the `seq` in it; the run waits
+//!    until every accepted post has been seen, or `--timeout`. The stream rate is distinct
+//!    posts seen per second from the first post to the last one seen; the latencies are post
+//!    → 2xx and post (`sentAtUs`) → seen on the stream. Events seen twice, events the bench
+//!    cannot place, and accepted posts never seen are errors.
+//!
 //! # Why latency comes from the payload
 //!
 //! Each payload carries `sentAtUs`, the wall-clock time (µs since the Unix epoch) just before
@@ -55,19 +78,24 @@ mod api;
 mod baseline;
 mod cluster;
 mod database;
+mod inbound;
+mod inbound_report;
 mod load;
 mod progress;
 mod receiver;
 mod report;
 mod rss;
+mod stream;
 mod target;
 
+pub use inbound::{run as run_inbound, HOOK_RATE_ENV};
+pub use inbound_report::InboundReport;
 pub use report::Report;
 
 use anyhow::Context;
 use api::Api;
 use baseline::Baseline;
-use load::{Destination, Live, Load};
+use load::{Destination, Live, Load, Shape};
 use progress::Progress;
 use receiver::{Receiver, Tally};
 use report::{Backlog, Errors, Percentiles};
@@ -87,6 +115,9 @@ const WAIT_POLL: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Options {
+    /// What is measured; reported only when it is not the default.
+    #[serde(skip_serializing_if = "Scenario::is_send")]
+    pub scenario: Scenario,
     pub messages: usize,
     pub concurrency: usize,
     pub payload_bytes: usize,
@@ -115,6 +146,25 @@ pub struct Options {
     pub server_log: Option<PathBuf>,
 }
 
+/// Which of Kanca's front doors a run measures: `Send` by [`run`], the others by
+/// [`run_inbound`]. (The variants' doc lines are `--scenario`'s help.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Publish Svix messages and time their delivery to the bench's receiver.
+    Send,
+    /// Post to a Slack-compatible incoming webhook and watch the channel's live stream.
+    IncomingWebhook,
+    /// Send requests to a bin and watch its live stream.
+    Bin,
+}
+
+impl Scenario {
+    pub fn is_send(&self) -> bool {
+        *self == Self::Send
+    }
+}
+
 fn masked<S: serde::Serializer>(token: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     token.as_ref().map(|_| "***").serialize(s)
 }
@@ -133,6 +183,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         concurrency: options.concurrency,
         payload_bytes: options.payload_bytes,
         rate: (options.rate > 0.0).then_some(options.rate),
+        shape: Shape::SvixMessage,
     };
     let baseline = match options.baseline {
         true => Some(baseline::run(&load, options.receiver_listen, &progress, epoch).await?),

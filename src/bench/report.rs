@@ -236,24 +236,7 @@ impl Report {
                 );
             }
         }
-        if !self.nodes.is_empty() {
-            let _ = writeln!(t);
-            let _ = writeln!(
-                t,
-                "{:<26}{:>12}{:>12}{:>10}",
-                "server (VmRSS, CPU)", "peak", "end", "CPU s"
-            );
-            for n in &self.nodes {
-                let _ = writeln!(
-                    t,
-                    "{:<26}{:>12}{:>12}{:>10}",
-                    format!("node {} (pid {})", n.node, n.pid),
-                    fmt_bytes(n.peak_rss_bytes),
-                    fmt_bytes(n.end_rss_bytes),
-                    n.cpu_secs.map_or("-".into(), |c| format!("{c:.2}"))
-                );
-            }
-        }
+        write_nodes(&mut t, &self.nodes);
         if let Some(cpu) = self.bench_cpu_secs {
             let _ = writeln!(t, "bench itself (publish → end of wait): {cpu:.2} CPU s");
         }
@@ -305,28 +288,55 @@ impl Report {
                 "  the wait ended at --timeout before every delivery arrived"
             );
         }
-        if let Some(logs) = &self.server_logs {
-            if logs.errors + logs.warnings + logs.other > 0 {
-                let _ = writeln!(
-                    t,
-                    "server logs: {} error, {} warning, {} other line(s); e.g.",
-                    logs.errors, logs.warnings, logs.other
-                );
-                for sample in &logs.samples {
-                    let _ = writeln!(t, "  {sample}");
-                }
-            } else {
-                let _ = writeln!(t, "server logs: no warnings or errors");
-            }
+        write_logs(t, self.server_logs.as_ref());
+    }
+}
+
+/// Memory and CPU of each spawned server (nothing for a running one).
+pub(super) fn write_nodes(t: &mut String, nodes: &[NodeFigures]) {
+    if !nodes.is_empty() {
+        let _ = writeln!(t);
+        let _ = writeln!(
+            t,
+            "{:<26}{:>12}{:>12}{:>10}",
+            "server (VmRSS, CPU)", "peak", "end", "CPU s"
+        );
+        for n in nodes {
+            let _ = writeln!(
+                t,
+                "{:<26}{:>12}{:>12}{:>10}",
+                format!("node {} (pid {})", n.node, n.pid),
+                fmt_bytes(n.peak_rss_bytes),
+                fmt_bytes(n.end_rss_bytes),
+                n.cpu_secs.map_or("-".into(), |c| format!("{c:.2}"))
+            );
         }
     }
 }
 
-fn fmt_rate(rate: Option<f64>) -> String {
+/// What the spawned servers logged at `warn` and above.
+pub(super) fn write_logs(t: &mut String, logs: Option<&LogSummary>) {
+    if let Some(logs) = logs {
+        if logs.errors + logs.warnings + logs.other > 0 {
+            let _ = writeln!(
+                t,
+                "server logs: {} error, {} warning, {} other line(s); e.g.",
+                logs.errors, logs.warnings, logs.other
+            );
+            for sample in &logs.samples {
+                let _ = writeln!(t, "  {sample}");
+            }
+        } else {
+            let _ = writeln!(t, "server logs: no warnings or errors");
+        }
+    }
+}
+
+pub(super) fn fmt_rate(rate: Option<f64>) -> String {
     rate.map_or("-".into(), |r| format!("{r:.0}"))
 }
 
-fn fmt_bytes(bytes: Option<u64>) -> String {
+pub(super) fn fmt_bytes(bytes: Option<u64>) -> String {
     bytes.map_or("-".into(), |b| {
         format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
     })

@@ -1,7 +1,7 @@
 //! `kanca bench`: the flags, checked into [`crate::bench::Options`], and the report printed.
 //! How the measurement works is in the module doc of [`crate::bench`].
 
-use crate::bench::{self, Options};
+use crate::bench::{self, Options, Scenario};
 use anyhow::bail;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,8 +14,17 @@ const RETRY_SCHEDULE: &str = "1s,2s,5s";
 /// The flags of `kanca bench` (its `--help` text is the doc comment on `Command::Bench`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
+    /// What to measure: `send` publishes Svix messages and times their delivery to the
+    /// bench's receiver; `incoming-webhook` posts to a Slack-compatible incoming webhook and
+    /// `bin` sends requests to a request bin, both timing post → 2xx and post → seen on the
+    /// channel's or bin's live stream (SSE). Spawned servers get KANCA_HOOK_RATE_LIMIT and
+    /// KANCA_HOOK_RATE_BURST of 100000 for `incoming-webhook` (with --server, the server's
+    /// own hook limit applies: 1/s by default). --endpoints, --fail-ratio, --baseline,
+    /// --backlog and --receiver-url apply to `send` only.
+    #[arg(long, value_enum, default_value_t = Scenario::Send)]
+    scenario: Scenario,
     /// Messages to publish. Each is delivered once to every endpoint, so the run expects
-    /// messages × endpoints deliveries.
+    /// messages × endpoints deliveries. In the incoming-webhook and bin scenarios: posts.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     messages: u64,
     /// Publishers sending at once, sharing one pooled HTTP client: the number of publish
@@ -100,6 +109,9 @@ pub struct BenchArgs {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let options = args.check()?;
+    if options.scenario != Scenario::Send {
+        return run_inbound(options).await;
+    }
     let json = options.json;
     let report = tokio::select! {
         report = bench::run(options) => report?,
@@ -114,8 +126,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn run_inbound(options: Options) -> anyhow::Result<()> {
+    let json = options.json;
+    let report = tokio::select! {
+        report = bench::run_inbound(options) => report?,
+        () = interrupted() => bail!("interrupted; the spawned servers were stopped"),
+    };
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
 impl BenchArgs {
     fn check(self) -> anyhow::Result<Options> {
+        if self.scenario != Scenario::Send {
+            let send_only = [
+                ("--endpoints", self.endpoints != 1),
+                ("--fail-ratio", self.fail_ratio != 0.0),
+                ("--baseline", self.baseline),
+                ("--backlog", self.backlog),
+                ("--receiver-url", self.receiver_url.is_some()),
+            ];
+            if let Some((flag, _)) = send_only.iter().find(|(_, given)| *given) {
+                bail!("{flag} applies to --scenario send only: the receive and inspect scenarios have no receiver");
+            }
+        }
         if !(0.0..=1.0).contains(&self.fail_ratio) {
             bail!("--fail-ratio must be between 0 and 1");
         }
@@ -146,7 +184,14 @@ impl BenchArgs {
                 RETRY_SCHEDULE.into()
             }
         });
+        let mut server_env = self.server_env;
+        if self.scenario == Scenario::IncomingWebhook {
+            // Before the user's --server-env, which is applied last and so can override them.
+            let hook_rate = bench::HOOK_RATE_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()));
+            server_env.splice(0..0, hook_rate);
+        }
         Ok(Options {
+            scenario: self.scenario,
             messages: self.messages as usize,
             concurrency: self.concurrency as usize,
             payload_bytes: self.payload_bytes,
@@ -165,7 +210,7 @@ impl BenchArgs {
             retry_schedule,
             receiver_listen: self.receiver_listen,
             receiver_url: self.receiver_url,
-            server_env: self.server_env,
+            server_env,
             server_log: self.server_log,
         })
     }
@@ -203,5 +248,91 @@ async fn interrupted() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn check(args: &[&str]) -> anyhow::Result<Options> {
+        let argv = std::iter::once("kanca-bench").chain(args.iter().copied());
+        Cli::try_parse_from(argv)?.bench.check()
+    }
+
+    #[test]
+    fn send_is_the_default_and_keeps_its_server_settings() {
+        let options = check(&[]).unwrap();
+        assert_eq!(options.scenario, Scenario::Send);
+        assert!(options.server_env.is_empty());
+        // The default scenario is not reported, so send's JSON is as it was.
+        let json = serde_json::to_value(&options).unwrap();
+        assert!(json.get("scenario").is_none(), "{json}");
+    }
+
+    #[test]
+    fn the_incoming_webhook_scenario_lifts_the_hook_rate_limit_unless_told_otherwise() {
+        let options = check(&["--scenario", "incoming-webhook"]).unwrap();
+        assert_eq!(options.scenario, Scenario::IncomingWebhook);
+        let env: Vec<_> = options
+            .server_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                "KANCA_HOOK_RATE_LIMIT=100000",
+                "KANCA_HOOK_RATE_BURST=100000"
+            ]
+        );
+        let json = serde_json::to_value(&options).unwrap();
+        assert_eq!(json["scenario"], "incoming-webhook");
+
+        let options = check(&[
+            "--scenario",
+            "incoming-webhook",
+            "--server-env",
+            "KANCA_HOOK_RATE_LIMIT=5",
+        ])
+        .unwrap();
+        // Applied in order, so the user's value comes last and wins.
+        assert_eq!(
+            options.server_env.last().unwrap(),
+            &("KANCA_HOOK_RATE_LIMIT".to_owned(), "5".to_owned())
+        );
+
+        let bin = check(&["--scenario", "bin"]).unwrap();
+        assert!(bin.server_env.is_empty());
+    }
+
+    #[test]
+    fn receiver_flags_are_refused_outside_the_send_scenario() {
+        for flags in [
+            &["--endpoints", "2"][..],
+            &["--fail-ratio", "0.1"],
+            &["--baseline"],
+            &["--backlog"],
+            &["--receiver-url", "http://10.0.0.1:9000"],
+        ] {
+            for scenario in ["bin", "incoming-webhook"] {
+                let mut args = vec!["--scenario", scenario];
+                args.extend_from_slice(flags);
+                let e = check(&args).unwrap_err().to_string();
+                assert!(e.contains(flags[0]) && e.contains("send only"), "{e}");
+            }
+            let mut args = vec!["--scenario", "send"];
+            args.extend_from_slice(flags);
+            assert!(check(&args).is_ok(), "{flags:?}");
+        }
+        let e = check(&["--scenario", "bins"]).unwrap_err().to_string();
+        assert!(e.contains("invalid value"), "{e}");
     }
 }

@@ -29,7 +29,9 @@ enum Command {
     /// By default it starts `kanca serve` itself on a throwaway SQLite data dir (or on
     /// PostgreSQL with --database-url, on --nodes nodes), runs its own receiver on loopback,
     /// publishes through the API and times publish → delivery. With --server it measures a
-    /// running server instead. It reports and judges nothing.
+    /// running server instead. With --scenario incoming-webhook or bin it posts to a Slack
+    /// incoming webhook or a request bin instead and times post → 2xx and post → seen on the
+    /// live stream. It reports and judges nothing.
     Bench(bench::BenchArgs),
     /// Forward what a bin receives to a local server, so a laptop can receive real webhooks.
     ///

@@ -88,7 +88,9 @@ async fn screenshots_of_the_main_pages() {
     server.wait_until_settled(&app, &last).await;
     let _ = bad;
 
-    let browser = Browser::start_sized(1280, 1000).await;
+    let Some(browser) = Browser::start_sized(1280, 1000).await else {
+        return;
+    };
     browser.goto(&server.url("/login")).await;
     browser.wait_for("#token").await;
     browser.screenshot(&docs("console-sign-in.png")).await;
@@ -273,7 +275,9 @@ async fn screenshots_of_the_main_pages() {
     browser.screenshot(&docs("console-bin.png")).await;
     browser.close().await;
 
-    let phone = Browser::start_sized(390, 844).await;
+    let Some(phone) = Browser::start_sized(390, 844).await else {
+        return;
+    };
     phone.sign_in(&server).await;
     phone.goto(&server.url(&format!("/apps/{app}"))).await;
     phone.wait_for("table").await;

@@ -125,6 +125,18 @@ pub struct ServeArgs {
     /// How long such an IP is blocked from every hook, e.g. `15m` (default).
     #[arg(long, env = "KANCA_IP_BLOCK_DURATION", value_name = "DURATION")]
     pub ip_block_duration: Option<String>,
+    /// PostgreSQL: how long a request waits for a database connection before it is answered
+    /// 503 with `Retry-After` (default `5s`), e.g. while the database is down.
+    #[arg(long, env = "KANCA_DATABASE_TIMEOUT", value_name = "DURATION")]
+    pub database_timeout: Option<String>,
+    /// SQLite: checkpoint and cut back the write-ahead log once it passes this size (default
+    /// `64MiB`), so it stays bounded under steady load.
+    #[arg(long, env = "KANCA_SQLITE_WAL_LIMIT", value_name = "SIZE")]
+    pub sqlite_wal_limit: Option<String>,
+    /// SQLite: the most the database file may grow to, e.g. `10GiB` (default: no limit). Past it
+    /// writes are refused with 503, exactly as on a full disk.
+    #[arg(long, env = "KANCA_SQLITE_MAX_SIZE", value_name = "SIZE")]
+    pub sqlite_max_size: Option<String>,
 }
 
 /// The optional settings file: every key optional, names as the flags with `_`.
@@ -150,6 +162,9 @@ struct FileSettings {
     ip_block_threshold: Option<u32>,
     ip_block_window: Option<String>,
     ip_block_duration: Option<String>,
+    database_timeout: Option<String>,
+    sqlite_wal_limit: Option<String>,
+    sqlite_max_size: Option<String>,
 }
 
 /// Checked settings for running the server.
@@ -176,6 +191,8 @@ pub struct Settings {
     pub retention_sweep: Duration,
     /// The Slack-compatible workspace's limits (hook rates, temporary IP blocks).
     pub workspace: crate::workspace::WorkspaceSettings,
+    /// How the store treats its database (timeouts, the WAL's bound, a size cap).
+    pub store: crate::store::StoreOptions,
 }
 
 impl Settings {
@@ -199,12 +216,14 @@ impl Settings {
             clock: Clock::default(),
             retention_sweep: Duration::from_secs(60),
             workspace: Default::default(),
+            store: Default::default(),
         }
     }
 
     pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
         let file = read_file(args.db.config.as_deref())?;
         let workspace = workspace_settings(&args, &file, &Default::default())?;
+        let store = store_options(&args, &file, &Default::default())?;
         let data_dir = args
             .db
             .data_dir
@@ -270,6 +289,7 @@ impl Settings {
             clock: Clock::default(),
             retention_sweep: defaults.retention_sweep,
             workspace,
+            store,
             data_dir,
         })
     }
@@ -319,6 +339,55 @@ fn workspace_settings(
             defaults.ip_block_duration,
         )?,
     })
+}
+
+/// The store's settings from flags, environment and file, checked.
+fn store_options(
+    args: &ServeArgs,
+    file: &FileSettings,
+    defaults: &crate::store::StoreOptions,
+) -> anyhow::Result<crate::store::StoreOptions> {
+    let size = |arg: &Option<String>, file: &Option<String>, name: &str| {
+        arg.clone()
+            .or(file.clone())
+            .map(|s| parse_size(&s))
+            .transpose()
+            .with_context(|| name.to_owned())
+    };
+    let acquire_timeout = args
+        .database_timeout
+        .clone()
+        .or(file.database_timeout.clone())
+        .map(|s| humantime::parse_duration(&s))
+        .transpose()
+        .context("KANCA_DATABASE_TIMEOUT")?
+        .unwrap_or(defaults.acquire_timeout);
+    if acquire_timeout.is_zero() {
+        anyhow::bail!("KANCA_DATABASE_TIMEOUT must be more than zero");
+    }
+    Ok(crate::store::StoreOptions {
+        acquire_timeout,
+        wal_limit: size(
+            &args.sqlite_wal_limit,
+            &file.sqlite_wal_limit,
+            "KANCA_SQLITE_WAL_LIMIT",
+        )?
+        .unwrap_or(defaults.wal_limit),
+        max_database_bytes: size(
+            &args.sqlite_max_size,
+            &file.sqlite_max_size,
+            "KANCA_SQLITE_MAX_SIZE",
+        )?
+        .or(defaults.max_database_bytes),
+    })
+}
+
+/// A size such as `64MiB`, `512KB`, `1GiB` or a plain number of bytes.
+fn parse_size(text: &str) -> anyhow::Result<u64> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| anyhow::anyhow!("{text:?} is not a size such as 64MiB: {e}"))
 }
 
 /// The database URL for `kanca migrate`, resolved like `serve` does.

@@ -27,6 +27,10 @@ pub enum ApiError {
     /// The body is over the limit (`KANCA_MAX_BODY_BYTES`), when known.
     #[error("the request body is larger than the limit{}", .0.map(|n| format!(" of {n} bytes")).unwrap_or_default())]
     PayloadTooLarge(Option<usize>),
+    /// Storage cannot take the request now (disk full, database down): 503 with
+    /// `Retry-After`, so clients try again; nothing was stored.
+    #[error("storage is unavailable; nothing was stored, try again shortly")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -44,6 +48,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -60,6 +65,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Conflict(what) => Self::Conflict(what),
+            // Logged once per episode by the store's write health, not per request.
+            StoreError::Unavailable(e) => {
+                tracing::debug!(error = %e, "storage unavailable");
+                Self::Unavailable
+            }
             // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021): that is the client's input,
             // not our fault.
             StoreError::Database(e)
@@ -92,6 +102,12 @@ impl IntoResponse for ApiError {
         };
         let mut response =
             (status, Json(json!({ "code": code, "detail": detail }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::store::health::RETRY_AFTER_SECS),
+            );
+        }
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body may be unread: this connection cannot carry another request.
             response.headers_mut().insert(

@@ -52,7 +52,7 @@ impl Application {
             None => load_or_generate_token(&settings.data_dir)?,
         };
         let node_id = load_or_generate_node_id(&settings.data_dir)?;
-        let store = store::connect(&settings.database_url, &node_id).await?;
+        let store = store::connect(&settings.database_url, &node_id, &settings.store).await?;
         let released = store.release_own_leases().await?;
         if released > 0 {
             tracing::info!(
@@ -151,7 +151,7 @@ impl Application {
             clock: clock.clone(),
             waker: waker.clone(),
             metrics: metrics.clone(),
-            limiter: Limiter::new(settings.endpoint_max_in_flight),
+            limiter: Limiter::new(settings.endpoint_max_in_flight, settings.max_in_flight),
             ops: ops.clone(),
             profiles,
         });
@@ -227,6 +227,8 @@ impl Application {
                 "deliveries still in flight at shutdown will be retried on the next start"
             );
         }
+        // Connections closed cleanly: on SQLite the log is checkpointed and removed.
+        self.store.close().await;
         Ok(())
     }
 }

@@ -57,7 +57,7 @@ impl TestDb {
 
     /// Two nodes, opened (and migrated) at the same time.
     async fn two_nodes(&self) -> (DynStore, DynStore) {
-        let (a, b) = tokio::join!(connect(&self.url, "node-a"), connect(&self.url, "node-b"));
+        let (a, b) = tokio::join!(connect(&self.url, "node-a", &StoreOptions::default()), connect(&self.url, "node-b", &StoreOptions::default()));
         (a.expect("node a connects"), b.expect("node b connects"))
     }
 }
@@ -450,7 +450,7 @@ async fn a_restarted_node_takes_back_its_own_leases_at_once() {
     // Node A dies and comes back with the same node id: its lease is released at once, and
     // node B can take the delivery without waiting a minute.
     drop(a);
-    let a_again = connect(&db.url, "node-a").await.unwrap();
+    let a_again = connect(&db.url, "node-a", &StoreOptions::default()).await.unwrap();
     assert_eq!(a_again.release_own_leases().await.unwrap(), 1);
     assert_eq!(
         b.claim_due(Utc::now(), 10, Duration::from_secs(60))

@@ -36,7 +36,7 @@ async fn fixture() -> Fixture {
         Some(db) => db.url.clone(),
         None => format!("sqlite://{}/kanca.db", dir.path().display()),
     };
-    let store = kanca::store::connect(&url, "test-node")
+    let store = kanca::store::connect(&url, "test-node", &Default::default())
         .await
         .expect("opening the store");
     let app = store

@@ -1,5 +1,12 @@
-//! `GET /api/v1/health`: whether this node is up and its database answers. It needs no token,
+//! `GET /api/v1/health`: whether this node is up and can use its database. It needs no token,
 //! so load balancers and uptime checks can call it.
+//!
+//! "Can use" means both: the database answers a read, and a small write that needs room (as
+//! a publish does) commits. A node whose disk is full answers reads happily while every
+//! publish is refused, so a read alone would report it healthy; the write probe makes the
+//! check say 503 exactly while writes fail, and 200 again as soon as they succeed, without
+//! waiting for traffic to find out. While real writes are failing (one failed in the last
+//! few seconds), it says 503 without probing: a small probe can fit where a publish does not.
 
 use super::AppState;
 use axum::extract::State;
@@ -13,18 +20,32 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))
 }
 
+/// While writes have failed this recently, the check reports failing without probing.
+const RECENT_FAILURE: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (
+    let read = state.store.ping().await;
+    let write = match &read {
+        Ok(()) if state.store.write_health().failed_within(RECENT_FAILURE) => Err(()),
+        Ok(()) => state.store.probe_write().await.map_err(drop),
+        Err(_) => Ok(()),
+    };
+    match (read, write) {
+        (Ok(()), Ok(())) => (
             StatusCode::OK,
             Json(json!({"status": "ok", "database": "ok"})),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"status": "error", "database": "unreachable"})),
             )
         }
+        // The probe has told the write health, which logs the episode once.
+        (Ok(()), Err(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "error", "database": "writes_failing"})),
+        ),
     }
 }

@@ -145,9 +145,24 @@ pub fn router(state: AppState) -> Router {
 /// `GET /metrics`: Prometheus text. It needs the admin token like every management route
 /// (Prometheus sends one with `authorization: {credentials: …}`).
 async fn render_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (due, scheduled) = state.store.queue_depth(state.clock.now()).await?;
-    state.metrics.queue_due.set(due);
-    state.metrics.queue_scheduled.set(scheduled);
+    let health = state.store.write_health();
+    state
+        .metrics
+        .storage_write_failures
+        .set(health.failures() as i64);
+    state
+        .metrics
+        .storage_failing
+        .set(i64::from(health.is_failing()));
+    // While the database is down the scrape still answers, with the last queue depths: an
+    // outage is when the other figures matter most.
+    match state.store.queue_depth(state.clock.now()).await {
+        Ok((due, scheduled)) => {
+            state.metrics.queue_due.set(due);
+            state.metrics.queue_scheduled.set(scheduled);
+        }
+        Err(e) => tracing::debug!(error = %e, "metrics: queue depth unavailable"),
+    }
     let mut response = Response::new(axum::body::Body::from(state.metrics.render()));
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

@@ -70,32 +70,32 @@ impl Dispatcher {
             let claimed = jobs.len();
             let mut deferrals = Vec::new();
             for job in jobs {
-                // Claimed no more than the free permits, so this does not wait.
-                let permit = self
-                    .permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
                 let (endpoint, reserved) = (job.endpoint.clone(), job.reserved);
-                match engine
-                    .limiter
-                    .admit(&endpoint, reserved, now, (job, permit))
-                {
-                    Admission::Go((job, permit)) => {
+                match engine.limiter.admit(&endpoint, reserved, now, job) {
+                    Admission::Go(job) => {
+                        // Claimed no more than the free permits, and only a delivery that
+                        // goes takes one, so this does not wait.
+                        let permit = self
+                            .permits
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .expect("the semaphore is never closed");
                         tracker.spawn(run_in_turn(engine.clone(), job, permit));
                     }
                     Admission::Queued => {}
                     Admission::Wait {
-                        item: (job, _permit),
+                        item: job,
                         until,
                         reserved,
+                        paced,
                     } => {
                         engine.metrics.count(OutcomeLabel::Throttled);
                         deferrals.push(Deferral {
                             delivery_id: job.delivery_id,
                             until,
                             reserved,
+                            paced,
                         });
                     }
                 }
@@ -128,19 +128,34 @@ impl Dispatcher {
     }
 }
 
-/// Runs a delivery, then, on the same task, each delivery that was waiting in its endpoint's
-/// line for the slot it frees.
-async fn run_in_turn(engine: Arc<Engine>, mut job: DeliveryJob, mut permit: OwnedSemaphorePermit) {
+/// Runs a delivery, then, on the same task and slot, each delivery that was waiting in its
+/// endpoint's line. When the endpoint goes idle with paced work in the queue, brings that work
+/// forward (the endpoint is faster now than its pace assumed).
+async fn run_in_turn(engine: Arc<Engine>, mut job: DeliveryJob, permit: OwnedSemaphorePermit) {
     loop {
         let endpoint = job.endpoint.id.clone();
         worker::execute(&engine, job).await;
-        drop(permit);
-        match engine.limiter.next(&endpoint, engine.clock.now()) {
-            Some((next, next_permit)) => {
-                job = next;
-                permit = next_permit;
+        let next = engine.limiter.next(&endpoint, engine.clock.now());
+        if next.recall_paced {
+            match engine
+                .store
+                .recall_paced(&endpoint, engine.clock.now())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(endpoint_id = %endpoint, deliveries = n,
+                        "endpoint caught up: paced deliveries brought forward");
+                    engine.waker.wake();
+                }
+                Err(e) => tracing::warn!(error = %e, endpoint_id = %endpoint,
+                    "bringing paced deliveries forward failed; they go at their paced time"),
             }
-            None => return,
+        }
+        match next.item {
+            Some(queued) => job = queued,
+            None => break,
         }
     }
+    drop(permit);
 }

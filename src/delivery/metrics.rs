@@ -35,6 +35,10 @@ pub struct Metrics {
     pub in_flight: Gauge,
     pub queue_due: Gauge,
     pub queue_scheduled: Gauge,
+    /// Writes refused for want of storage since start (a count; set when scraped).
+    pub storage_write_failures: Gauge,
+    /// 1 while writes are failing for want of storage.
+    pub storage_failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -45,6 +49,8 @@ impl Default for Metrics {
         let in_flight = Gauge::default();
         let queue_due = Gauge::default();
         let queue_scheduled = Gauge::default();
+        let storage_write_failures = Gauge::default();
+        let storage_failing = Gauge::default();
         let mut registry = Registry::with_prefix("kanca");
         registry.register(
             "deliveries",
@@ -71,8 +77,20 @@ impl Default for Metrics {
             "Deliveries scheduled for later (retries, throttled)",
             queue_scheduled.clone(),
         );
+        registry.register(
+            "storage_write_failures",
+            "Writes that failed for want of storage (disk full, database down) since start",
+            storage_write_failures.clone(),
+        );
+        registry.register(
+            "storage_failing",
+            "1 while writes fail for want of storage, else 0",
+            storage_failing.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            storage_write_failures,
+            storage_failing,
             deliveries,
             attempt_seconds,
             in_flight,

@@ -70,7 +70,7 @@ pub struct Engine {
     pub waker: Waker,
     pub metrics: metrics::Metrics,
     /// Per-endpoint limits; deliveries waiting in an endpoint's line keep their permit.
-    pub limiter: throttle::Limiter<(crate::store::DeliveryJob, tokio::sync::OwnedSemaphorePermit)>,
+    pub limiter: throttle::Limiter<crate::store::DeliveryJob>,
     pub ops: operational::Operational,
     /// Signing schemes other than Standard Webhooks, per application ([`profile`]).
     pub profiles: Arc<profile::Profiles>,

@@ -1,21 +1,31 @@
 //! Per-endpoint limits, enforced before a request is made: the endpoint's `throttleRate`
-//! (a token bucket, as the generic cell rate algorithm) and a cap on its requests in flight.
+//! (a token bucket, as the generic cell rate algorithm) and its share of the node's delivery
+//! slots.
+//!
+//! **Fair shares.** The node has a budget of requests in flight (`KANCA_MAX_IN_FLIGHT`). An
+//! endpoint may hold at most its share of it: `budget / (active endpoints + 1)`, and never more
+//! than `KANCA_ENDPOINT_MAX_IN_FLIGHT`. The `+ 1` keeps a share free for an endpoint that is
+//! not active yet, so however many endpoints stall (never answering until the delivery
+//! timeout), an endpoint with due work always finds slots. Shares shrink as endpoints become
+//! active and grow as they go idle; a stalled endpoint over its new share keeps what it has in
+//! flight but gets no more until it is under it.
 //!
 //! What happens to a delivery that may not go now:
 //! - Over the rate: it goes back to the queue at a reserved slot (the bucket is charged when
 //!   the slot is granted, so it goes through without a second check when it comes back).
-//! - Over the in-flight cap: it waits in memory, in a short per-endpoint line (no longer than
-//!   the cap, so its lease cannot run out while it waits), and starts the moment a request of
-//!   that endpoint ends, on the same task. Past that line it goes back to the queue at a time
-//!   paced by the endpoint's measured throughput (the interval between its requests ending),
-//!   each one later than the last,
-//!   so a backlog is spread over the time the endpoint needs for it instead of being claimed
-//!   and sent back again and again.
+//! - Over the endpoint's share: it waits in memory, in a short per-endpoint line (no longer
+//!   than the share, so its lease cannot run out while it waits, and all lines together no
+//!   longer than the budget), and starts the moment a request of that endpoint ends, on the
+//!   same task and slot. A delivery in a line holds no slot. Past the line it goes back to the
+//!   queue *paced*: due at a time set by the endpoint's measured throughput (the interval
+//!   between its requests ending), each later than the last, so a backlog is spread over the
+//!   time the endpoint needs for it instead of being claimed and sent back again and again.
+//! - When an endpoint that has paced work waiting goes idle (its last request ends with an
+//!   empty line), it has become faster than its pace assumed: [`Limiter::next`] says so, and
+//!   the dispatcher brings that endpoint's paced deliveries forward, so a recovered endpoint
+//!   drains its backlog at its new speed rather than at the old slow one.
 //!
-//! Either way an endpoint's backlog moves out of the head of the queue and holds at most two
-//! caps' worth of the dispatcher's permits, so one slow or throttled endpoint never holds back
-//! deliveries to the others. The state is per node: with several nodes, each enforces the
-//! limits on its own share.
+//! The state is per node: with several nodes, each enforces the limits on its own share.
 
 use crate::domain::{Endpoint, EndpointId};
 use chrono::{DateTime, Utc};
@@ -29,19 +39,31 @@ pub enum Admission<T> {
     Go(T),
     /// Kept in the endpoint's line; [`Limiter::next`] hands it to a finishing request.
     Queued,
-    /// Back to the queue until then; `reserved` when the throttle has granted that slot.
+    /// Back to the queue until then; `reserved` when the throttle has granted that slot,
+    /// `paced` when it waits for the endpoint's pace (over its share, past its line).
     Wait {
         item: T,
         until: DateTime<Utc>,
         reserved: bool,
+        paced: bool,
     },
+}
+
+/// What a finished request leaves to do.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Next<T> {
+    /// The delivery from the endpoint's line that takes over the finished one's slot.
+    pub item: Option<T>,
+    /// The endpoint went idle while deliveries paced for it wait in the queue: bring them
+    /// forward ([`crate::store::Store::recall_paced`]).
+    pub recall_paced: bool,
 }
 
 #[derive(Debug)]
 struct EndpointState<T> {
     /// The GCRA's theoretical arrival time: when the bucket will be full again.
     tat: DateTime<Utc>,
-    /// When the next delivery sent back for the in-flight cap is due.
+    /// When the next delivery sent back for the endpoint's pace is due.
     next_free: DateTime<Utc>,
     in_flight: u32,
     line: VecDeque<T>,
@@ -51,20 +73,43 @@ struct EndpointState<T> {
     /// served, whatever holds it back (its latency, our CPU, the database), for pacing what
     /// the line cannot hold.
     avg_interval_us: f64,
+    /// When paced deliveries were last brought forward, so it happens at most once a second.
+    last_recall: Option<DateTime<Utc>>,
+}
+
+struct State<T> {
+    endpoints: HashMap<EndpointId, EndpointState<T>>,
+    /// Deliveries in all lines together.
+    lined: usize,
 }
 
 pub struct Limiter<T> {
-    max_in_flight: u32,
-    endpoints: Mutex<HashMap<EndpointId, EndpointState<T>>>,
+    /// Requests one endpoint may have open at once, whatever its share.
+    endpoint_cap: u32,
+    /// Requests the node has open at once, across endpoints.
+    budget: u32,
+    state: Mutex<State<T>>,
 }
 
 impl<T> Limiter<T> {
-    /// `max_in_flight`: requests one endpoint may have open at once.
-    pub fn new(max_in_flight: u32) -> Self {
+    /// `endpoint_cap`: requests one endpoint may have open at once; `budget`: requests the
+    /// node may have open at once (the dispatcher's permits).
+    pub fn new(endpoint_cap: u32, budget: usize) -> Self {
         Self {
-            max_in_flight: max_in_flight.max(1),
-            endpoints: Mutex::new(HashMap::new()),
+            endpoint_cap: endpoint_cap.max(1),
+            budget: u32::try_from(budget).unwrap_or(u32::MAX).max(1),
+            state: Mutex::new(State {
+                endpoints: HashMap::new(),
+                lined: 0,
+            }),
         }
+    }
+
+    /// An endpoint's share of the budget when `active` endpoints hold slots or lines.
+    fn share(&self, active: usize) -> u32 {
+        let active = u32::try_from(active).unwrap_or(u32::MAX);
+        (self.budget / active.saturating_add(1))
+            .clamp(1, self.endpoint_cap)
     }
 
     /// Decides for one claimed delivery (`item`).
@@ -75,8 +120,14 @@ impl<T> Limiter<T> {
         now: DateTime<Utc>,
         item: T,
     ) -> Admission<T> {
-        let mut map = self.endpoints.lock().expect("limiter lock");
-        let st = map
+        let mut guard = self.state.lock().expect("limiter lock");
+        let state = &mut *guard;
+        let known = state.endpoints.contains_key(&endpoint.id);
+        let active = state.endpoints.len() + usize::from(!known);
+        let share = self.share(active);
+        let budget_lines = self.budget as usize;
+        let st = state
+            .endpoints
             .entry(endpoint.id.clone())
             .or_insert_with(|| EndpointState {
                 tat: now,
@@ -85,6 +136,7 @@ impl<T> Limiter<T> {
                 line: VecDeque::new(),
                 last_done: None,
                 avg_interval_us: 1000.0,
+                last_recall: None,
             });
         let mut reserved = reserved;
         if let (Some(rate), false) = (endpoint.fields.throttle_rate.filter(|r| *r > 0), reserved) {
@@ -98,17 +150,19 @@ impl<T> Limiter<T> {
                     item,
                     until: tat - tolerance,
                     reserved: true,
+                    paced: false,
                 };
             }
-            // The token is spent: if it now waits for the in-flight cap, it keeps it.
+            // The token is spent: if it now waits for a slot, it keeps it.
             reserved = true;
         }
-        if st.in_flight < self.max_in_flight {
+        if st.in_flight < share && st.line.is_empty() {
             st.in_flight += 1;
             return Admission::Go(item);
         }
-        if st.line.len() < self.max_in_flight as usize {
+        if st.line.len() < share as usize && state.lined < budget_lines {
             st.line.push_back(item);
+            state.lined += 1;
             return Admission::Queued;
         }
         let per_slot_us = st.avg_interval_us.clamp(20.0, 60_000_000.0);
@@ -117,29 +171,58 @@ impl<T> Limiter<T> {
             item,
             until: st.next_free,
             reserved,
+            paced: true,
         }
     }
 
     /// A request admitted by [`Self::admit`] has ended. Returns the next delivery waiting in
-    /// the endpoint's line, which takes over its slot, or `None` when the line is empty and
-    /// the slot is freed.
-    pub fn next(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> Option<T> {
-        let mut map = self.endpoints.lock().expect("limiter lock");
-        let st = map.get_mut(endpoint)?;
+    /// the endpoint's line, which takes over its slot (none when the line is empty: the slot
+    /// is freed), and whether paced deliveries should be brought forward.
+    pub fn next(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> Next<T> {
+        let mut guard = self.state.lock().expect("limiter lock");
+        let state = &mut *guard;
+        let idle = Next {
+            item: None,
+            recall_paced: false,
+        };
+        let Some(st) = state.endpoints.get_mut(endpoint) else {
+            return idle;
+        };
         if let Some(last) = st.last_done {
             let dt = (now - last).num_microseconds().unwrap_or(i64::MAX).max(0) as f64;
             st.avg_interval_us = 0.9 * st.avg_interval_us + 0.1 * dt;
         }
         st.last_done = Some(now);
         if let Some(next) = st.line.pop_front() {
-            return Some(next);
+            state.lined -= 1;
+            return Next {
+                item: Some(next),
+                recall_paced: false,
+            };
         }
         st.in_flight = st.in_flight.saturating_sub(1);
-        if st.in_flight == 0 && st.tat <= now && st.next_free <= now {
-            // Idle, with a full bucket: forget it, so the map only holds active endpoints.
-            map.remove(endpoint);
+        let mut recall_paced = false;
+        if st.in_flight == 0 && st.next_free > now {
+            // Idle, yet work was paced into the future for it: the endpoint keeps up better
+            // than its pace said. At most once a second, so a slow endpoint that idles between
+            // paced deliveries does not churn the queue.
+            let due = st
+                .last_recall
+                .is_none_or(|at| now - at >= chrono::Duration::seconds(1));
+            if due {
+                st.last_recall = Some(now);
+                st.next_free = now;
+                recall_paced = true;
+            }
         }
-        None
+        if st.in_flight == 0 && st.tat <= now && st.next_free <= now && !recall_paced {
+            // Idle, with a full bucket: forget it, so the map only holds active endpoints.
+            state.endpoints.remove(endpoint);
+        }
+        Next {
+            item: None,
+            recall_paced,
+        }
     }
 }
 
@@ -172,7 +255,7 @@ mod tests {
 
     #[test]
     fn throttle_allows_a_burst_then_spaces_slots_at_the_rate() {
-        let l = Limiter::new(1000);
+        let l = Limiter::new(1000, 100_000);
         let ep = endpoint(Some(10));
         let now = Utc::now();
         let mut go = 0;
@@ -182,9 +265,13 @@ mod tests {
                 Admission::Go(_) => go += 1,
                 Admission::Queued => panic!("the cap is not reached"),
                 Admission::Wait {
-                    until, reserved, ..
+                    until,
+                    reserved,
+                    paced,
+                    ..
                 } => {
                     assert!(reserved);
+                    assert!(!paced);
                     slots.push(until);
                 }
             }
@@ -204,7 +291,7 @@ mod tests {
 
     #[test]
     fn over_the_cap_deliveries_wait_in_line_then_are_paced_back() {
-        let l = Limiter::new(2);
+        let l = Limiter::new(2, 1000);
         let ep = endpoint(None);
         let now = Utc::now();
         assert!(matches!(l.admit(&ep, false, now, 1), Admission::Go(1)));
@@ -216,9 +303,13 @@ mod tests {
         for n in 5..10 {
             match l.admit(&ep, false, now, n) {
                 Admission::Wait {
-                    until, reserved, ..
+                    until,
+                    reserved,
+                    paced,
+                    ..
                 } => {
                     assert!(!reserved);
+                    assert!(paced);
                     assert!(until > last);
                     last = until;
                 }
@@ -231,9 +322,39 @@ mod tests {
             Admission::Go(0)
         ));
         // Finishing hands the slot to the line, in order, then frees it.
-        assert_eq!(l.next(&ep.id, now), Some(3));
-        assert_eq!(l.next(&ep.id, now), Some(4));
-        assert_eq!(l.next(&ep.id, now), None);
+        assert_eq!(l.next(&ep.id, now).item, Some(3));
+        assert_eq!(l.next(&ep.id, now).item, Some(4));
+        assert_eq!(l.next(&ep.id, now).item, None);
+        // The last request ends with paced work in the queue: bring it forward, once.
+        let last = l.next(&ep.id, now);
+        assert_eq!(last.item, None);
+        assert!(last.recall_paced);
         assert!(matches!(l.admit(&ep, false, now, 10), Admission::Go(10)));
+        assert!(!l.next(&ep.id, now).recall_paced, "at most once a second");
+    }
+
+    #[test]
+    fn a_handful_of_stalled_endpoints_leave_slots_for_the_others() {
+        // The defaults' proportions: a budget of 8 caps, at most one cap per endpoint.
+        let l = Limiter::new(8, 64);
+        let now = Utc::now();
+        let mut held = 0;
+        for _ in 0..5 {
+            let stalled = endpoint(None);
+            for n in 0..100 {
+                if let Admission::Go(_) = l.admit(&stalled, false, now, n) {
+                    held += 1;
+                }
+            }
+        }
+        // Each took at most its share when it arrived (8, 8, 8, 8, then 64 / 6 = 10 → 8),
+        // lines included: nothing past the share is queued in memory.
+        assert!(held <= 40, "five stalled endpoints hold {held} of 64 slots");
+        // Shares shrink as endpoints become active: a sixth gets 64 / 7 = 9, capped at 8.
+        let fresh = endpoint(None);
+        assert!(matches!(l.admit(&fresh, false, now, 0), Admission::Go(0)));
+        assert_eq!(l.share(7), 8);
+        assert_eq!(l.share(15), 4);
+        assert_eq!(l.share(1000), 1);
     }
 }

@@ -8,6 +8,7 @@
 //! Each backend keeps its own SQL and migrations (`migrations/<backend>/`).
 
 pub mod bins;
+pub mod health;
 pub mod postgres;
 pub mod sqlite;
 pub mod workspace;
@@ -28,10 +29,30 @@ pub enum StoreError {
     /// A unique constraint said no: the uid or name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// The storage cannot take or serve the request now (disk full, I/O error, database down
+    /// or out of connections); the same request can succeed later. See [`health`].
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if health::is_unavailable(&e) {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Database(e)
+        }
+    }
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -118,6 +139,9 @@ pub struct Deferral {
     pub delivery_id: i64,
     pub until: DateTime<Utc>,
     pub reserved: bool,
+    /// Sent back for the endpoint's pace (over its share of slots), so it may be brought
+    /// forward when the endpoint speeds up ([`Store::recall_paced`]).
+    pub paced: bool,
 }
 
 /// Where a delivery goes after an attempt.
@@ -135,6 +159,14 @@ pub enum DeliveryUpdate {
 pub trait Store: WorkspaceStore + bins::BinStore + Send + Sync + 'static {
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
+    /// Whether this node's writes have been succeeding ([`health`]).
+    fn write_health(&self) -> &health::WriteHealth;
+    /// Tries a small write that needs room, as a publish does, and tells [`Self::write_health`]
+    /// how it went: the health check's way to see storage come back with no traffic.
+    async fn probe_write(&self) -> StoreResult<()>;
+    /// Ends background work and closes every connection cleanly (graceful shutdown); on
+    /// SQLite this also empties the write-ahead log.
+    async fn close(&self);
 
     // Applications.
     async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application>;
@@ -270,6 +302,10 @@ pub trait Store: WorkspaceStore + bins::BinStore + Send + Sync + 'static {
     /// throttle rate or in-flight cap), each due at its time; `reserved` marks a slot the
     /// throttle has already granted.
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()>;
+    /// Makes every delivery to `endpoint` that was paced into the future ([`Deferral::paced`])
+    /// due now: the endpoint has become faster than its pace assumed. Retries and throttle
+    /// slots are left alone. Returns how many were brought forward.
+    async fn recall_paced(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Deliveries waiting: (due now, scheduled for later).
     async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)>;
     /// Drops the payloads of messages whose retention period has passed (at most `limit`);
@@ -338,15 +374,43 @@ pub(crate) fn now_ms() -> DateTime<Utc> {
     from_ms(to_ms(Utc::now()))
 }
 
+/// How the store treats its database, from the settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL: how long a request waits for a connection before it is answered 503
+    /// (`KANCA_DATABASE_TIMEOUT`).
+    pub acquire_timeout: Duration,
+    /// SQLite: the write-ahead log is checkpointed and cut back once it passes this many bytes
+    /// (`KANCA_SQLITE_WAL_LIMIT`).
+    pub wal_limit: u64,
+    /// SQLite: the most bytes the database file may grow to (`KANCA_SQLITE_MAX_SIZE`); past it
+    /// writes fail as on a full disk. `None`: as large as the disk allows.
+    pub max_database_bytes: Option<u64>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: Duration::from_secs(5),
+            wal_limit: 64 * 1024 * 1024,
+            max_database_bytes: None,
+        }
+    }
+}
+
 /// Opens the store a database URL names, and brings its schema up to date. `node_id` names
 /// this node in the leases it takes (stable across its restarts).
-pub async fn connect(database_url: &str, node_id: &str) -> anyhow::Result<DynStore> {
+pub async fn connect(
+    database_url: &str,
+    node_id: &str,
+    opts: &StoreOptions,
+) -> anyhow::Result<DynStore> {
     if database_url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::connect(database_url, node_id).await?;
+        let store = sqlite::SqliteStore::connect(database_url, node_id, opts).await?;
         store.migrate().await?;
         Ok(Arc::new(store))
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        let store = postgres::PgStore::connect(database_url, node_id).await?;
+        let store = postgres::PgStore::connect(database_url, node_id, opts).await?;
         store.migrate().await?;
         Ok(store)
     } else {
@@ -356,5 +420,7 @@ pub async fn connect(database_url: &str, node_id: &str) -> anyhow::Result<DynSto
 
 /// Only brings the schema up to date (`kanca migrate`).
 pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    connect(database_url, "migrate").await.map(|_| ())
+    let store = connect(database_url, "migrate", &StoreOptions::default()).await?;
+    store.close().await;
+    Ok(())
 }

@@ -48,6 +48,10 @@ impl From<ApiError> for PageError {
         let status = response.status();
         let message = match status {
             StatusCode::NOT_FOUND => "Not found: it may have been deleted.".to_owned(),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                "Storage is unavailable right now, so nothing was saved; try again shortly."
+                    .to_owned()
+            }
             StatusCode::INTERNAL_SERVER_ERROR => {
                 "Something went wrong on the server; the details are in its log.".to_owned()
             }

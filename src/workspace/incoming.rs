@@ -173,6 +173,13 @@ impl Workspace {
         let path = mask_hook_path(req.path);
         match self.try_receive(&req, &path).await {
             Ok(answer) => answer,
+            // Storage is full or down: the post was not stored. Slack's body for a server
+            // fault, but 503 with `Retry-After`, so senders know a retry can succeed (the
+            // episode is logged once by the store's write health).
+            Err(WorkspaceError::Store(e)) if e.is_unavailable() => SlackAnswer {
+                retry_after: Some(crate::store::health::RETRY_AFTER_SECS),
+                ..SlackAnswer::new(503, "rollup_error")
+            },
             Err(e) => {
                 tracing::error!(error = %e, path = %path, "an incoming webhook failed");
                 SlackAnswer::new(500, "rollup_error")

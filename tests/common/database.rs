@@ -49,6 +49,30 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// An outage for this database only: with `true`, PostgreSQL refuses new connections to it
+    /// and ends the open ones (as a restart or a network cut would); `false` ends the outage.
+    pub async fn refuse_connections(&self, refuse: bool) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url)
+            .await
+            .expect("connecting as the admin");
+        sqlx::query(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS {}",
+            self.name, !refuse
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("changing ALLOW_CONNECTIONS");
+        if refuse {
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&self.name)
+                .execute(&mut conn)
+                .await
+                .expect("ending the database's connections");
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         // Drop runs outside any async context we can use, so a small runtime of its own does

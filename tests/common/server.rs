@@ -42,6 +42,9 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// The admin token; random per server unless several servers must share one.
     pub token: Option<String>,
+    /// Where the throwaway data dir is made (a small filesystem, say); the system's temp dir
+    /// when `None`.
+    pub data_dir_parent: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -51,6 +54,7 @@ impl Default for ServerOptions {
             retry_schedule: "100ms,200ms".into(),
             env: Vec::new(),
             token: None,
+            data_dir_parent: None,
         }
     }
 }
@@ -70,6 +74,12 @@ impl ServerOptions {
     /// Nodes of one cluster share the admin token.
     pub fn token(mut self, token: &str) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// Makes the data dir inside `parent`.
+    pub fn data_dir_in(mut self, parent: &Path) -> Self {
+        self.data_dir_parent = Some(parent.to_owned());
         self
     }
 
@@ -95,7 +105,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(mut options: ServerOptions) -> Self {
-        let data_dir = tempfile::tempdir().expect("creating a data dir for the server");
+        let data_dir = match &options.data_dir_parent {
+            Some(parent) => tempfile::tempdir_in(parent),
+            None => tempfile::tempdir(),
+        }
+        .expect("creating a data dir for the server");
         // In the PostgreSQL run every server gets a database of its own.
         let database = TestDatabase::create().await;
         if let Some(db) = &database {
@@ -147,6 +161,20 @@ impl TestServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGTERM, then waits for the process to exit (a graceful stop); returns its status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().ok()
+    }
+
+    /// The server's data directory (the SQLite file and its log live here).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.

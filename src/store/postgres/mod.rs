@@ -29,6 +29,7 @@ mod rows;
 mod workspace;
 mod writer;
 
+use super::health::WriteHealth;
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -48,6 +49,8 @@ pub struct PgStore {
     /// This node's id, written into the leases it takes.
     node: String,
     options: PgConnectOptions,
+    /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
+    health: WriteHealth,
     /// Cancels background tasks (the notification listener) when the store is dropped.
     stop: CancellationToken,
     _stop_on_drop: DropGuard,
@@ -59,11 +62,24 @@ impl PgStore {
         self.work_announcer.notify_one();
     }
 
-    pub async fn connect(url: &str, node: &str) -> anyhow::Result<std::sync::Arc<Self>> {
+    pub async fn connect(
+        url: &str,
+        node: &str,
+        opts: &StoreOptions,
+    ) -> anyhow::Result<std::sync::Arc<Self>> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(30))
+            // While the database is down, a request waits this long for a connection and is
+            // then answered 503 with `Retry-After`, rather than hanging for half a minute.
+            .acquire_timeout(opts.acquire_timeout)
+            // A connection whose transaction did not end cleanly is not handed out again.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options.clone())
             .await?;
         let stop = CancellationToken::new();
@@ -80,6 +96,7 @@ impl PgStore {
             pool,
             node: node.to_owned(),
             options,
+            health: WriteHealth::default(),
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
         }))
@@ -101,7 +118,7 @@ impl PgStore {
 pub(super) fn conflict_or(err: sqlx::Error, what: &str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
-        _ => StoreError::Database(err),
+        _ => err.into(),
     }
 }
 
@@ -110,6 +127,33 @@ impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn write_health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        let result: Result<(), sqlx::Error> = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT INTO write_probe (id, at) VALUES (1, now())
+                         ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await;
+        match &result {
+            Ok(()) => self.health.succeeded(),
+            Err(e) if super::health::is_unavailable(e) => self.health.failed(e),
+            Err(_) => {}
+        }
+        result.map_err(Into::into)
+    }
+
+    async fn close(&self) {
+        self.stop.cancel();
+        self.pool.close().await;
     }
 
     async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application> {
@@ -285,6 +329,9 @@ impl Store for PgStore {
     }
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
         queue::defer(self, deferrals).await
+    }
+    async fn recall_paced(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> StoreResult<u64> {
+        queue::recall_paced(self, endpoint, now).await
     }
     async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
         queue::queue_depth(self, now).await

@@ -45,7 +45,7 @@ pub(super) async fn claim_due(
             SELECT id FROM delivery WHERE status = 1 AND next_attempt_at <= $2
             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
          ), claimed AS (
-            UPDATE delivery SET status = 3, lease_until = $1, leased_by = $4, updated_at = $2
+            UPDATE delivery SET status = 3, lease_until = $1, leased_by = $4, updated_at = $2, paced = FALSE
             WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS c
                          LIMIT $3)
             RETURNING id, msg_id, endpoint_id, attempts, trigger_type, reserved
@@ -192,25 +192,47 @@ pub(super) async fn defer(s: &PgStore, deferrals: &[Deferral]) -> StoreResult<()
     let ids: Vec<i64> = deferrals.iter().map(|d| d.delivery_id).collect();
     let until: Vec<i64> = deferrals.iter().map(|d| to_ms(d.until)).collect();
     let reserved: Vec<bool> = deferrals.iter().map(|d| d.reserved).collect();
+    let paced: Vec<bool> = deferrals.iter().map(|d| d.paced).collect();
     let mut tx = s.pool.begin().await?;
     // One statement for the batch. `status = 3`: a delivery whose lease ran out and that
     // another node has claimed and finished meanwhile is not moved back.
     sqlx::query(
         "UPDATE delivery d SET status = 1, next_attempt_at = x.until, reserved = x.reserved,
-                lease_until = NULL, leased_by = NULL
-         FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[]) AS x(id, until, reserved)
+                paced = x.paced, lease_until = NULL, leased_by = NULL
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[], $5::boolean[])
+              AS x(id, until, reserved, paced)
          WHERE d.id = x.id AND d.status = 3 AND d.leased_by = $4",
     )
     .bind(&ids)
     .bind(&until)
     .bind(&reserved)
     .bind(&s.node)
+    .bind(&paced)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     // The deferred time may be earlier than what other nodes are sleeping until.
     s.announce_work();
     Ok(())
+}
+
+pub(super) async fn recall_paced(
+    s: &PgStore,
+    endpoint: &EndpointId,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE delivery SET next_attempt_at = $2, paced = FALSE
+         WHERE endpoint_id = $1 AND status = 1 AND paced AND next_attempt_at > $2",
+    )
+    .bind(endpoint.as_str())
+    .bind(to_ms(now))
+    .execute(&s.pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        s.announce_work();
+    }
+    Ok(done.rows_affected())
 }
 
 pub(super) async fn queue_depth(s: &PgStore, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {

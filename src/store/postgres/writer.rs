@@ -109,11 +109,23 @@ async fn run(store: Weak<PgStore>, mut rx: mpsc::Receiver<Op>) {
         }
         match together(&store, &publishes, &records).await {
             Ok((outcomes, runs)) => {
+                store.health.succeeded();
                 for (p, outcome) in publishes.into_iter().zip(outcomes) {
                     let _ = p.reply.send(Ok(outcome));
                 }
                 for (r, run) in records.into_iter().zip(runs) {
                     let _ = r.reply.send(Ok(run));
+                }
+            }
+            // The database is down or full: retrying each write alone would only fail again,
+            // one timeout at a time. Every caller is told at once (503, nothing stored).
+            Err(StoreError::Unavailable(m)) => {
+                store.health.failed(&m);
+                for p in publishes {
+                    let _ = p.reply.send(Err(StoreError::Unavailable(m.clone())));
+                }
+                for r in records {
+                    let _ = r.reply.send(Err(StoreError::Unavailable(m.clone())));
                 }
             }
             Err(e) => {

@@ -14,9 +14,11 @@ mod messages;
 mod queue;
 mod resources;
 mod rows;
+mod wal;
 mod workspace;
 mod writer;
 
+use super::health::WriteHealth;
 use super::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -26,44 +28,68 @@ use std::str::FromStr;
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// The background checkpointer's connection (`wal.rs`), closed last on shutdown.
+    checkpointer: SqlitePool,
     /// This node's id, written into the leases it takes.
     node: String,
     /// Group commit for publishes and attempt records.
     writer: writer::Writer,
+    /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
+    health: Arc<WriteHealth>,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str, node: &str) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+    pub async fn connect(url: &str, node: &str, opts: &StoreOptions) -> anyhow::Result<Self> {
+        let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // When a checkpoint lets the log start over, the file is cut back to this size
+            // instead of staying as large as it ever grew.
+            .pragma("journal_size_limit", opts.wal_limit.to_string());
+        if let Some(max) = opts.max_database_bytes {
+            // SQLite answers SQLITE_FULL past this size, exactly as on a full disk.
+            options = options.pragma("max_page_count", (max / PAGE_SIZE).max(1).to_string());
+        }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            // Checkpoints are left to a background connection (below): run inside a commit,
-            // they stall every writer waiting behind it for the length of an fsync.
+            .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
+            // Checkpoints are left to a background connection (`wal.rs`): run inside a
+            // commit, they stall every writer waiting behind it for the length of an fsync.
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        tokio::spawn(checkpoint_regularly(checkpointer));
+        let wal_path = std::path::PathBuf::from(format!(
+            "{}-wal",
+            options.get_filename().display()
+        ));
+        tokio::spawn(wal::checkpoint_regularly(
+            checkpointer.clone(),
+            write.clone(),
+            wal_path,
+            opts.wal_limit,
+        ));
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
+        let health = Arc::new(WriteHealth::default());
         Ok(Self {
-            writer: writer::Writer::spawn(write.clone(), node.to_owned()),
+            writer: writer::Writer::spawn(write.clone(), node.to_owned(), health.clone()),
             write,
             read,
+            checkpointer,
             node: node.to_owned(),
+            health,
         })
     }
 
@@ -75,30 +101,52 @@ impl SqliteStore {
     }
 }
 
-/// Copies the write-ahead log back into the database file every second, beside the writer
-/// (a passive checkpoint never blocks it), and restarts the log when it can so it does not
-/// grow without end. It runs as long as the process does.
-async fn checkpoint_regularly(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
+/// A small write that needs new pages, as a publish does: it fails while the disk (or
+/// `KANCA_SQLITE_MAX_SIZE`) is full and succeeds once there is room again.
+async fn probe(write: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut tx = write.begin().await?;
+    sqlx::query("INSERT OR REPLACE INTO write_probe (id, filler) VALUES (1, zeroblob(16384))")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM write_probe").execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+/// SQLite's default page size, which Kanca's databases use.
+const PAGE_SIZE: u64 = 4096;
+
+/// Whether the write connection can go back to the pool: it must not be inside a
+/// transaction, neither by SQLite's own state nor by the driver's count of them.
+///
+/// A `COMMIT` that fails (a full disk) can leave the two disagreeing: SQLite rolls the
+/// transaction back by itself, the driver's `ROLLBACK` then fails ("no transaction is
+/// active") and its count stays at one, so the next "transaction" is only a savepoint inside
+/// whatever SQLite does next, and after one more failure every later "commit" releases a
+/// savepoint in a transaction that is never committed: writes answered as stored, visible on
+/// this connection only, gone on restart. A connection in that state is closed here and the
+/// pool opens a fresh one, so a failed write leaves nothing behind.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing the SQLite write connection: a failed transaction left it open");
+        return Ok(false);
     }
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is locked, so the connection's worker thread is not using it, and
+    // `sqlite3_get_autocommit` only reads the connection's state.
+    let autocommit =
+        unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+    if !autocommit {
+        tracing::warn!("closing the SQLite write connection: SQLite left a transaction open");
+    }
+    Ok(autocommit)
 }
 
 /// Maps a unique-constraint failure to a conflict the API can explain.
 pub(super) fn conflict_or(err: sqlx::Error, what: &str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
-        _ => StoreError::Database(err),
+        _ => err.into(),
     }
 }
 
@@ -107,6 +155,29 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    fn write_health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        let result = probe(&self.write).await;
+        match &result {
+            Ok(()) => self.health.succeeded(),
+            Err(e) if super::health::is_unavailable(e) => self.health.failed(e),
+            Err(_) => {}
+        }
+        result.map_err(Into::into)
+    }
+
+    /// Checkpoints the whole log into the database file and closes every connection; the last
+    /// one to close removes the log, so a clean stop leaves no WAL behind.
+    async fn close(&self) {
+        self.read.close().await;
+        wal::truncate(&self.write).await;
+        self.write.close().await;
+        self.checkpointer.close().await;
     }
 
     async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application> {
@@ -284,6 +355,9 @@ impl Store for SqliteStore {
     }
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
         queue::defer(self, deferrals).await
+    }
+    async fn recall_paced(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> StoreResult<u64> {
+        queue::recall_paced(self, endpoint, now).await
     }
     async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
         queue::queue_depth(self, now).await

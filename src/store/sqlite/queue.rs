@@ -19,7 +19,7 @@ pub(super) async fn claim_due(
     // whose lease ran out (its worker died; rare, and overdue by then) first, so a backlog of
     // due work cannot starve it, then due pending work in due order.
     let ids: Vec<i64> = sqlx::query(
-        "UPDATE delivery SET status = 3, lease_until = ?1, leased_by = ?4, updated_at = ?2
+        "UPDATE delivery SET status = 3, lease_until = ?1, leased_by = ?4, updated_at = ?2, paced = 0
          WHERE id IN (
             SELECT id FROM (
                 SELECT id FROM (SELECT id FROM delivery WHERE status = 3 AND lease_until < ?2
@@ -164,13 +164,14 @@ pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResul
     // One statement for the lot: each statement is a round trip to the connection's thread.
     let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
         "UPDATE delivery SET status = 1, next_attempt_at = v.column2, reserved = v.column3,
-                lease_until = NULL, leased_by = NULL
+                paced = v.column4, lease_until = NULL, leased_by = NULL
          FROM (",
     );
     q.push_values(deferrals, |mut row, d| {
         row.push_bind(d.delivery_id)
             .push_bind(to_ms(d.until))
-            .push_bind(d.reserved);
+            .push_bind(d.reserved)
+            .push_bind(d.paced);
     });
     // Only deliveries this node still holds: a lease that ran out is someone else's now.
     q.push(
@@ -179,6 +180,22 @@ pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResul
     q.push_bind(&s.node);
     q.build().execute(&s.write).await?;
     Ok(())
+}
+
+pub(super) async fn recall_paced(
+    s: &SqliteStore,
+    endpoint: &EndpointId,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE delivery SET next_attempt_at = ?2, paced = 0
+         WHERE endpoint_id = ?1 AND status = 1 AND paced = 1 AND next_attempt_at > ?2",
+    )
+    .bind(endpoint.as_str())
+    .bind(to_ms(now))
+    .execute(&s.write)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub(super) async fn queue_depth(s: &SqliteStore, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {

@@ -12,11 +12,18 @@
 //!
 //! The queue is bounded ([`QUEUE_DEPTH`]): when the database cannot keep up, callers wait for
 //! room instead of piling up in memory.
+//!
+//! When storage itself fails (a full disk, an I/O error), there is nothing to replay: every
+//! caller in the batch gets [`StoreError::Unavailable`] (503, nothing stored), the write
+//! connection is checked and replaced if the failure left it inside a transaction
+//! (`still_usable` in `mod.rs`), and [`WriteHealth`] hears of it. The next batch tries again
+//! on a clean connection, so writes succeed again as soon as there is room, without a restart.
 
 use super::batch::{publish_all, record_all, PublishIn, RecordIn};
 use super::messages::{create_in, EndpointCache};
 use super::queue::record_attempt_in;
 use crate::domain::{Attempt, Message};
+use crate::store::health::WriteHealth;
 use crate::store::*;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
@@ -48,9 +55,9 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(pool: SqlitePool, node: String) -> Self {
+    pub fn spawn(pool: SqlitePool, node: String, health: Arc<WriteHealth>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, node, rx));
+        tokio::spawn(run(pool, node, health, rx));
         Self { queue }
     }
 
@@ -99,10 +106,15 @@ fn stopped() -> StoreError {
     StoreError::Other(anyhow::anyhow!("the SQLite writer has stopped"))
 }
 
-async fn run(pool: SqlitePool, node: String, mut rx: mpsc::Receiver<WriteOp>) {
+async fn run(
+    pool: SqlitePool,
+    node: String,
+    health: Arc<WriteHealth>,
+    mut rx: mpsc::Receiver<WriteOp>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        apply(&pool, &node, &mut batch).await;
+        apply(&pool, &node, &health, &mut batch).await;
     }
 }
 
@@ -112,13 +124,34 @@ enum Done {
     Record(StoreResult<Option<DateTime<Utc>>>),
 }
 
-async fn apply(pool: &SqlitePool, node: &str, batch: &mut Vec<WriteOp>) {
+async fn apply(pool: &SqlitePool, node: &str, health: &WriteHealth, batch: &mut Vec<WriteOp>) {
     match apply_together(pool, node, batch).await {
-        Ok(done) => answer(batch, done),
+        Ok(done) => {
+            health.succeeded();
+            answer(batch, done)
+        }
+        Err(e) if e.is_unavailable() => {
+            health.failed(&e);
+            fail_all(batch, &e);
+        }
         Err(e) => {
             tracing::debug!(error = %e, writes = batch.len(), "a write batch failed; replaying it one write at a time");
-            apply_one_by_one(pool, node, batch).await;
+            apply_one_by_one(pool, node, health, batch).await;
         }
+    }
+}
+
+/// Answers every caller of a batch that did not commit with the error that stopped it.
+fn fail_all(batch: &mut Vec<WriteOp>, e: &StoreError) {
+    let err = || match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        other => StoreError::Other(anyhow::anyhow!("the write batch failed: {other}")),
+    };
+    for op in batch.drain(..) {
+        let _ = match op {
+            WriteOp::Publish { reply, .. } => reply.send(Err(err())).map_err(drop),
+            WriteOp::Record { reply, .. } => reply.send(Err(err())).map_err(drop),
+        };
     }
 }
 
@@ -189,9 +222,14 @@ fn answer(batch: &mut Vec<WriteOp>, done: Vec<Done>) {
 }
 
 /// The slow path: each write in its own savepoint, so a bad one fails alone.
-async fn apply_one_by_one(pool: &SqlitePool, node: &str, batch: &mut Vec<WriteOp>) {
+async fn apply_one_by_one(
+    pool: &SqlitePool,
+    node: &str,
+    health: &WriteHealth,
+    batch: &mut Vec<WriteOp>,
+) {
     let mut done = Vec::with_capacity(batch.len());
-    let committed: Result<(), sqlx::Error> = async {
+    let committed: Result<(), StoreError> = async {
         let mut tx = pool.begin().await?;
         let mut cache = EndpointCache::default();
         for op in batch.iter() {
@@ -231,32 +269,37 @@ async fn apply_one_by_one(pool: &SqlitePool, node: &str, batch: &mut Vec<WriteOp
                     .await,
                 ),
             };
-            let ok = match &result {
-                Done::Publish(r) => r.is_ok(),
-                Done::Record(r) => r.is_ok(),
+            let error = match &result {
+                Done::Publish(r) => r.as_ref().err(),
+                Done::Record(r) => r.as_ref().err(),
             };
-            if ok {
-                savepoint.commit().await?;
-            } else {
-                savepoint.rollback().await?;
+            match error {
+                None => savepoint.commit().await?,
+                // Storage gave out mid-replay: nothing of this batch can be kept.
+                Some(StoreError::Unavailable(m)) => {
+                    return Err(StoreError::Unavailable(m.clone()))
+                }
+                Some(_) => savepoint.rollback().await?,
             }
             done.push(result);
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
     .await;
 
     match committed {
-        Ok(()) => answer(batch, done),
+        Ok(()) => {
+            health.succeeded();
+            answer(batch, done)
+        }
         Err(e) => {
-            tracing::error!(error = %e, writes = batch.len(), "a write batch failed to commit");
-            for op in batch.drain(..) {
-                let err = || StoreError::Other(anyhow::anyhow!("the write batch failed: {e}"));
-                let _ = match op {
-                    WriteOp::Publish { reply, .. } => reply.send(Err(err())).map_err(drop),
-                    WriteOp::Record { reply, .. } => reply.send(Err(err())).map_err(drop),
-                };
+            if e.is_unavailable() {
+                health.failed(&e);
+            } else {
+                tracing::error!(error = %e, writes = batch.len(), "a write batch failed to commit");
             }
+            fail_all(batch, &e);
         }
     }
 }

@@ -29,6 +29,8 @@ mod console_live;
 mod console_pages;
 #[path = "durability.rs"]
 mod durability;
+#[path = "fair_delivery.rs"]
+mod fair_delivery;
 #[path = "fanout.rs"]
 mod fanout;
 #[path = "idempotency.rs"]

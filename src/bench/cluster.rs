@@ -58,6 +58,8 @@ pub struct Cluster {
 
 struct Node {
     child: Child,
+    /// The SQLite write-ahead log, when the node runs on SQLite.
+    wal: std::path::PathBuf,
     base_url: String,
     memory: Arc<rss::Gauge>,
     sampler: JoinHandle<()>,
@@ -84,6 +86,10 @@ pub struct NodeFigures {
     pub peak_rss_bytes: Option<u64>,
     pub end_rss_bytes: Option<u64>,
     pub cpu_secs: Option<f64>,
+    /// The largest the SQLite write-ahead log grew (none on PostgreSQL).
+    pub peak_wal_bytes: Option<u64>,
+    /// What the process wrote to storage over the run (`/proc/<pid>/io`).
+    pub disk_written_bytes: Option<u64>,
 }
 
 impl Cluster {
@@ -137,13 +143,15 @@ impl Cluster {
             .enumerate()
             .map(|(i, node)| {
                 node.sampler.abort();
-                node.memory.sample(node.child.id());
+                node.memory.sample(node.child.id(), &node.wal);
                 NodeFigures {
                     node: i,
                     pid: node.child.id(),
                     peak_rss_bytes: node.memory.peak_bytes(),
                     end_rss_bytes: node.memory.last_bytes(),
                     cpu_secs: rss::cpu_seconds(node.child.id()),
+                    peak_wal_bytes: node.memory.peak_wal_bytes(),
+                    disk_written_bytes: rss::disk_written_bytes(node.child.id()),
                 }
             })
             .collect()
@@ -254,9 +262,11 @@ async fn spawn(
         std::thread::spawn(move || drain(index, stderr, None, &logs, &tail));
     }
     let memory = Arc::new(rss::Gauge::default());
-    let sampler = rss::watch(child.id(), memory.clone());
+    let wal = data_dir.path().join("kanca.db-wal");
+    let sampler = rss::watch(child.id(), wal.clone(), memory.clone());
     let mut node = Node {
         child,
+        wal,
         base_url: String::new(),
         memory,
         sampler,

@@ -342,6 +342,8 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         backlog,
         peak_rss_bytes: server.nodes.iter().filter_map(|n| n.peak_rss_bytes).max(),
         end_rss_bytes: server.nodes.iter().filter_map(|n| n.end_rss_bytes).max(),
+        peak_wal_bytes: server.nodes.iter().filter_map(|n| n.peak_wal_bytes).max(),
+        disk_bytes_per_message: disk_bytes_per_message(&server.nodes, published.acknowledged_count),
         nodes: server.nodes,
         errors,
         bench_cpu_secs,
@@ -350,6 +352,14 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         timed_out,
         options,
     })
+}
+
+/// What the servers wrote to storage per acknowledged message, when it could be read.
+fn disk_bytes_per_message(nodes: &[cluster::NodeFigures], messages: u64) -> Option<f64> {
+    let written: Option<u64> = nodes.iter().map(|n| n.disk_written_bytes).sum();
+    written
+        .filter(|_| messages > 0)
+        .map(|w| w as f64 / messages as f64)
 }
 
 /// Starts the receiver on `addr`; returns it and the address it got.

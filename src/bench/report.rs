@@ -45,6 +45,10 @@ pub struct Report {
     pub end_rss_bytes: Option<u64>,
     /// Per spawned server.
     pub nodes: Vec<NodeFigures>,
+    /// The largest any spawned server's SQLite write-ahead log grew (none on PostgreSQL).
+    pub peak_wal_bytes: Option<u64>,
+    /// Bytes the spawned servers wrote to storage, per acknowledged message.
+    pub disk_bytes_per_message: Option<f64>,
     pub errors: Errors,
     /// CPU time the bench itself used from the first publish to the end of the wait
     /// (publishers, receiver, bookkeeping): on a small machine it competes with the server
@@ -237,6 +241,14 @@ impl Report {
             }
         }
         write_nodes(&mut t, &self.nodes);
+        if self.peak_wal_bytes.is_some() || self.disk_bytes_per_message.is_some() {
+            let _ = writeln!(
+                t,
+                "storage: WAL peak {}, written to disk per message {}",
+                fmt_bytes(self.peak_wal_bytes),
+                fmt_bytes(self.disk_bytes_per_message.map(|b| b as u64))
+            );
+        }
         if let Some(cpu) = self.bench_cpu_secs {
             let _ = writeln!(t, "bench itself (publish → end of wait): {cpu:.2} CPU s");
         }

@@ -1,10 +1,12 @@
-//! Memory and CPU of a spawned server, read from `/proc/<pid>` (Linux).
+//! Memory, CPU and disk writes of a spawned server, read from `/proc/<pid>` (Linux), and the
+//! size of its SQLite write-ahead log.
 //!
 //! The resident set size is sampled every 100 ms in a background task: the peak is the
 //! largest sample, so a spike shorter than that can be missed, which is the price of not
 //! slowing the server down. The end value is read once more after the last delivery,
 //! before the server is stopped. Where `/proc` cannot be read, both stay unknown.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,8 @@ const USER_HZ: f64 = 100.0;
 pub struct Gauge {
     peak: AtomicU64,
     last: AtomicU64,
+    /// The largest size seen of the server's `kanca.db-wal`.
+    peak_wal: AtomicU64,
 }
 
 impl Gauge {
@@ -32,25 +36,41 @@ impl Gauge {
         Some(self.last.load(Ordering::Relaxed)).filter(|&b| b > 0)
     }
 
-    /// Reads the process's RSS now and folds it into the figures.
-    pub fn sample(&self, pid: u32) {
+    /// The largest write-ahead log seen; `None` when there was none (PostgreSQL).
+    pub fn peak_wal_bytes(&self) -> Option<u64> {
+        Some(self.peak_wal.load(Ordering::Relaxed)).filter(|&b| b > 0)
+    }
+
+    /// Reads the process's RSS (and the log's size) now and folds them into the figures.
+    pub fn sample(&self, pid: u32, wal: &Path) {
         if let Some(bytes) = rss_bytes(pid) {
             self.last.store(bytes, Ordering::Relaxed);
             self.peak.fetch_max(bytes, Ordering::Relaxed);
         }
+        if let Ok(meta) = std::fs::metadata(wal) {
+            self.peak_wal.fetch_max(meta.len(), Ordering::Relaxed);
+        }
     }
 }
 
-/// Samples `pid` into `gauge` until the returned task is aborted.
-pub fn watch(pid: u32, gauge: Arc<Gauge>) -> JoinHandle<()> {
+/// Samples `pid` (and its log at `wal`) into `gauge` until the returned task is aborted.
+pub fn watch(pid: u32, wal: PathBuf, gauge: Arc<Gauge>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SAMPLE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             every.tick().await;
-            gauge.sample(pid);
+            gauge.sample(pid, &wal);
         }
     })
+}
+
+/// Bytes the process has caused to be written to storage (`write_bytes` in
+/// `/proc/<pid>/io`): the database file, its log and anything else, as the disk sees it.
+pub fn disk_written_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let line = io.lines().find(|l| l.starts_with("write_bytes:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `VmRSS` from `/proc/<pid>/status`, in bytes.
@@ -82,6 +102,7 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(rss_bytes(std::process::id()).is_some_and(|b| b > 0));
             assert!(cpu_seconds(std::process::id()).is_some());
+            assert!(disk_written_bytes(std::process::id()).is_some());
         }
     }
 }

@@ -246,7 +246,8 @@ impl Report {
                 t,
                 "storage: WAL peak {}, written to disk per message {}",
                 fmt_bytes(self.peak_wal_bytes),
-                fmt_bytes(self.disk_bytes_per_message.map(|b| b as u64))
+                self.disk_bytes_per_message
+                    .map_or("-".into(), |b| format!("{:.1} KiB", b / 1024.0))
             );
         }
         if let Some(cpu) = self.bench_cpu_secs {

@@ -150,6 +150,7 @@ pub(super) async fn record_all(
         .iter()
         .map(|r| (r.get("e_id"), r.get("since")))
         .collect();
+    let before = since.clone();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let result = match (op.attempt, endpoint_of.get(&op.delivery_id)) {
@@ -195,7 +196,12 @@ pub(super) async fn record_all(
         q.build().execute(&mut *conn).await?;
     }
 
-    let touched: Vec<(&String, &Option<i64>)> = since.iter().collect();
+    // Only runs that changed are written: SQLite rewrites a row's page even when an UPDATE
+    // sets the values it already has, and that page would go to the log with every batch.
+    let touched: Vec<(&String, &Option<i64>)> = since
+        .iter()
+        .filter(|(id, run)| before.get(*id) != Some(run))
+        .collect();
     for chunk in touched.chunks(ROWS_PER_STATEMENT) {
         let mut q =
             QueryBuilder::<Sqlite>::new("UPDATE endpoint SET failing_since = v.column2 FROM (");

@@ -40,24 +40,34 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(url: &str, node: &str, opts: &StoreOptions) -> anyhow::Result<Self> {
-        let mut options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
+            // Every page a transaction changes goes to the log whole. At 4 KiB (SQLite's
+            // default) a delivery's three small transactions wrote about 45 KiB to disk; at
+            // 2 KiB, about 20 KiB (`kanca bench --rate 300`, BENCHMARKS.md). It applies when
+            // the file is created; an existing database keeps its page size.
+            .page_size(PAGE_SIZE)
             // When a checkpoint lets the log start over, the file is cut back to this size
             // instead of staying as large as it ever grew.
             .pragma("journal_size_limit", opts.wal_limit.to_string());
-        if let Some(max) = opts.max_database_bytes {
-            // SQLite answers SQLITE_FULL past this size, exactly as on a full disk.
-            options = options.pragma("max_page_count", (max / PAGE_SIZE).max(1).to_string());
-        }
+        let max_bytes = opts.max_database_bytes;
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if let Some(max) = max_bytes {
+                        cap_size(conn, max).await?;
+                    }
+                    Ok(())
+                })
+            })
             .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
             // Checkpoints are left to a background connection (`wal.rs`): run inside a
             // commit, they stall every writer waiting behind it for the length of an fsync.
@@ -112,8 +122,21 @@ async fn probe(write: &SqlitePool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// SQLite's default page size, which Kanca's databases use.
-const PAGE_SIZE: u64 = 4096;
+/// The page size of databases Kanca creates.
+const PAGE_SIZE: u32 = 2048;
+
+/// Caps the database file at `max` bytes (`KANCA_SQLITE_MAX_SIZE`): past it SQLite answers
+/// `SQLITE_FULL`, exactly as on a full disk. The cap is in pages, of the size this file has.
+async fn cap_size(conn: &mut sqlx::SqliteConnection, max: u64) -> Result<(), sqlx::Error> {
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    let pages = (max / page_size.max(512) as u64).max(1);
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 /// Whether the write connection can go back to the pool: it must not be inside a
 /// transaction, neither by SQLite's own state nor by the driver's count of them.

@@ -7,14 +7,14 @@
 //! what is there, but new frames arrive meanwhile, so the log keeps growing (measured: 1.36 GB
 //! after a minute at 300 messages/s) and, with a full disk, starts losing writes.
 //!
-//! So a background connection checkpoints once a second:
-//! - passively while the log is under the limit (`KANCA_SQLITE_WAL_LIMIT`): the writer is
-//!   never held up;
+//! So a background task looks at the log four times a second and checkpoints:
+//! - passively, once a second, while the log is under the limit (`KANCA_SQLITE_WAL_LIMIT`):
+//!   the writer is never held up;
 //! - with `TRUNCATE` once it passes the limit, on the write connection between two of its
 //!   transactions: that waits for readers of old frames, copies the rest, and cuts the file
 //!   to zero, holding the writer for the time of that copy (short, since the passive ones did
 //!   most of it);
-//! - with `TRUNCATE` when no write has committed since the last tick, so an idle node's log is
+//! - with `TRUNCATE` when no write has committed for a second, so an idle node's log is
 //!   empty;
 //! - and once more on shutdown ([`truncate`]), before the last connection closes (which
 //!   removes the file).
@@ -22,6 +22,12 @@
 use sqlx::SqlitePool;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// How often the log's size is looked at: it can pass the limit by what is written in this
+/// time, at most.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// Passive checkpoints, every this many looks (a second).
+const PASSIVE_EVERY: u32 = 4;
 
 /// Runs as long as the pool is open. Passive checkpoints run on `pool`, a connection of their
 /// own; `TRUNCATE` runs on the write connection (`write`), between the writer's transactions,
@@ -33,26 +39,34 @@ pub(super) async fn checkpoint_regularly(
     wal: PathBuf,
     limit: u64,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(LOOK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_version: Option<i64> = None;
+    let mut looks: u32 = 0;
     loop {
         tick.tick().await;
-        if pool.is_closed() {
+        if pool.is_closed() || write.is_closed() {
             return;
         }
-        // `data_version` changes on this connection whenever another one commits.
-        let version: Option<i64> = sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(&pool)
-            .await
-            .ok();
-        let idle = version.is_some() && version == last_version;
-        last_version = version;
+        looks = looks.wrapping_add(1);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        let mode = if size > limit || (idle && size > 0) {
+        let mode = if size > limit {
             "TRUNCATE"
+        } else if looks % PASSIVE_EVERY != 0 {
+            continue;
         } else {
-            "PASSIVE"
+            // `data_version` changes on this connection whenever another one commits.
+            let version: Option<i64> = sqlx::query_scalar("PRAGMA data_version")
+                .fetch_one(&pool)
+                .await
+                .ok();
+            let idle = version.is_some() && version == last_version;
+            last_version = version;
+            if idle && size > 0 {
+                "TRUNCATE"
+            } else {
+                "PASSIVE"
+            }
         };
         let on = if mode == "TRUNCATE" { &write } else { &pool };
         if let Err(e) = checkpoint(on, mode).await {

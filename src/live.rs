@@ -135,7 +135,9 @@ mod tests {
     async fn hub() -> (Arc<LiveHub>, CancellationToken, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/kanca.db", dir.path().display());
-        let store = crate::store::connect(&url, "test-node", &Default::default()).await.unwrap();
+        let store = crate::store::connect(&url, "test-node", &Default::default())
+            .await
+            .unwrap();
         let stop = CancellationToken::new();
         (
             LiveHub::start(store, stop.clone()).await.unwrap(),

@@ -76,10 +76,8 @@ async fn stalled_endpoints_do_not_starve_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_paced_for_a_slow_endpoint_speeds_up_when_it_recovers() {
-    let server = TestServer::start(
-        ServerOptions::default().env("KANCA_ENDPOINT_MAX_IN_FLIGHT", "4"),
-    )
-    .await;
+    let server =
+        TestServer::start(ServerOptions::default().env("KANCA_ENDPOINT_MAX_IN_FLIGHT", "4")).await;
     let receiver = Receiver::start().await;
     // Slow at first: 4 at a time, 300 ms each, about 13 a second.
     receiver.set_default(Reply::Slow(Duration::from_millis(300), 200));

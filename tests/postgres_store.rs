@@ -57,7 +57,11 @@ impl TestDb {
 
     /// Two nodes, opened (and migrated) at the same time.
     async fn two_nodes(&self) -> (DynStore, DynStore) {
-        let (a, b) = tokio::join!(connect(&self.url, "node-a", &StoreOptions::default()), connect(&self.url, "node-b", &StoreOptions::default()));
+        let options = StoreOptions::default();
+        let (a, b) = tokio::join!(
+            connect(&self.url, "node-a", &options),
+            connect(&self.url, "node-b", &options)
+        );
         (a.expect("node a connects"), b.expect("node b connects"))
     }
 }
@@ -450,7 +454,9 @@ async fn a_restarted_node_takes_back_its_own_leases_at_once() {
     // Node A dies and comes back with the same node id: its lease is released at once, and
     // node B can take the delivery without waiting a minute.
     drop(a);
-    let a_again = connect(&db.url, "node-a", &StoreOptions::default()).await.unwrap();
+    let a_again = connect(&db.url, "node-a", &StoreOptions::default())
+        .await
+        .unwrap();
     assert_eq!(a_again.release_own_leases().await.unwrap(), 1);
     assert_eq!(
         b.claim_due(Utc::now(), 10, Duration::from_secs(60))
@@ -645,6 +651,7 @@ async fn deferred_deliveries_wait_for_their_slot() {
         delivery_id: job.delivery_id,
         until,
         reserved: true,
+        paced: false,
     };
     store.defer(&[deferral]).await.unwrap();
     assert!(claim_all(&store, Utc::now()).await.is_empty());
@@ -656,6 +663,39 @@ async fn deferred_deliveries_wait_for_their_slot() {
     assert_eq!(back.len(), 1);
     assert!(back[0].reserved, "the throttle's slot is remembered");
     assert_eq!(back[0].attempts_made, 0);
+}
+
+#[tokio::test]
+async fn paced_deliveries_are_recalled_but_retries_and_throttle_slots_stay() {
+    let db = test_db!("paced_deliveries_are_recalled_but_retries_and_throttle_slots_stay");
+    let (store, _) = db.two_nodes().await;
+    let app = app(&store).await;
+    let ep = endpoint(&store, &app.id, None, None, false).await.id;
+    for _ in 0..3 {
+        send(&store, &message(&app.id, "a.b", None)).await;
+    }
+    let jobs = claim_all(&store, Utc::now()).await;
+    assert_eq!(jobs.len(), 3);
+    let later = Utc::now() + TimeDelta::seconds(60);
+    let deferrals: Vec<Deferral> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| Deferral {
+            delivery_id: job.delivery_id,
+            until: later,
+            reserved: i == 1,
+            paced: i != 1,
+        })
+        .collect();
+    store.defer(&deferrals).await.unwrap();
+    assert!(claim_all(&store, Utc::now()).await.is_empty());
+    let now = Utc::now();
+    assert_eq!(store.recall_paced(&ep, now).await.unwrap(), 2);
+    let back = claim_all(&store, now).await;
+    assert_eq!(back.len(), 2, "the two paced ones are due now");
+    assert!(back.iter().all(|j| j.delivery_id != jobs[1].delivery_id));
+    // A claim clears the mark: recalling again moves nothing.
+    assert_eq!(store.recall_paced(&ep, now).await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -66,7 +66,8 @@ async fn publish_many(
     let mut out = Vec::new();
     let mut n = first;
     while n < first + count {
-        let wave = (n..(n + parallel).min(first + count)).map(|i| publish_n(server, app, i, filler));
+        let wave =
+            (n..(n + parallel).min(first + count)).map(|i| publish_n(server, app, i, filler));
         out.extend(futures::future::join_all(wave).await);
         n += parallel;
     }
@@ -103,7 +104,11 @@ async fn check_nothing_lost(
         let (status, body) = server
             .call(Method::GET, &format!("/api/v1/app/{app}/msg/{id}"), None)
             .await;
-        assert_eq!(status, 200, "acknowledged message {id} (n={}) reads back: {body}", p.n);
+        assert_eq!(
+            status, 200,
+            "acknowledged message {id} (n={}) reads back: {body}",
+            p.n
+        );
         assert_eq!(body["payload"]["n"], p.n, "{body}");
     }
     let wanted: BTreeSet<usize> = acked.iter().map(|p| p.n).collect();
@@ -122,7 +127,10 @@ async fn check_nothing_lost(
         .await;
     for r in receiver.requests() {
         let n = r.json()["n"].as_u64().unwrap() as usize;
-        assert!(!refused.contains(&n), "message n={n} was refused (503) yet delivered");
+        assert!(
+            !refused.contains(&n),
+            "message n={n} was refused (503) yet delivered"
+        );
     }
 }
 
@@ -335,10 +343,8 @@ async fn the_sqlite_log_stays_bounded_under_load_and_is_emptied_when_idle_and_on
     if postgres_suite() {
         return;
     }
-    let mut server = TestServer::start(
-        ServerOptions::default().env("KANCA_SQLITE_WAL_LIMIT", "1MiB"),
-    )
-    .await;
+    let mut server =
+        TestServer::start(ServerOptions::default().env("KANCA_SQLITE_WAL_LIMIT", "1MiB")).await;
     let receiver = Receiver::start().await;
     let app = server.create_app("Load").await;
     server

@@ -108,8 +108,7 @@ impl<T> Limiter<T> {
     /// An endpoint's share of the budget when `active` endpoints hold slots or lines.
     fn share(&self, active: usize) -> u32 {
         let active = u32::try_from(active).unwrap_or(u32::MAX);
-        (self.budget / active.saturating_add(1))
-            .clamp(1, self.endpoint_cap)
+        (self.budget / active.saturating_add(1)).clamp(1, self.endpoint_cap)
     }
 
     /// Decides for one claimed delivery (`item`).

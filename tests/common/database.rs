@@ -64,11 +64,13 @@ impl TestDatabase {
         .await
         .expect("changing ALLOW_CONNECTIONS");
         if refuse {
-            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-                .bind(&self.name)
-                .execute(&mut conn)
-                .await
-                .expect("ending the database's connections");
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&self.name)
+            .execute(&mut conn)
+            .await
+            .expect("ending the database's connections");
         }
     }
 }

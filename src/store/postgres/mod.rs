@@ -136,10 +136,12 @@ impl Store for PgStore {
     async fn probe_write(&self) -> StoreResult<()> {
         let result: Result<(), sqlx::Error> = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT INTO write_probe (id, at) VALUES (1, now())
-                         ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO write_probe (id, at) VALUES (1, now())
+                         ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at",
+            )
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await
         }
         .await;

@@ -77,10 +77,8 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        let wal_path = std::path::PathBuf::from(format!(
-            "{}-wal",
-            options.get_filename().display()
-        ));
+        let wal_path =
+            std::path::PathBuf::from(format!("{}-wal", options.get_filename().display()));
         tokio::spawn(wal::checkpoint_regularly(
             checkpointer.clone(),
             write.clone(),
@@ -118,7 +116,9 @@ async fn probe(write: &SqlitePool) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT OR REPLACE INTO write_probe (id, filler) VALUES (1, zeroblob(16384))")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM write_probe").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM write_probe")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }
 

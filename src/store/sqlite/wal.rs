@@ -87,10 +87,9 @@ pub(super) async fn truncate(pool: &SqlitePool) {
 async fn checkpoint(pool: &SqlitePool, mode: &str) -> Result<(), sqlx::Error> {
     // (busy, log frames, frames copied); busy = 1 when a TRUNCATE could not finish in the
     // busy timeout, which the next tick tries again.
-    let (busy, _, _): (i64, i64, i64) =
-        sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})"))
-            .fetch_one(pool)
-            .await?;
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})"))
+        .fetch_one(pool)
+        .await?;
     if busy != 0 && mode == "TRUNCATE" {
         tracing::debug!("a WAL TRUNCATE checkpoint was held up by a reader; trying next tick");
     }

@@ -276,9 +276,7 @@ async fn apply_one_by_one(
             match error {
                 None => savepoint.commit().await?,
                 // Storage gave out mid-replay: nothing of this batch can be kept.
-                Some(StoreError::Unavailable(m)) => {
-                    return Err(StoreError::Unavailable(m.clone()))
-                }
+                Some(StoreError::Unavailable(m)) => return Err(StoreError::Unavailable(m.clone())),
                 Some(_) => savepoint.rollback().await?,
             }
             done.push(result);

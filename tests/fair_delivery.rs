@@ -77,19 +77,23 @@ async fn stalled_endpoints_do_not_starve_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_paced_for_a_slow_endpoint_speeds_up_when_it_recovers() {
     let server =
-        TestServer::start(ServerOptions::default().env("KANCA_ENDPOINT_MAX_IN_FLIGHT", "4")).await;
+        TestServer::start(ServerOptions::default().env("KANCA_ENDPOINT_MAX_IN_FLIGHT", "2")).await;
     let receiver = Receiver::start().await;
-    // Slow at first: 4 at a time, 300 ms each, about 13 a second.
-    receiver.set_default(Reply::Slow(Duration::from_millis(300), 200));
     let app = server.create_app("Slow then fast").await;
     server
         .create_endpoint(&app, json!({ "url": receiver.url() }))
         .await;
+    // Slow at first: 2 at a time, 200 ms each, 10 a second, long enough for the server to
+    // learn that pace.
+    receiver.set_default(Reply::Slow(Duration::from_millis(200), 200));
+    publish_all(&server, &app, 40).await;
+    receiver.wait_for(30, WAIT).await;
+    // A backlog arrives and is paced at what the endpoint has shown: 500 at 10 a second.
     publish_all(&server, &app, 500).await;
-    receiver.wait_for(24, WAIT).await;
+    receiver.wait_for(36, WAIT).await;
 
-    // Recovered: it answers at once. The backlog was paced at the slow rate (500 / 13 a second
-    // ≈ 40 s); it must now drain at the endpoint's new speed.
+    // Recovered: it answers at once. Before, the backlog kept its slow pace (50 s); it must
+    // now drain at the endpoint's new speed.
     receiver.set_default(Reply::Status(200));
-    receiver.wait_for(500, Duration::from_secs(15)).await;
+    receiver.wait_for(540, Duration::from_secs(15)).await;
 }

@@ -134,8 +134,11 @@ impl Dispatcher {
 async fn run_in_turn(engine: Arc<Engine>, mut job: DeliveryJob, permit: OwnedSemaphorePermit) {
     loop {
         let endpoint = job.endpoint.id.clone();
+        let started = std::time::Instant::now();
         worker::execute(&engine, job).await;
-        let next = engine.limiter.next(&endpoint, engine.clock.now());
+        let next = engine
+            .limiter
+            .next(&endpoint, engine.clock.now(), started.elapsed());
         if next.recall_paced {
             match engine
                 .store

@@ -71,8 +71,13 @@ struct EndpointState<T> {
     last_done: Option<DateTime<Utc>>,
     /// Moving average of the time between requests ending: how fast the endpoint is really
     /// served, whatever holds it back (its latency, our CPU, the database), for pacing what
-    /// the line cannot hold.
+    /// the line cannot hold. It only measures the endpoint while it is kept busy: when work
+    /// arrives slower than it answers, it measures the arrivals.
     avg_interval_us: f64,
+    /// Moving average of how long its requests take: divided by its share, how fast it could
+    /// be served if kept busy. Pacing takes the faster of the two, so a slow pace learnt
+    /// while the endpoint was slow does not outlive its recovery.
+    avg_latency_us: f64,
     /// When paced deliveries were last brought forward, so it happens at most once a second.
     last_recall: Option<DateTime<Utc>>,
 }
@@ -135,6 +140,7 @@ impl<T> Limiter<T> {
                 line: VecDeque::new(),
                 last_done: None,
                 avg_interval_us: 1000.0,
+                avg_latency_us: 1000.0,
                 last_recall: None,
             });
         let mut reserved = reserved;
@@ -164,7 +170,10 @@ impl<T> Limiter<T> {
             state.lined += 1;
             return Admission::Queued;
         }
-        let per_slot_us = st.avg_interval_us.clamp(20.0, 60_000_000.0);
+        let per_slot_us = st
+            .avg_interval_us
+            .min(st.avg_latency_us / f64::from(share))
+            .clamp(20.0, 60_000_000.0);
         st.next_free = st.next_free.max(now) + chrono::Duration::microseconds(per_slot_us as i64);
         Admission::Wait {
             item,
@@ -174,10 +183,15 @@ impl<T> Limiter<T> {
         }
     }
 
-    /// A request admitted by [`Self::admit`] has ended. Returns the next delivery waiting in
-    /// the endpoint's line, which takes over its slot (none when the line is empty: the slot
-    /// is freed), and whether paced deliveries should be brought forward.
-    pub fn next(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> Next<T> {
+    /// A request admitted by [`Self::admit`] has ended after `took`. Returns the next delivery
+    /// waiting in the endpoint's line, which takes over its slot (none when the line is empty:
+    /// the slot is freed), and whether paced deliveries should be brought forward.
+    pub fn next(
+        &self,
+        endpoint: &EndpointId,
+        now: DateTime<Utc>,
+        took: std::time::Duration,
+    ) -> Next<T> {
         let mut guard = self.state.lock().expect("limiter lock");
         let state = &mut *guard;
         let idle = Next {
@@ -192,6 +206,8 @@ impl<T> Limiter<T> {
             st.avg_interval_us = 0.9 * st.avg_interval_us + 0.1 * dt;
         }
         st.last_done = Some(now);
+        let took_us = took.as_micros() as f64;
+        st.avg_latency_us = 0.9 * st.avg_latency_us + 0.1 * took_us;
         if let Some(next) = st.line.pop_front() {
             state.lined -= 1;
             return Next {
@@ -211,6 +227,10 @@ impl<T> Limiter<T> {
             if due {
                 st.last_recall = Some(now);
                 st.next_free = now;
+                // The averages still remember the slow past; the latest request is the better
+                // guess now, and the averages correct it if it was a lucky one.
+                st.avg_latency_us = st.avg_latency_us.min(took_us.max(20.0));
+                st.avg_interval_us = st.avg_interval_us.min(st.avg_latency_us);
                 recall_paced = true;
             }
         }
@@ -321,15 +341,31 @@ mod tests {
             Admission::Go(0)
         ));
         // Finishing hands the slot to the line, in order, then frees it.
-        assert_eq!(l.next(&ep.id, now).item, Some(3));
-        assert_eq!(l.next(&ep.id, now).item, Some(4));
-        assert_eq!(l.next(&ep.id, now).item, None);
+        assert_eq!(
+            l.next(&ep.id, now, std::time::Duration::from_millis(1))
+                .item,
+            Some(3)
+        );
+        assert_eq!(
+            l.next(&ep.id, now, std::time::Duration::from_millis(1))
+                .item,
+            Some(4)
+        );
+        assert_eq!(
+            l.next(&ep.id, now, std::time::Duration::from_millis(1))
+                .item,
+            None
+        );
         // The last request ends with paced work in the queue: bring it forward, once.
-        let last = l.next(&ep.id, now);
+        let last = l.next(&ep.id, now, std::time::Duration::from_millis(1));
         assert_eq!(last.item, None);
         assert!(last.recall_paced);
         assert!(matches!(l.admit(&ep, false, now, 10), Admission::Go(10)));
-        assert!(!l.next(&ep.id, now).recall_paced, "at most once a second");
+        assert!(
+            !l.next(&ep.id, now, std::time::Duration::from_millis(1))
+                .recall_paced,
+            "at most once a second"
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ mod console_pages;
 mod durability;
 #[path = "fanout.rs"]
 mod fanout;
+#[path = "hardening.rs"]
+mod hardening;
 #[path = "idempotency.rs"]
 mod idempotency;
 #[path = "listen.rs"]

@@ -173,8 +173,26 @@ fn metrics_router(state: &AppState) -> Router<AppState> {
         ))
 }
 
-async fn unknown_route() -> ApiError {
-    ApiError::NotFound("no such route".into())
+/// An unknown `/api/v1` route answers 401 without the token, like every management route,
+/// so which routes exist is not told to someone who may not use them.
+async fn unknown_route(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiError {
+    if bearer_token(&headers).is_some_and(|t| state.config.token_matches(t)) {
+        ApiError::NotFound("no such route".into())
+    } else {
+        ApiError::Authentication
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }
 
 /// `Authorization: Bearer <admin token>` on every management route.
@@ -183,16 +201,7 @@ async fn require_admin_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match token {
+    match bearer_token(req.headers()) {
         Some(t) if state.config.token_matches(t) => Ok(next.run(req).await),
         _ => Err(ApiError::Authentication),
     }

@@ -187,10 +187,33 @@ struct LoginQuery {
 }
 
 /// Only paths on this server: `next` must not send a signed-in browser elsewhere.
+///
+/// Decided on the URL a browser would make of it, not on the text: browsers drop tabs and
+/// newlines and read `\\` as `/`, so `/<TAB>/evil` is `//evil`, another host. `next` is
+/// resolved against a placeholder origin the way a browser resolves a `Location`, and kept
+/// only if it stays on that origin; what is kept is the parsed URL's path and query,
+/// percent-encoded, so no control character reaches the `Location` header.
 fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/apps".to_owned(),
+    const FALLBACK: &str = "/apps";
+    let Some(next) = next.filter(|p| p.starts_with('/')) else {
+        return FALLBACK.to_owned();
+    };
+    let base = url::Url::parse("http://kanca.invalid/").expect("static URL");
+    match base.join(next) {
+        Ok(u) if u.origin() == base.origin() && u.username().is_empty() => {
+            let mut path = u.path().to_owned();
+            if let Some(q) = u.query() {
+                path.push('?');
+                path.push_str(q);
+            }
+            // A path that still reads as protocol-relative once served is refused too.
+            if path.starts_with("//") || path.starts_with("/\\") {
+                FALLBACK.to_owned()
+            } else {
+                path
+            }
+        }
+        _ => FALLBACK.to_owned(),
     }
 }
 

@@ -262,6 +262,12 @@ impl Store for PgStore {
     async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()> {
         messages::put_idempotent(self, &write).await
     }
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim> {
+        messages::claim_idempotent(self, key, scope).await
+    }
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()> {
+        messages::release_idempotent(self, key, scope).await
+    }
 
     async fn claim_due(
         &self,

@@ -261,6 +261,14 @@ impl Store for SqliteStore {
         messages::put_idempotent(&mut conn, &write).await?;
         Ok(())
     }
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim> {
+        let mut conn = self.write.acquire().await?;
+        messages::claim_idempotent(&mut conn, key, scope).await
+    }
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()> {
+        let mut conn = self.write.acquire().await?;
+        messages::release_idempotent(&mut conn, key, scope).await
+    }
 
     async fn claim_due(
         &self,

@@ -1,0 +1,211 @@
+//! What a hostile tester broke (issue 14), each kept mended by a test that failed before the
+//! fix: built-in things that could be deleted, sign-in redirects, idempotency races, deep JSON,
+//! SSRF address forms, sessions that outlived sign-out, unbounded incidents, token guessing,
+//! slow connections and amplified pages. Every test runs a real server (and runs again on
+//! PostgreSQL in `postgres_suite`).
+
+mod common;
+
+use common::*;
+use reqwest::header::LOCATION;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+// ---- 2. Built-in things refuse deletion --------------------------------------------------
+
+#[tokio::test]
+async fn the_workspace_application_cannot_be_deleted_or_renamed_away() {
+    let server = TestServer::start_default().await;
+    server.create_channel("ops").await;
+    let hook = server
+        .create_incoming_hook(json!({"name": "ci", "channel": "ops"}))
+        .await;
+    let url = hook["url"].as_str().unwrap().to_owned();
+
+    let r = server
+        .request(Method::DELETE, "/api/v1/app/workspace")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(r, 409, "conflict", "deleting the workspace app").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("built-in"),
+        "{body}"
+    );
+
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            "/api/v1/app/workspace",
+            Some(&json!({"uid": "elsewhere"})),
+        )
+        .await;
+    assert_eq!(status, 409, "changing the workspace app's uid: {body}");
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/app/workspace",
+            Some(&json!({"name": "Workspace"})),
+        )
+        .await;
+    assert_eq!(status, 409, "PUT without the uid drops it: {body}");
+    // Its name may change; it is an ordinary, visible application otherwise.
+    server
+        .call_ok(
+            Method::PATCH,
+            "/api/v1/app/workspace",
+            Some(&json!({"name": "Our workspace"})),
+        )
+        .await;
+
+    // The workspace still works: a hook post lands in its channel.
+    server
+        .post_hook_json(&url, &json!({"text": "still here"}))
+        .await
+        .assert(200, "ok");
+    let messages = server.wait_for_messages("ops", 1).await;
+    assert_eq!(messages[0]["text"], "still here");
+}
+
+// ---- 3. Sign-in `next` stays on this site ------------------------------------------------
+
+async fn sign_in_with_next(server: &TestServer, next: &str) -> reqwest::Response {
+    Console::client()
+        .post(server.url("/login"))
+        .form(&[("token", server.token()), ("next", next)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_next_only_leads_to_paths_on_this_site() {
+    let server = TestServer::start_default().await;
+    for hostile in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\t//evil.example",
+        "https://evil.example/",
+        "/%09/evil.example",
+    ] {
+        let r = sign_in_with_next(&server, hostile).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "next={hostile:?}");
+        let location = Console::location(&r);
+        assert!(
+            location.starts_with('/')
+                && !location.starts_with("//")
+                && !location.starts_with("/\\")
+                && !location.chars().any(|c| c.is_control()),
+            "next={hostile:?} redirected to {location:?}"
+        );
+        let resolved = url::Url::parse("http://kanca.test/")
+            .unwrap()
+            .join(&location)
+            .unwrap();
+        assert_eq!(
+            resolved.host_str(),
+            Some("kanca.test"),
+            "next={hostile:?} → {location:?}"
+        );
+    }
+    // A local path with a query survives.
+    let r = sign_in_with_next(&server, "/channels/general?x=1").await;
+    assert_eq!(Console::location(&r), "/channels/general?x=1");
+
+    // The sign-in page with a session redirects at once: same rule.
+    let console = Console::sign_in(&server).await;
+    let r = Console::client()
+        .get(server.url("/login?next=/%09/evil.example"))
+        .header(reqwest::header::COOKIE, &console.cookie)
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    let resolved = url::Url::parse("http://kanca.test/")
+        .unwrap()
+        .join(&location)
+        .unwrap();
+    assert_eq!(resolved.host_str(), Some("kanca.test"), "{location:?}");
+}
+
+// ---- 9. Idempotency keys are claimed before the work --------------------------------------
+
+#[tokio::test]
+async fn concurrent_posts_with_one_idempotency_key_create_one_application() {
+    let server = TestServer::start_default().await;
+    let requests = (0..20).map(|i| {
+        server
+            .request(Method::POST, "/api/v1/app")
+            .header("idempotency-key", "one-key")
+            .json(&json!({"name": format!("racer {i}")}))
+            .send()
+    });
+    let answers = futures::future::join_all(requests).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 201);
+        let body: Value = a.json().await.unwrap();
+        ids.insert(body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "every answer is the first one: {ids:?}");
+    let apps = server.list_all("/api/v1/app").await;
+    let racers = apps
+        .iter()
+        .filter(|a| a["name"].as_str().unwrap_or_default().starts_with("racer"))
+        .count();
+    assert_eq!(racers, 1, "{apps:?}");
+
+    // A failed request gives its key back: the same key then works.
+    let (status, _) = server
+        .call(Method::POST, "/api/v1/app", Some(&json!({"name": ""})))
+        .await;
+    assert_eq!(status, 422);
+    let bad = server
+        .request(Method::POST, "/api/v1/app")
+        .header("idempotency-key", "second-key")
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let good = server
+        .request(Method::POST, "/api/v1/app")
+        .header("idempotency-key", "second-key")
+        .json(&json!({"name": "after a failure"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 201);
+}
+
+// ---- 12. Small ones ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn unknown_api_routes_ask_for_the_token_first() {
+    let server = TestServer::start_default().await;
+    let r = server
+        .http()
+        .get(server.url("/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 401, "authentication_failed", "unknown route, no token").await;
+    let r = server
+        .request(Method::GET, "/api/v1/no-such-thing")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "not_found", "unknown route, with the token").await;
+    // Health stays public.
+    let r = server
+        .http()
+        .get(server.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

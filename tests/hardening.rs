@@ -209,3 +209,156 @@ async fn unknown_api_routes_ask_for_the_token_first() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+// ---- 1. U+0000 is removed wherever text comes in, on both backends -------------------------
+
+#[tokio::test]
+async fn nul_characters_are_removed_from_hook_posts_replies_api_and_console_text() {
+    let server = TestServer::start_default().await;
+    server.create_channel("nul").await;
+    let hook = server
+        .create_incoming_hook(json!({"name": "nul", "channel": "nul"}))
+        .await;
+    let url = hook["url"].as_str().unwrap().to_owned();
+
+    // JSON, with the escape in every overridable text field.
+    let body =
+        r#"{"text":"a\u0000b","username":"bo\u0000t","icon_url":"https://e.example/i\u0000.png"}"#;
+    server
+        .post_hook(&url, "application/json", body.as_bytes().to_vec())
+        .await
+        .assert(200, "ok");
+    // A form: the escape inside `payload`, and a raw NUL byte (%00) in it.
+    let form = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(br#"{"text":"c\u0000d"}"#).collect::<String>()
+    );
+    server
+        .post_hook(&url, "application/x-www-form-urlencoded", form.into_bytes())
+        .await
+        .assert(200, "ok");
+    server
+        .post_hook(
+            &url,
+            "application/x-www-form-urlencoded",
+            b"payload=%7B%22text%22%3A%22e%00f%22%7D".to_vec(),
+        )
+        .await
+        .assert(200, "ok");
+    // The API and the console.
+    server
+        .post(
+            "/api/v1/channels/nul/messages",
+            &json!({"user": "ada\u{0}", "text": "g\u{0}h"}),
+        )
+        .await;
+    let console = Console::sign_in(&server).await;
+    let r = console
+        .post(
+            "/channels/nul/messages",
+            &[("user", "ada"), ("text", "i\0j")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let messages = server.wait_for_messages("nul", 5).await;
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["ab", "cd", "ef", "gh", "ij"], "{messages:?}");
+    assert_eq!(messages[0]["username"], "bot");
+    assert_eq!(messages[0]["iconUrl"], "https://e.example/i.png");
+
+    // An outgoing-webhook reply holding NUL is posted, not dropped.
+    let bot = Bot::start().await;
+    bot.set_default(200, json!({"text": "re\u{0}ply"}));
+    server
+        .post(
+            "/api/v1/outgoing-webhooks",
+            &json!({"name": "echo", "channel": "nul", "triggerWords": ["echo"],
+                    "callbackUrls": [bot.url()], "contentType": "json"}),
+        )
+        .await;
+    server.say("nul", "ada", "echo this").await;
+    let messages = server.wait_for_messages("nul", 7).await;
+    assert!(
+        messages.iter().any(|m| m["text"] == "reply"),
+        "the reply was not posted: {messages:?}"
+    );
+
+    // Other API text: removed too. A message payload is kept byte for byte.
+    let app = server
+        .post("/api/v1/app", &json!({"name": "na\u{0}me"}))
+        .await;
+    assert_eq!(app["name"], "name");
+    let app_id = app["id"].as_str().unwrap();
+    let raw = r#"{"eventType":"nul.test","payload":{"k":"v\u0000w"}}"#;
+    let r = server
+        .request(Method::POST, &format!("/api/v1/app/{app_id}/msg"))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let msg: Value = r.json().await.unwrap();
+    assert_eq!(msg["payload"]["k"], "v\u{0}w");
+}
+
+// ---- 10. JSON depth -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn payloads_nested_deeper_than_128_are_refused_with_a_422() {
+    let server = TestServer::start_default().await;
+    let app = server.create_app("deep").await;
+    let nested = |depth: usize| "[".repeat(depth) + &"]".repeat(depth);
+    for depth in [129, 100_000] {
+        let body = format!(
+            r#"{{"eventType":"deep.test","payload":{{"a":{}}}}}"#,
+            nested(depth - 2)
+        );
+        let r = server
+            .request(Method::POST, &format!("/api/v1/app/{app}/msg"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let err = expect_error(r, 422, "validation", "a deep payload").await;
+        assert!(err["detail"].as_str().unwrap().contains("128"), "{err}");
+    }
+    // 128 levels in all are fine, and the application's messages still list.
+    let ok = format!(
+        r#"{{"eventType":"deep.test","payload":{{"a":{}}}}}"#,
+        nested(126)
+    );
+    let r = server
+        .request(Method::POST, &format!("/api/v1/app/{app}/msg"))
+        .header("content-type", "application/json")
+        .body(ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let r = server
+        .request(Method::GET, &format!("/api/v1/app/{app}/msg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains(&nested(126)));
+    // Other API bodies too.
+    let r = server
+        .request(Method::POST, "/api/v1/app")
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"name":"x","metadata":{{"a":"{}"}}, "x": {}}}"#,
+            "b",
+            nested(200)
+        ))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 422, "validation", "a deep application body").await;
+}

@@ -21,7 +21,7 @@ mod pagination;
 mod security;
 pub mod sse;
 
-pub use extract::{ApiJson, ApiQuery};
+pub use extract::{ApiJson, ApiQuery, VerbatimJson};
 pub use pagination::{ListQuery, ListResponse};
 
 use crate::clock::Clock;

@@ -15,6 +15,7 @@
 //! Attachments and blocks are kept as the sender's JSON text, every field in its order; only
 //! their shape and counts are checked.
 
+use crate::domain::text::strip_nul_escapes;
 use crate::domain::workspace::Ts;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -100,7 +101,11 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<IncomingPayload,
 
 /// Parses the JSON object itself.
 pub fn parse_json(json: &str) -> Result<IncomingPayload, PayloadError> {
-    let json = escape_raw_controls(json);
+    // Raw control characters (a NUL byte included) become escapes, then NUL goes (see
+    // `crate::domain::text`): every string below, and the attachments and blocks kept as JSON
+    // text, are free of it on both backends.
+    let escaped = escape_raw_controls(json);
+    let json = strip_nul_escapes(&escaped);
     let fields: BTreeMap<String, Box<RawValue>> =
         serde_json::from_str(&json).map_err(|_| PayloadError::InvalidPayload)?;
     let value = |name: &str| -> Option<Value> {
@@ -197,7 +202,7 @@ fn list_field(
         Ok(Value::Null) => return Ok(None),
         Ok(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Ok(Value::String(s)) => {
-            let inner = escape_raw_controls(&s).into_owned();
+            let inner = strip_nul_escapes(&escape_raw_controls(&s)).into_owned();
             (serde_json::from_str(&inner).map_err(|_| invalid)?, inner)
         }
         Ok(v) => (v, raw.get().to_owned()),

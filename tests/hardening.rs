@@ -362,3 +362,83 @@ async fn payloads_nested_deeper_than_128_are_refused_with_a_422() {
         .unwrap();
     expect_error(r, 422, "validation", "a deep application body").await;
 }
+
+// ---- 5. A bin page never holds an amplified body -------------------------------------------
+
+#[tokio::test]
+async fn a_deeply_nested_capture_renders_raw_and_bounded_with_a_download_link() {
+    let server = TestServer::start_default().await;
+    let bin = server.create_bin(json!({})).await;
+    let bin_url = bin["url"].as_str().unwrap().to_owned();
+    let bin_id = bin_id_of(&bin_url);
+    // 1 MiB nested 126 deep: indented, every `1,` line would carry 252 spaces (~130 MB).
+    let depth = 126;
+    let inner_len = 1024 * 1024 - 2 * depth;
+    let ones = vec!["1"; inner_len / 2].join(",");
+    let body = "[".repeat(depth) + &ones + &"]".repeat(depth);
+    let r = server
+        .http()
+        .post(format!("{bin_url}/deep"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let console = Console::sign_in(&server).await;
+    let (status, page) = console.get(&format!("/bins/{bin_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.len() < 2 * 1024 * 1024,
+        "the page is {} bytes for a {} byte body",
+        page.len(),
+        body.len()
+    );
+    assert!(
+        page.contains("too deep or too large to indent"),
+        "no notice"
+    );
+    let link = format!("/bins/{bin_id}/requests/");
+    let at = page.find(&link).expect("a download link");
+    let href = &page[at..];
+    let href = &href[..href.find('"').unwrap()];
+    assert!(href.ends_with("/body"), "{href}");
+    let r = Console::client()
+        .get(server.url(href))
+        .header(reqwest::header::COOKIE, &console.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(
+        r.bytes().await.unwrap(),
+        body.as_bytes(),
+        "the whole body, as sent"
+    );
+    // Without a session it is not served.
+    let r = Console::client()
+        .get(server.url(href))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200);
+
+    // A small JSON body is still indented.
+    server
+        .http()
+        .post(&bin_url)
+        .body(r#"{"a":[1,2]}"#)
+        .send()
+        .await
+        .unwrap();
+    let (_, page) = console.get(&format!("/bins/{bin_id}")).await;
+    assert!(
+        page.contains("{\n  &quot;a&quot;: [") || page.contains("{\n  \"a\": ["),
+        "indented"
+    );
+}

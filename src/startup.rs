@@ -133,6 +133,7 @@ impl Application {
                 clock: clock.clone(),
                 public_url: self.public_url(),
                 allow_private_targets: settings.allow_private_targets,
+                own_bins: own_bins.clone(),
             },
             settings.workspace.clone(),
             &profiles,

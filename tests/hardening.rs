@@ -442,3 +442,79 @@ async fn a_deeply_nested_capture_renders_raw_and_bounded_with_a_download_link() 
         "indented"
     );
 }
+
+// ---- 11. IPv6 forms that embed IPv4 --------------------------------------------------------
+
+#[tokio::test]
+async fn ipv6_forms_embedding_a_private_ipv4_are_refused_when_saved() {
+    let server = TestServer::start(ServerOptions::default().with_ssrf_guard()).await;
+    let app = server.create_app("ssrf").await;
+    for host in [
+        "[64:ff9b::7f00:1]",
+        "[::ffff:0:7f00:1]",
+        "[::127.0.0.1]",
+        "[64:ff9b::a9fe:a9fe]",
+        "[2002:7f00:1::1]",
+        "[::ffff:10.0.0.1]",
+    ] {
+        let url = format!("http://{host}:8080/hook");
+        let r = server
+            .request(Method::POST, &format!("/api/v1/app/{app}/endpoint"))
+            .json(&json!({"url": url}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 422, "validation", &format!("endpoint {url}")).await;
+        let (status, body) = server
+            .call(
+                Method::POST,
+                "/api/v1/outgoing-webhooks",
+                Some(&json!({"name": "x", "triggerWords": ["x"], "callbackUrls": [url]})),
+            )
+            .await;
+        assert_eq!(status, 422, "outgoing webhook to {url}: {body}");
+    }
+    // A public address in a NAT64 form is fine.
+    server
+        .post(
+            &format!("/api/v1/app/{app}/endpoint"),
+            &json!({"url": "http://[64:ff9b::808:808]/hook"}),
+        )
+        .await;
+}
+
+// ---- 12. Outgoing webhooks may call this server's own bins, as endpoints may ---------------
+
+#[tokio::test]
+async fn outgoing_webhooks_accept_and_reach_the_servers_own_bins() {
+    let server = TestServer::start(ServerOptions::default().with_ssrf_guard()).await;
+    let bin = server.create_bin(json!({})).await;
+    let bin_url = bin["url"].as_str().unwrap().to_owned();
+    let app = server.create_app("bins").await;
+    server
+        .post(
+            &format!("/api/v1/app/{app}/endpoint"),
+            &json!({"url": format!("{bin_url}/endpoint")}),
+        )
+        .await;
+    server
+        .post(
+            "/api/v1/outgoing-webhooks",
+            &json!({"name": "to-bin", "triggerWords": ["ping"],
+                    "callbackUrls": [format!("{bin_url}/outgoing")]}),
+        )
+        .await;
+    server.create_channel("pings").await;
+    server.say("pings", "ada", "ping now").await;
+    let bin_id = bin_id_of(&bin_url);
+    let requests = eventually("the bin catches the outgoing webhook", || async {
+        let r = server.bin_requests(&bin_id).await;
+        if r.is_empty() {
+            Err("nothing yet".to_owned())
+        } else {
+            Ok(r)
+        }
+    })
+    .await;
+    assert_eq!(requests[0]["path"], "/outgoing");
+}

@@ -211,7 +211,7 @@ fn detail(state: &AppState, session: &Session, c: &Capture, replay: &ReplayState
             ..c.clone()
         };
         format!(
-            "{} \\\n  --data-binary @{}-{}.bin",
+            "{} --data-binary @{}-{}.bin",
             inspect::export::curl_command(&without_body, &bin_url(state, &c.bin_id)),
             c.bin_id,
             c.id

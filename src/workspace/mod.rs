@@ -76,6 +76,9 @@ pub struct WorkspaceDeps {
     pub public_url: String,
     /// Outgoing-webhook callback URLs may point at private addresses (tests, intranets).
     pub allow_private_targets: bool,
+    /// This server's own bin URLs, which callbacks may name as endpoints may (they are
+    /// reached at the listen address, never through the private network).
+    pub own_bins: crate::domain::bins::OwnBinUrls,
 }
 
 pub struct Workspace {

@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The body is over the limit (`KANCA_MAX_BODY_BYTES`), when known.
     #[error("the request body is larger than the limit{}", .0.map(|n| format!(" of {n} bytes")).unwrap_or_default())]
     PayloadTooLarge(Option<usize>),
+    /// Too many failed attempts from this address; try again after the duration.
+    #[error("too many failed attempts from this address; try again in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -44,6 +47,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -92,6 +96,13 @@ impl IntoResponse for ApiError {
         };
         let mut response =
             (status, Json(json!({ "code": code, "detail": detail }))).into_response();
+        if let Self::TooManyAttempts(wait) = &self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body may be unread: this connection cannot carry another request.
             response.headers_mut().insert(

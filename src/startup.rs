@@ -48,8 +48,19 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let (admin_token, generated_token) = match &settings.admin_token {
-            Some(t) => (t.clone(), false),
-            None => load_or_generate_token(&settings.data_dir)?,
+            Some(t) => {
+                crate::config::check_admin_token(t, "KANCA_ADMIN_TOKEN")?;
+                (t.clone(), false)
+            }
+            None => {
+                let (token, generated) = load_or_generate_token(&settings.data_dir)?;
+                let file = settings.data_dir.join("admin-token");
+                crate::config::check_admin_token(
+                    &token,
+                    &format!("the admin token in {}", file.display()),
+                )?;
+                (token, generated)
+            }
         };
         let node_id = load_or_generate_node_id(&settings.data_dir)?;
         let store = store::connect(&settings.database_url, &node_id).await?;

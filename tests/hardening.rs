@@ -518,3 +518,329 @@ async fn outgoing_webhooks_accept_and_reach_the_servers_own_bins() {
     .await;
     assert_eq!(requests[0]["path"], "/outgoing");
 }
+
+// ---- 12. Signing out ends the session on the server ----------------------------------------
+
+#[tokio::test]
+async fn a_copied_session_cookie_stops_working_after_sign_out() {
+    let server = TestServer::start_default().await;
+    let console = Console::sign_in(&server).await;
+    let copied = console.cookie.clone();
+    let (status, _) = console.get("/apps").await;
+    assert_eq!(status, StatusCode::OK);
+    let r = console.post("/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = Console::client()
+        .get(server.url("/apps"))
+        .header(reqwest::header::COOKIE, &copied)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert!(Console::location(&r).starts_with("/login"));
+    // A fresh sign-in works again.
+    let again = Console::sign_in(&server).await;
+    assert_eq!(again.get("/apps").await.0, StatusCode::OK);
+}
+
+// ---- 8. Guessing the admin token ------------------------------------------------------------
+
+/// A client whose connections come from another loopback address, so that blocking it does
+/// not block the test's own admin calls (from 127.0.0.1).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_admin_tokens_are_limited_per_address_and_recorded() {
+    let server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_AUTH_FAILURE_THRESHOLD", "3")
+            .env("KANCA_AUTH_FAILURE_WINDOW", "10m")
+            .env("KANCA_AUTH_BLOCK_DURATION", "10m"),
+    )
+    .await;
+    let guesser = client_from("127.0.0.2");
+    for i in 0..3 {
+        let r = guesser
+            .get(server.url("/api/v1/app"))
+            .bearer_auth(format!("guess-{i}"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 401, "authentication_failed", "a wrong token").await;
+    }
+    // Blocked now, even with the right token, and unknown routes too.
+    for path in ["/api/v1/app", "/api/v1/nope"] {
+        let r = guesser
+            .get(server.url(path))
+            .bearer_auth(server.token())
+            .send()
+            .await
+            .unwrap();
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry >= 1);
+        expect_error(r, 429, "rate_limited", "a blocked address").await;
+    }
+    // Sign-in from the same address: 429 too.
+    let r = guesser
+        .post(server.url("/login"))
+        .form(&[("token", server.token()), ("next", "/apps")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    // Other addresses are not affected.
+    server.get("/api/v1/app").await;
+
+    // Sign-in guesses count the same way, from their own address.
+    let signer = client_from("127.0.0.3");
+    for _ in 0..3 {
+        let r = signer
+            .post(server.url("/login"))
+            .form(&[("token", "not-it-at-all-no"), ("next", "/apps")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = signer
+        .post(server.url("/login"))
+        .form(&[("token", server.token()), ("next", "/apps")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+
+    let incidents = server.incidents().await;
+    let find = |ip: &str, what: &str| {
+        incidents
+            .iter()
+            .find(|i| i["ip"] == ip && i["reason"].as_str().unwrap().contains(what))
+            .cloned()
+            .unwrap_or_else(|| panic!("no `{what}` incident for {ip}: {incidents:?}"))
+    };
+    assert_eq!(find("127.0.0.2", "wrong admin token (API)")["hits"], 3);
+    find("127.0.0.2", "answered 429");
+    assert_eq!(find("127.0.0.3", "console sign-in")["hits"], 3);
+    for i in &incidents {
+        assert!(!i.to_string().contains("guess-"), "a token was stored: {i}");
+    }
+    assert!(!server.logs().contains("guess-1"), "a token was logged");
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_with_a_short_or_well_known_admin_token() {
+    for token in ["change-me", "short-token", "changemechangeme"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kanca"))
+            .arg("serve")
+            .env("KANCA_LISTEN", "127.0.0.1:0")
+            .env("KANCA_DATA_DIR", dir.path())
+            .env("KANCA_ADMIN_TOKEN", token)
+            .env_remove("KANCA_DATABASE_URL")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "started with {token:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("KANCA_ADMIN_TOKEN"), "{token:?}: {stderr}");
+        assert!(!stderr.contains(token) || token == "change-me", "{stderr}");
+    }
+}
+
+// ---- 6. Trusted proxies and the block's scope -----------------------------------------------
+
+#[tokio::test]
+async fn failures_behind_a_trusted_proxy_block_the_sender_not_the_proxy() {
+    let server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_TRUSTED_PROXIES", "127.0.0.1/32")
+            .env("KANCA_IP_BLOCK_THRESHOLD", "3")
+            .env("KANCA_IP_BLOCK_SCOPE", "all"),
+    )
+    .await;
+    server.create_channel("proxied").await;
+    let hook = server
+        .create_incoming_hook(json!({"channel": "proxied"}))
+        .await;
+    let good = hook["url"].as_str().unwrap().to_owned();
+    let (base, token) = good.rsplit_once('/').unwrap();
+    let guess = format!("{base}/{}", "Q".repeat(token.len()));
+    let post = |url: String, xff: &'static str| {
+        let http = server.http().clone();
+        async move {
+            http.post(url)
+                .header("x-forwarded-for", xff)
+                .json(&json!({"text": xff}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(post(guess.clone(), "198.51.100.7").await, 403);
+    }
+    assert_eq!(
+        post(good.clone(), "198.51.100.7").await,
+        403,
+        "the guesser is blocked"
+    );
+    assert_eq!(
+        post(good.clone(), "198.51.100.8").await,
+        200,
+        "others behind the proxy are not"
+    );
+    let incidents = server.incidents().await;
+    assert!(
+        incidents.iter().all(|i| i["ip"] == "198.51.100.7"),
+        "{incidents:?}"
+    );
+}
+
+#[tokio::test]
+async fn by_default_failures_block_an_address_only_from_the_hook_they_were_against() {
+    let server =
+        TestServer::start(ServerOptions::default().env("KANCA_IP_BLOCK_THRESHOLD", "3")).await;
+    server.create_channel("quiet").await;
+    let hook = server
+        .create_incoming_hook(json!({"channel": "quiet"}))
+        .await;
+    let good = hook["url"].as_str().unwrap().to_owned();
+    // Guesses at a hook id that does not exist (all one can do without a hook's URL).
+    let team_base = good.rsplitn(3, '/').nth(2).unwrap().to_owned();
+    let fake = format!("{team_base}/BFAKEFAKE01/{}", "x".repeat(24));
+    for _ in 0..5 {
+        server
+            .post_hook_json(&fake, &json!({"text": "guess"}))
+            .await;
+    }
+    // X-Forwarded-For from an untrusted peer is ignored: the address is the connection's.
+    let r = server
+        .http()
+        .post(&fake)
+        .header("x-forwarded-for", "203.0.113.1")
+        .json(&json!({"text": "spoofed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The real hook still takes posts from the same address.
+    server
+        .post_hook_json(&good, &json!({"text": "still heard"}))
+        .await
+        .assert(200, "ok");
+    let incidents = server.incidents().await;
+    assert!(
+        incidents.iter().all(|i| i["ip"] == "127.0.0.1"),
+        "{incidents:?}"
+    );
+    assert!(incidents
+        .iter()
+        .any(|i| i["reason"].as_str().unwrap().contains("from this hook")));
+}
+
+// ---- 7. Incidents are aggregated, capped, kept for a while, and paged -----------------------
+
+#[tokio::test]
+async fn incidents_aggregate_repeats_keep_a_row_cap_and_page() {
+    let server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_TRUSTED_PROXIES", "127.0.0.1")
+            .env("KANCA_IP_BLOCK_SCOPE", "off")
+            .env("KANCA_INCIDENT_MAX_ROWS", "5"),
+    )
+    .await;
+    server.create_channel("inc").await;
+    let hook = server.create_incoming_hook(json!({"channel": "inc"})).await;
+    let good = hook["url"].as_str().unwrap().to_owned();
+    let (base, token) = good.rsplit_once('/').unwrap();
+    let guess = format!("{base}/{}", "W".repeat(token.len()));
+    let post_from = |ip: String| {
+        let http = server.http().clone();
+        let guess = guess.clone();
+        async move {
+            let r = http
+                .post(guess)
+                .header("x-forwarded-for", ip)
+                .json(&json!({"text": "x"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403);
+        }
+    };
+    // 40 repeats from one address: one row.
+    for _ in 0..40 {
+        post_from("198.51.100.1".into()).await;
+    }
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["hits"], 40);
+    assert!(incidents[0]["lastAt"].is_string());
+    // 30 addresses: the table keeps the newest 5.
+    for i in 0..30 {
+        post_from(format!("198.51.100.{}", 100 + i)).await;
+    }
+    let all = server.list_all("/api/v1/security/incidents").await;
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert_eq!(all[0]["ip"], "198.51.100.129", "newest first");
+    // Paged like every list.
+    let page = server.get("/api/v1/security/incidents?limit=2").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["done"], false);
+    let next = server
+        .get(&format!(
+            "/api/v1/security/incidents?limit=2&iterator={}",
+            page["iterator"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(next["data"][0]["ip"], "198.51.100.127");
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/security/incidents?iterator=abc", None)
+        .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn incidents_older_than_the_retention_are_deleted() {
+    let server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_IP_BLOCK_SCOPE", "off")
+            .env("KANCA_INCIDENT_RETENTION", "1ms")
+            .env("KANCA_INCIDENT_MAX_ROWS", "10"),
+    )
+    .await;
+    server.create_channel("old").await;
+    let hook = server.create_incoming_hook(json!({"channel": "old"})).await;
+    let good = hook["url"].as_str().unwrap().to_owned();
+    let (base, token) = good.rsplit_once('/').unwrap();
+    let guess = format!("{base}/{}", "V".repeat(token.len()));
+    server.post_hook_json(&guess, &json!({"text": "a"})).await;
+    settle().await;
+    // An allow-list refusal is another reason: a row of its own, and its recording prunes.
+    let locked = server
+        .create_incoming_hook(json!({"channel": "old", "allowedIps": ["192.0.2.1"]}))
+        .await;
+    server
+        .post_hook_json(locked["url"].as_str().unwrap(), &json!({"text": "b"}))
+        .await;
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert!(incidents[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("allow-list"));
+}

@@ -175,11 +175,18 @@ fn metrics_router(state: &AppState) -> Router<AppState> {
 
 /// An unknown `/api/v1` route answers 401 without the token, like every management route,
 /// so which routes exist is not told to someone who may not use them.
-async fn unknown_route(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiError {
-    if bearer_token(&headers).is_some_and(|t| state.config.token_matches(t)) {
-        ApiError::NotFound("no such route".into())
-    } else {
-        ApiError::Authentication
+async fn unknown_route(State(state): State<AppState>, req: Request) -> ApiError {
+    let ip = client_ip(&state, &req);
+    if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
+        return ApiError::TooManyAttempts(wait);
+    }
+    match bearer_token(req.headers()) {
+        Some(t) if state.config.token_matches(t) => ApiError::NotFound("no such route".into()),
+        Some(_) => {
+            admin_token_failed(&state, ip, req.uri().path(), "wrong admin token (API)").await;
+            ApiError::Authentication
+        }
+        None => ApiError::Authentication,
     }
 }
 
@@ -196,14 +203,63 @@ fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// `Authorization: Bearer <admin token>` on every management route.
+///
+/// Wrong tokens are counted per client address: past `KANCA_AUTH_FAILURE_THRESHOLD` within
+/// the window, the address is answered 429 with `Retry-After` (before its token is even
+/// looked at) until its block ends, and each wrong token is a security incident. A request
+/// without a token is refused but not counted: it guesses nothing.
 async fn require_admin_token(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let ip = client_ip(&state, &req);
+    if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
+        return Err(ApiError::TooManyAttempts(wait));
+    }
     match bearer_token(req.headers()) {
         Some(t) if state.config.token_matches(t) => Ok(next.run(req).await),
-        _ => Err(ApiError::Authentication),
+        Some(_) => {
+            admin_token_failed(&state, ip, req.uri().path(), "wrong admin token (API)").await;
+            Err(ApiError::Authentication)
+        }
+        None => Err(ApiError::Authentication),
+    }
+}
+
+/// The client's address (see [`crate::workspace::guard`]); loopback when the connection's is
+/// unknown (requests built in-process).
+pub(crate) fn client_ip(state: &AppState, req: &Request) -> std::net::IpAddr {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
+    state.workspace.guard().client_ip(peer, req.headers())
+}
+
+/// Counts a wrong admin token from `ip` and records it as an incident (the token itself is
+/// never recorded), plus one more incident when that gets the address blocked.
+pub(crate) async fn admin_token_failed(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    path: &str,
+    reason: &str,
+) {
+    tracing::warn!(ip = %ip, path, "{reason}");
+    let workspace = &state.workspace;
+    workspace.record_incident(ip, path, reason).await;
+    if workspace.guard().record_admin_failure(ip) == crate::workspace::guard::FailureEffect::Blocked
+    {
+        let settings = &workspace.settings;
+        let blocked = format!(
+            "address answered 429 for {} after {} wrong admin tokens within {}",
+            humantime::format_duration(settings.auth_block_duration),
+            settings.auth_failure_threshold,
+            humantime::format_duration(settings.auth_failure_window),
+        );
+        tracing::warn!(ip = %ip, "{blocked}");
+        workspace.record_incident(ip, path, &blocked).await;
     }
 }
 

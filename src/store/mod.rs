@@ -9,9 +9,11 @@
 
 pub mod bins;
 pub mod postgres;
+pub mod security;
 pub mod sqlite;
 pub mod workspace;
 
+pub use security::SecurityStore;
 pub use workspace::WorkspaceStore;
 
 use crate::domain::*;
@@ -146,7 +148,7 @@ pub enum DeliveryUpdate {
 }
 
 #[async_trait]
-pub trait Store: WorkspaceStore + bins::BinStore + Send + Sync + 'static {
+pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync + 'static {
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
 

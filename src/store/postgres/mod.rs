@@ -26,6 +26,7 @@ mod notify;
 mod queue;
 mod resources;
 mod rows;
+mod security;
 mod workspace;
 mod writer;
 

@@ -14,6 +14,7 @@ mod messages;
 mod queue;
 mod resources;
 mod rows;
+mod security;
 mod workspace;
 mod writer;
 

@@ -152,6 +152,17 @@ pub struct ServeArgs {
     /// How long incidents are kept (default `30d`).
     #[arg(long, env = "KANCA_INCIDENT_RETENTION", value_name = "DURATION")]
     pub incident_retention: Option<String>,
+    /// How long a client has to send a request's headers, e.g. `10s` (default); for a
+    /// kept-alive HTTP/1.1 connection, counted from the previous response. Slow senders
+    /// (slowloris) are disconnected.
+    #[arg(long, env = "KANCA_HEADER_READ_TIMEOUT", value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+    /// Close a connection with no request in flight for this long, e.g. `60s` (default).
+    #[arg(long, env = "KANCA_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// Open connections at most (default 1024); past it, new ones wait to be accepted.
+    #[arg(long, env = "KANCA_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
     /// The most incident rows kept; the oldest go first (default 10000).
     #[arg(long, env = "KANCA_INCIDENT_MAX_ROWS", value_name = "N")]
     pub incident_max_rows: Option<u32>,
@@ -188,6 +199,9 @@ struct FileSettings {
     incident_window: Option<String>,
     incident_retention: Option<String>,
     incident_max_rows: Option<u32>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
 }
 
 /// Checked settings for running the server.
@@ -214,6 +228,8 @@ pub struct Settings {
     pub retention_sweep: Duration,
     /// The Slack-compatible workspace's limits (hook rates, temporary IP blocks).
     pub workspace: crate::workspace::WorkspaceSettings,
+    /// Connection timeouts and limit.
+    pub http: crate::http_server::HttpLimits,
 }
 
 impl Settings {
@@ -237,6 +253,7 @@ impl Settings {
             clock: Clock::default(),
             retention_sweep: Duration::from_secs(60),
             workspace: Default::default(),
+            http: Default::default(),
         }
     }
 
@@ -269,6 +286,32 @@ impl Settings {
             .transpose()
             .context("KANCA_DISABLE_AFTER")?;
         let defaults = Self::for_data_dir(&data_dir);
+        let http_duration = |arg: Option<String>, file: Option<String>, name: &str, d: Duration| {
+            arg.or(file)
+                .map(|s| humantime::parse_duration(&s))
+                .transpose()
+                .with_context(|| name.to_owned())
+                .map(|v| v.unwrap_or(d).max(Duration::from_millis(1)))
+        };
+        let http = crate::http_server::HttpLimits {
+            header_read_timeout: http_duration(
+                args.header_read_timeout,
+                file.header_read_timeout,
+                "KANCA_HEADER_READ_TIMEOUT",
+                defaults.http.header_read_timeout,
+            )?,
+            idle_timeout: http_duration(
+                args.idle_timeout,
+                file.idle_timeout,
+                "KANCA_IDLE_TIMEOUT",
+                defaults.http.idle_timeout,
+            )?,
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.http.max_connections)
+                .max(1),
+        };
         Ok(Self {
             role: args.role.or(file.role).unwrap_or(Role::All),
             listen: args
@@ -308,6 +351,7 @@ impl Settings {
             clock: Clock::default(),
             retention_sweep: defaults.retention_sweep,
             workspace,
+            http,
             data_dir,
         })
     }

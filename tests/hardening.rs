@@ -844,3 +844,133 @@ async fn incidents_older_than_the_retention_are_deleted() {
         .unwrap()
         .contains("allow-list"));
 }
+
+// ---- 4. Slow and idle connections ------------------------------------------------------------
+
+/// Reads until the server closes the connection (or `limit` passes); true if it closed.
+async fn closed_by_server(tcp: &mut tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slowloris_connection_is_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_HEADER_READ_TIMEOUT", "1s")
+            .env("KANCA_IDLE_TIMEOUT", "1h"),
+    )
+    .await;
+    let addr = server.base_url().trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut read, mut write) = tcp.into_split();
+    write
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    // Trickle one header byte now and then, as slowloris does; the server must hang up.
+    let trickle = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if write.write_all(b"x").await.is_err() {
+                return;
+            }
+        }
+    });
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(closed.is_ok(), "a slowloris connection was never closed");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_HEADER_READ_TIMEOUT", "1h")
+            .env("KANCA_IDLE_TIMEOUT", "1s"),
+    )
+    .await;
+    let addr = server.base_url().trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: k\r\n\r\n")
+        .await
+        .unwrap();
+    // The answer comes, then nothing more is asked: the server closes the connection.
+    assert!(
+        closed_by_server(&mut tcp, WAIT).await,
+        "an idle connection stayed open"
+    );
+    // A connection that never sends anything is idle too.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(closed_by_server(&mut silent, WAIT).await);
+    // A live stream is a request in flight, not idle: it outlives the idle timeout.
+    let console = Console::sign_in(&server).await;
+    let bin = server.create_bin(json!({})).await;
+    let bin_id = bin_id_of(bin["url"].as_str().unwrap());
+    let mut stream = console.stream(&format!("/bins/{bin_id}/live")).await;
+    assert_eq!(stream.status(), 200);
+    let http = server.http().clone();
+    let url = bin["url"].as_str().unwrap().to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        http.post(format!("{url}/late-path"))
+            .body("late")
+            .send()
+            .await
+            .unwrap();
+    });
+    let mut seen = String::new();
+    while !seen.contains("late-path") {
+        let chunk = tokio::time::timeout(WAIT, stream.chunk())
+            .await
+            .expect("the stream went quiet")
+            .expect("the stream broke")
+            .expect("the stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn a_half_sent_request_does_not_hold_up_sigterm() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::start(
+        ServerOptions::default()
+            .env("KANCA_HEADER_READ_TIMEOUT", "1h")
+            .env("KANCA_IDLE_TIMEOUT", "1h"),
+    )
+    .await;
+    let addr = server.base_url().trim_start_matches("http://").to_owned();
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: k\r\n\r\n")
+        .await
+        .unwrap();
+    settle().await;
+    let status = server.terminate(WAIT).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the server did not exit cleanly on SIGTERM with a half-sent request open: {status:?}"
+    );
+    assert!(closed_by_server(&mut half, WAIT).await);
+}

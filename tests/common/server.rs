@@ -149,6 +149,28 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGTERM and waits (at most `wait`) for the server to exit; `None` if it did not.
+    pub async fn terminate(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take().expect("the server is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the server") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url

@@ -14,8 +14,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(out) = pretty_within(text, budget) {
         assert!(out.len() <= budget.max_bytes);
-        let a: serde_json::Value = serde_json::from_str(text).expect("input was JSON");
-        let b: serde_json::Value = serde_json::from_str(&out).expect("output is JSON");
-        assert_eq!(a, b);
+        // `Value` refuses numbers it cannot hold (`1e999`) that JSON allows; compare when it can.
+        let b = serde_json::from_str::<serde_json::Value>(&out);
+        if let Ok(a) = serde_json::from_str::<serde_json::Value>(text) {
+            assert_eq!(a, b.expect("the output is JSON when the input is"));
+        }
     }
 });

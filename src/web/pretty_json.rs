@@ -141,4 +141,13 @@ mod tests {
         assert_eq!(pretty_within(&long, budget), Err(NotPretty::OverBudget));
         assert_eq!(pretty_within("nope", budget), Err(NotPretty::NotJson));
     }
+
+    /// From fuzzing: numbers `serde_json::Value` cannot hold are still JSON, indented as sent.
+    #[test]
+    fn huge_numbers_are_kept_as_written() {
+        assert_eq!(
+            pretty("[1e999,-1e999]").unwrap(),
+            "[\n  1e999,\n  -1e999\n]"
+        );
+    }
 }

@@ -351,4 +351,14 @@ mod tests {
         .unwrap();
         assert_eq!(p.text.as_deref(), Some("curl -d"));
     }
+
+    /// From fuzzing: an escaped backslash followed by `u0000` is text, not a NUL, and stays;
+    /// a real `\u0000` escape goes, in attachments too.
+    #[test]
+    fn only_real_nul_escapes_are_removed() {
+        let p = parse_json(r#"{"text":"a\\u0000b\u0000c","attachments":[{"text":"x\u0000y"}]}"#)
+            .unwrap();
+        assert_eq!(p.text.as_deref(), Some("a\\u0000bc"));
+        assert_eq!(p.attachments.as_deref(), Some(r#"[{"text":"xy"}]"#));
+    }
 }

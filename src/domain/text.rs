@@ -39,8 +39,8 @@ pub fn strip_nul_escapes(json: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find('\\') {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
-        if tail.starts_with(ESCAPE) {
-            rest = &tail[ESCAPE.len()..];
+        if let Some(after) = tail.strip_prefix(ESCAPE) {
+            rest = after;
         } else {
             // A backslash and the character it escapes, copied as they are.
             let len = tail[1..].chars().next().map_or(0, char::len_utf8);

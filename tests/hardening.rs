@@ -245,6 +245,15 @@ async fn nul_characters_are_removed_from_hook_posts_replies_api_and_console_text
         )
         .await
         .assert(200, "ok");
+    // Found by fuzzing: a broken escape next to raw NULs must not come out as a NUL.
+    let answer = server
+        .post_hook(
+            &url,
+            "application/json",
+            b"{\"text\":\"k\\u00\x0000l\"}".to_vec(),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
     // The API and the console.
     server
         .post(

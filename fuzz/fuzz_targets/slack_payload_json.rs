@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     match parse_json(text) {
         Ok(p) => {
             for field in [&p.text, &p.username, &p.icon_url, &p.icon_emoji, &p.channel] {
-                assert!(!field.as_deref().unwrap_or_default().contains('\0'), "NUL kept");
+                assert!(
+                    !field.as_deref().unwrap_or_default().contains('\0'),
+                    "NUL kept"
+                );
             }
             let has_text = p.text.as_deref().is_some_and(|t| !t.trim().is_empty());
             assert!(has_text || p.attachments.is_some() || p.blocks.is_some());

@@ -29,6 +29,10 @@ pub fn strip_nul(s: &str) -> Cow<'_, str> {
 /// JSON text without the escape `\u0000` in its strings (raw NUL bytes are not valid JSON and
 /// are left for the parser to refuse). An escaped backslash followed by `u0000` is text, and
 /// stays.
+///
+/// Escapes are read as whole units (`\uXXXX` is six characters, whatever they are), so
+/// removing one can never join what is around it into a new `\u0000`: fuzzing found
+/// `\u00` + NUL + `00`, which a plain search-and-remove turned into a NUL.
 pub fn strip_nul_escapes(json: &str) -> Cow<'_, str> {
     const ESCAPE: &str = "\\u0000";
     if !json.contains(ESCAPE) {
@@ -41,12 +45,19 @@ pub fn strip_nul_escapes(json: &str) -> Cow<'_, str> {
         let tail = &rest[at..];
         if let Some(after) = tail.strip_prefix(ESCAPE) {
             rest = after;
-        } else {
-            // A backslash and the character it escapes, copied as they are.
-            let len = tail[1..].chars().next().map_or(0, char::len_utf8);
-            out.push_str(&tail[..1 + len]);
-            rest = &tail[1 + len..];
+            continue;
         }
+        // A backslash and what it escapes (`u` and four more characters for `\u`), copied as
+        // they are.
+        let mut chars = tail.char_indices().skip(1);
+        let unit = match chars.next() {
+            Some((_, 'u')) => 6,
+            Some(_) => 2,
+            None => 1,
+        };
+        let end = tail.char_indices().nth(unit).map_or(tail.len(), |(i, _)| i);
+        out.push_str(&tail[..end]);
+        rest = &tail[end..];
     }
     out.push_str(rest);
     Cow::Owned(out)
@@ -99,6 +110,10 @@ mod tests {
             r#"{"é":"\u00e9"}"#
         );
         assert_eq!(strip_nul_escapes("\\"), "\\");
+        // From fuzzing: removing an escape must not make one out of its neighbours.
+        assert_eq!(strip_nul_escapes(r#""\u00\u000000""#), r#""\u00\u000000""#);
+        assert_eq!(strip_nul_escapes(r#""\u0\u00000""#), r#""\u0\u00000""#);
+        assert_eq!(strip_nul_escapes(r#""a\u0000\u0000b\u"#), r#""ab\u"#);
         assert_eq!(strip_nul("a\0b\0"), "ab");
     }
 

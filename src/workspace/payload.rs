@@ -361,4 +361,16 @@ mod tests {
         assert_eq!(p.text.as_deref(), Some("a\\u0000bc"));
         assert_eq!(p.attachments.as_deref(), Some(r#"[{"text":"xy"}]"#));
     }
+
+    /// From fuzzing (slack_payload_form): `\u00`, raw NULs, `00` must not come out as a NUL.
+    #[test]
+    fn raw_nul_bytes_next_to_a_broken_escape_leave_no_nul() {
+        let body = b"{\"text\":\"l -t\\u00\x00\x00\x0000\x00\x00 2\"}";
+        if let Ok(p) = parse(Some("application/x-www-form-urlencoded"), body) {
+            assert!(!p.text.unwrap_or_default().contains('\0'));
+        }
+        let body = b"{\"text\":\"a\x00b\"}";
+        let p = parse(Some("application/json"), body).unwrap();
+        assert_eq!(p.text.as_deref(), Some("ab"));
+    }
 }

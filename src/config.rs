@@ -122,7 +122,7 @@ pub struct ServeArgs {
     /// The window those failures are counted in, e.g. `1m` (default).
     #[arg(long, env = "KANCA_IP_BLOCK_WINDOW", value_name = "DURATION")]
     pub ip_block_window: Option<String>,
-    /// How long such an IP is blocked from every hook, e.g. `15m` (default).
+    /// How long such an IP is blocked, e.g. `15m` (default).
     #[arg(long, env = "KANCA_IP_BLOCK_DURATION", value_name = "DURATION")]
     pub ip_block_duration: Option<String>,
     /// PostgreSQL: how long a request waits for a database connection before it is answered
@@ -137,6 +137,47 @@ pub struct ServeArgs {
     /// writes are refused with 503, exactly as on a full disk.
     #[arg(long, env = "KANCA_SQLITE_MAX_SIZE", value_name = "SIZE")]
     pub sqlite_max_size: Option<String>,
+    /// What a block covers: `hook` (only the hook id it kept failing on; the default), `all`
+    /// (every hook: behind a proxy that is not trusted, anyone could then silence every
+    /// hook), or `off` (failures are only recorded).
+    #[arg(long, env = "KANCA_IP_BLOCK_SCOPE", value_name = "SCOPE")]
+    pub ip_block_scope: Option<crate::workspace::guard::BlockScope>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed, as
+    /// comma-separated addresses or CIDRs (e.g. `10.0.0.0/8,127.0.0.1`). Default: none, so
+    /// the connection's address is the client's.
+    #[arg(long, env = "KANCA_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+    /// Wrong admin tokens (bearer or sign-in) from one address within the window after which
+    /// it is answered 429 (default 10).
+    #[arg(long, env = "KANCA_AUTH_FAILURE_THRESHOLD", value_name = "N")]
+    pub auth_failure_threshold: Option<u32>,
+    /// The window those are counted in (default `1m`).
+    #[arg(long, env = "KANCA_AUTH_FAILURE_WINDOW", value_name = "DURATION")]
+    pub auth_failure_window: Option<String>,
+    /// How long such an address is answered 429 (default `5m`).
+    #[arg(long, env = "KANCA_AUTH_BLOCK_DURATION", value_name = "DURATION")]
+    pub auth_block_duration: Option<String>,
+    /// Repeats of one security incident (same address, same reason) within this window are
+    /// one row with a count (default `1h`).
+    #[arg(long, env = "KANCA_INCIDENT_WINDOW", value_name = "DURATION")]
+    pub incident_window: Option<String>,
+    /// How long incidents are kept (default `30d`).
+    #[arg(long, env = "KANCA_INCIDENT_RETENTION", value_name = "DURATION")]
+    pub incident_retention: Option<String>,
+    /// How long a client has to send a request's headers, e.g. `10s` (default); for a
+    /// kept-alive HTTP/1.1 connection, counted from the previous response. Slow senders
+    /// (slowloris) are disconnected.
+    #[arg(long, env = "KANCA_HEADER_READ_TIMEOUT", value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+    /// Close a connection with no request in flight for this long, e.g. `60s` (default).
+    #[arg(long, env = "KANCA_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// Open connections at most (default 1024); past it, new ones wait to be accepted.
+    #[arg(long, env = "KANCA_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// The most incident rows kept; the oldest go first (default 10000).
+    #[arg(long, env = "KANCA_INCIDENT_MAX_ROWS", value_name = "N")]
+    pub incident_max_rows: Option<u32>,
 }
 
 /// The optional settings file: every key optional, names as the flags with `_`.
@@ -165,6 +206,17 @@ struct FileSettings {
     database_timeout: Option<String>,
     sqlite_wal_limit: Option<String>,
     sqlite_max_size: Option<String>,
+    ip_block_scope: Option<crate::workspace::guard::BlockScope>,
+    trusted_proxies: Option<String>,
+    auth_failure_threshold: Option<u32>,
+    auth_failure_window: Option<String>,
+    auth_block_duration: Option<String>,
+    incident_window: Option<String>,
+    incident_retention: Option<String>,
+    incident_max_rows: Option<u32>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
 }
 
 /// Checked settings for running the server.
@@ -193,6 +245,8 @@ pub struct Settings {
     pub workspace: crate::workspace::WorkspaceSettings,
     /// How the store treats its database (timeouts, the WAL's bound, a size cap).
     pub store: crate::store::StoreOptions,
+    /// Connection timeouts and limit.
+    pub http: crate::http_server::HttpLimits,
 }
 
 impl Settings {
@@ -217,6 +271,7 @@ impl Settings {
             retention_sweep: Duration::from_secs(60),
             workspace: Default::default(),
             store: Default::default(),
+            http: Default::default(),
         }
     }
 
@@ -250,6 +305,32 @@ impl Settings {
             .transpose()
             .context("KANCA_DISABLE_AFTER")?;
         let defaults = Self::for_data_dir(&data_dir);
+        let http_duration = |arg: Option<String>, file: Option<String>, name: &str, d: Duration| {
+            arg.or(file)
+                .map(|s| humantime::parse_duration(&s))
+                .transpose()
+                .with_context(|| name.to_owned())
+                .map(|v| v.unwrap_or(d).max(Duration::from_millis(1)))
+        };
+        let http = crate::http_server::HttpLimits {
+            header_read_timeout: http_duration(
+                args.header_read_timeout,
+                file.header_read_timeout,
+                "KANCA_HEADER_READ_TIMEOUT",
+                defaults.http.header_read_timeout,
+            )?,
+            idle_timeout: http_duration(
+                args.idle_timeout,
+                file.idle_timeout,
+                "KANCA_IDLE_TIMEOUT",
+                defaults.http.idle_timeout,
+            )?,
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.http.max_connections)
+                .max(1),
+        };
         Ok(Self {
             role: args.role.or(file.role).unwrap_or(Role::All),
             listen: args
@@ -290,6 +371,7 @@ impl Settings {
             retention_sweep: defaults.retention_sweep,
             workspace,
             store,
+            http,
             data_dir,
         })
     }
@@ -338,6 +420,53 @@ fn workspace_settings(
             "KANCA_IP_BLOCK_DURATION",
             defaults.ip_block_duration,
         )?,
+        ip_block_scope: args
+            .ip_block_scope
+            .or(file.ip_block_scope)
+            .unwrap_or(defaults.ip_block_scope),
+        trusted_proxies: args
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies.clone())
+            .map(|s| parse_cidrs(&s))
+            .transpose()
+            .context("KANCA_TRUSTED_PROXIES")?
+            .unwrap_or_default(),
+        auth_failure_threshold: args
+            .auth_failure_threshold
+            .or(file.auth_failure_threshold)
+            .unwrap_or(defaults.auth_failure_threshold)
+            .max(1),
+        auth_failure_window: duration(
+            &args.auth_failure_window,
+            &file.auth_failure_window,
+            "KANCA_AUTH_FAILURE_WINDOW",
+            defaults.auth_failure_window,
+        )?,
+        auth_block_duration: duration(
+            &args.auth_block_duration,
+            &file.auth_block_duration,
+            "KANCA_AUTH_BLOCK_DURATION",
+            defaults.auth_block_duration,
+        )?,
+        incident_window: duration(
+            &args.incident_window,
+            &file.incident_window,
+            "KANCA_INCIDENT_WINDOW",
+            defaults.incident_window,
+        )?
+        .max(Duration::from_millis(1)),
+        incident_retention: duration(
+            &args.incident_retention,
+            &file.incident_retention,
+            "KANCA_INCIDENT_RETENTION",
+            defaults.incident_retention,
+        )?,
+        incident_max_rows: args
+            .incident_max_rows
+            .or(file.incident_max_rows)
+            .unwrap_or(defaults.incident_max_rows)
+            .max(1),
     })
 }
 
@@ -388,6 +517,60 @@ fn parse_size(text: &str) -> anyhow::Result<u64> {
         .parse::<bytesize::ByteSize>()
         .map(|b| b.as_u64())
         .map_err(|e| anyhow::anyhow!("{text:?} is not a size such as 64MiB: {e}"))
+}
+
+/// `10.0.0.0/8, 127.0.0.1` → networks (a bare address is a network of one).
+fn parse_cidrs(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("`{s}` is neither an address nor a CIDR"))
+        })
+        .collect()
+}
+
+/// The shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// Tokens seen in examples and guessed first.
+const WELL_KNOWN_TOKENS: &[&str] = &[
+    "change-me",
+    "change-me-please",
+    "changemechangeme",
+    "0123456789abcdef",
+    "1234567890123456",
+    "changeme",
+    "change_me",
+    "secret",
+    "password",
+    "admin",
+    "token",
+    "kanca",
+    "test",
+    "example",
+    "your-admin-token",
+];
+
+/// Refuses an admin token that is short or well known: it guards every route, and guessing
+/// it is only slowed down, not stopped, by the per-address limit. `setting` names where the
+/// token came from, for the error.
+pub fn check_admin_token(token: &str, setting: &str) -> anyhow::Result<()> {
+    let lower = token.trim().to_ascii_lowercase();
+    if WELL_KNOWN_TOKENS.contains(&lower.as_str()) {
+        anyhow::bail!(
+            "{setting} is a well-known value; set it to a long random one, e.g. `openssl rand -hex 24`"
+        );
+    }
+    if token.chars().count() < MIN_ADMIN_TOKEN_LEN {
+        anyhow::bail!(
+            "{setting} is too short ({} characters): use at least {MIN_ADMIN_TOKEN_LEN} random characters, e.g. `openssl rand -hex 24`",
+            token.chars().count()
+        );
+    }
+    Ok(())
 }
 
 /// The database URL for `kanca migrate`, resolved like `serve` does.

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// `Retry-After`, so clients try again; nothing was stored.
     #[error("storage is unavailable; nothing was stored, try again shortly")]
     Unavailable,
+    /// Too many failed attempts from this address; try again after the duration.
+    #[error("too many failed attempts from this address; try again in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -49,6 +52,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            Self::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -106,6 +110,13 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(crate::store::health::RETRY_AFTER_SECS),
+            );
+        }
+        if let Self::TooManyAttempts(wait) = &self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
             );
         }
         if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -25,6 +25,8 @@
 //! - [`error`]: the API's error type and how it answers.
 //! - [`clock`]: the time Kanca goes by, which tests can move forward.
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
+//! - [`http_server`]: the accept loop: header-read and idle timeouts, a connection limit,
+//!   a shutdown that half-sent requests cannot hold up.
 //! - [`startup`]: [`startup::Application`] binds, runs and shuts down the whole.
 //! - [`telemetry`]: logging setup.
 //! - [`bench`]: `kanca bench`, a load generator and receiver that measure a server from outside
@@ -40,6 +42,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod http_server;
 pub mod inspect;
 pub mod live;
 pub mod startup;

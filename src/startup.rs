@@ -18,9 +18,6 @@ use crate::delivery::{Engine, EngineConfig, Waker};
 use crate::domain::bins::OwnBinUrls;
 use crate::store::{self, DynStore};
 use anyhow::Context;
-use axum::extract::Request;
-use axum::serve::ListenerExt;
-use axum::ServiceExt;
 use rand::distributions::{Alphanumeric, DistString};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,8 +45,19 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let (admin_token, generated_token) = match &settings.admin_token {
-            Some(t) => (t.clone(), false),
-            None => load_or_generate_token(&settings.data_dir)?,
+            Some(t) => {
+                crate::config::check_admin_token(t, "KANCA_ADMIN_TOKEN")?;
+                (t.clone(), false)
+            }
+            None => {
+                let (token, generated) = load_or_generate_token(&settings.data_dir)?;
+                let file = settings.data_dir.join("admin-token");
+                crate::config::check_admin_token(
+                    &token,
+                    &format!("the admin token in {}", file.display()),
+                )?;
+                (token, generated)
+            }
         };
         let node_id = load_or_generate_node_id(&settings.data_dir)?;
         let store = store::connect(&settings.database_url, &node_id, &settings.store).await?;
@@ -133,6 +141,7 @@ impl Application {
                 clock: clock.clone(),
                 public_url: self.public_url(),
                 allow_private_targets: settings.allow_private_targets,
+                own_bins: own_bins.clone(),
             },
             settings.workspace.clone(),
             &profiles,
@@ -201,19 +210,14 @@ impl Application {
             api::worker_router(state)
         };
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes);
-        let shutdown = self.shutdown.clone();
-        // Small answers (a 202, an `ok`, one SSE event) must not wait for the peer's delayed
-        // ACK behind Nagle's algorithm: axum 0.8 no longer sets TCP_NODELAY itself.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on an accepted connection");
-            }
-        });
-        axum::serve(
-            listener,
-            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+        // Timeouts, the connection limit and a shutdown that half-sent requests cannot hold
+        // up: see `http_server`.
+        crate::http_server::serve(
+            self.listener,
+            app,
+            self.settings.http,
+            self.shutdown.clone(),
         )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
 
         self.shutdown.cancel();

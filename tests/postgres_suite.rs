@@ -33,6 +33,8 @@ mod durability;
 mod fair_delivery;
 #[path = "fanout.rs"]
 mod fanout;
+#[path = "hardening.rs"]
+mod hardening;
 #[path = "idempotency.rs"]
 mod idempotency;
 #[path = "listen.rs"]

@@ -387,7 +387,10 @@ async fn the_sqlite_log_stays_bounded_under_load_and_is_emptied_when_idle_and_on
     .await;
 
     // A clean stop leaves no log behind.
-    let status = server.terminate().expect("the server was running");
+    let status = server
+        .terminate(Duration::from_secs(30))
+        .await
+        .expect("the server stopped within 30 s");
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
     assert_eq!(wal_size(&dir), 0, "no WAL left after a clean stop");
 }

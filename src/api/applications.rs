@@ -196,6 +196,9 @@ async fn update(
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let app = resolve(&state, &app_id).await?;
     let fields = body.parse()?;
+    if fields.uid != app.uid {
+        refuse_built_in(&state, &app, "given another uid")?;
+    }
     let updated = state.store.update_app(&app.id, fields).await?;
     state.apps.clear();
     Ok(Json(updated.into()))
@@ -207,6 +210,8 @@ async fn patch(
     ApiJson(body): ApiJson<ApplicationPatch>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let app = resolve(&state, &app_id).await?;
+    let built_in = refuse_built_in(&state, &app, "given another uid");
+    let old_uid = app.uid.clone();
     let fields = ApplicationFields {
         uid: match body.uid {
             None => app.uid,
@@ -220,9 +225,25 @@ async fn patch(
         throttle_rate: body.throttle_rate.unwrap_or(app.throttle_rate),
         metadata: body.metadata.unwrap_or(app.metadata),
     };
+    if fields.uid != old_uid {
+        built_in?;
+    }
     let updated = state.store.update_app(&app.id, fields).await?;
     state.apps.clear();
     Ok(Json(updated.into()))
+}
+
+/// The built-in `workspace` application receives the workspace's events (every channel
+/// message is published into it, in the same transaction): deleting it would break every
+/// channel and hook, and changing its uid would make the next start create another one.
+fn refuse_built_in(state: &AppState, app: &Application, what: &str) -> Result<(), ApiError> {
+    if &app.id == state.workspace.events_app() {
+        return Err(ApiError::Conflict(format!(
+            "the built-in `{}` application cannot be {what}: the workspace publishes its events into it",
+            crate::workspace::events::APP_UID
+        )));
+    }
+    Ok(())
 }
 
 async fn delete(
@@ -230,6 +251,7 @@ async fn delete(
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let app = resolve(&state, &app_id).await?;
+    refuse_built_in(&state, &app, "deleted")?;
     state.store.delete_app(&app.id).await?;
     state.apps.clear();
     Ok(StatusCode::NO_CONTENT)

@@ -7,6 +7,12 @@
 //! response with [`AlreadyStored`] and this layer leaves it alone. Other POSTs are recorded
 //! here after they succeed.
 //!
+//! Every other POST claims its key atomically (a pending row, see
+//! [`crate::store::Store::claim_idempotent`]) *before* the work: twenty concurrent requests
+//! with one key create one application, not twenty. A request that finds the key held waits
+//! for the first one's response and replays it; if the first one fails, the key is given back
+//! and the waiting request does the work itself.
+//!
 //! Except responses that hold a secret, marked [`HoldsSecret`]: creating or regenerating an
 //! incoming webhook (its URL is the secret; Kanca keeps only a digest of the token) and
 //! creating an outgoing webhook (its token and signing secret). Keeping them would leave the
@@ -18,9 +24,9 @@
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::store::{IdempotentWrite, StoredResponse};
+use crate::store::{IdempotencyClaim, IdempotentWrite, StoredResponse};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -44,6 +50,37 @@ pub struct HoldsSecret;
 const MAX_KEY_LEN: usize = 256;
 /// Responses larger than this are not kept (list-sized bodies are not POST answers).
 const MAX_STORED_BODY: usize = 1024 * 1024;
+/// How long a request waits for another one holding its key, and how often it looks.
+const WAIT_FOR_HOLDER: std::time::Duration = std::time::Duration::from_secs(30);
+const WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Routes that keep their response in the same transaction as their work (publishing a
+/// message); claiming the key first would cost two more writes on the hottest path.
+fn stores_its_own_response(req: &Request) -> bool {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .is_some_and(|p| p.ends_with("/msg") || p.ends_with("/send-example"))
+}
+
+/// Waits until this request holds the key, or another request's response is kept.
+async fn claim(state: &AppState, key: &str, scope: &str) -> Result<Option<Response>, ApiError> {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_HOLDER;
+    loop {
+        match state.store.claim_idempotent(key, scope).await? {
+            IdempotencyClaim::Claimed => return Ok(None),
+            IdempotencyClaim::Done(first) => return Ok(Some(stored_response(first))),
+            IdempotencyClaim::InProgress if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(WAIT_STEP).await
+            }
+            IdempotencyClaim::InProgress => {
+                return Err(ApiError::Conflict(
+                    "a request with this idempotency-key is still in progress".into(),
+                ))
+            }
+        }
+    }
+}
 
 pub async fn replay_or_record(
     State(state): State<AppState>,
@@ -70,8 +107,13 @@ pub async fn replay_or_record(
         "POST {}",
         req.uri().path_and_query().map_or("", |p| p.as_str())
     );
-    if let Some(first) = state.store.get_idempotent(&key, &scope).await? {
-        return Ok(stored_response(first));
+    let own = stores_its_own_response(&req);
+    if own {
+        if let Some(first) = state.store.get_idempotent(&key, &scope).await? {
+            return Ok(stored_response(first));
+        }
+    } else if let Some(first) = claim(&state, &key, &scope).await? {
+        return Ok(first);
     }
     req.extensions_mut().insert(IdempotencyKey {
         key: key.clone(),
@@ -83,15 +125,23 @@ pub async fn replay_or_record(
         || extensions.get::<AlreadyStored>().is_some()
         || extensions.get::<HoldsSecret>().is_some()
     {
+        if !own {
+            if let Err(e) = state.store.release_idempotent(&key, &scope).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+        }
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
         Ok(b) => b,
         Err(e) => {
+            if !own {
+                let _ = state.store.release_idempotent(&key, &scope).await;
+            }
             return Err(ApiError::Internal(anyhow::anyhow!(
                 "buffering a response: {e}"
-            )))
+            )));
         }
     };
     let write = IdempotentWrite {

@@ -192,7 +192,8 @@ async fn regenerate(
 }
 
 /// `POST /services/{T}/{B}/{token}`: Slack's incoming-webhook protocol. The address is the
-/// connection's: `X-Forwarded-For` is not trusted, since anyone can send it.
+/// connection's, unless it is a trusted proxy (`KANCA_TRUSTED_PROXIES`): anyone can send
+/// `X-Forwarded-For`.
 async fn receive(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -220,7 +221,7 @@ async fn receive(
             team: &team,
             hook: &hook,
             token: &token,
-            ip: peer.ip().to_canonical(),
+            ip: state.workspace.guard().client_ip(peer, &headers),
             path: uri.path(),
             content_type: headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
             body: &body,

@@ -7,7 +7,7 @@
 use super::applications;
 use super::endpoints::parse_channels;
 use super::idempotency::{stored_response, AlreadyStored, IdempotencyKey};
-use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use super::{ApiQuery, AppState, ListQuery, ListResponse, VerbatimJson};
 use crate::domain::*;
 use crate::error::ApiError;
 use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoredResponse};
@@ -212,7 +212,7 @@ async fn create(
     Path(app_id): Path<String>,
     ApiQuery(q): ApiQuery<ContentQuery>,
     idempotency: Option<Extension<IdempotencyKey>>,
-    ApiJson(body): ApiJson<MessageIn>,
+    VerbatimJson(body): VerbatimJson<MessageIn>,
 ) -> Result<Response, ApiError> {
     let application = body.application.clone();
     let new = body.parse()?;

@@ -21,7 +21,7 @@ mod pagination;
 mod security;
 pub mod sse;
 
-pub use extract::{ApiJson, ApiQuery};
+pub use extract::{ApiJson, ApiQuery, VerbatimJson};
 pub use pagination::{ListQuery, ListResponse};
 
 use crate::clock::Clock;
@@ -188,28 +188,93 @@ fn metrics_router(state: &AppState) -> Router<AppState> {
         ))
 }
 
-async fn unknown_route() -> ApiError {
-    ApiError::NotFound("no such route".into())
+/// An unknown `/api/v1` route answers 401 without the token, like every management route,
+/// so which routes exist is not told to someone who may not use them.
+async fn unknown_route(State(state): State<AppState>, req: Request) -> ApiError {
+    let ip = client_ip(&state, &req);
+    if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
+        return ApiError::TooManyAttempts(wait);
+    }
+    match bearer_token(req.headers()) {
+        Some(t) if state.config.token_matches(t) => ApiError::NotFound("no such route".into()),
+        Some(_) => {
+            admin_token_failed(&state, ip, req.uri().path(), "wrong admin token (API)").await;
+            ApiError::Authentication
+        }
+        None => ApiError::Authentication,
+    }
 }
 
-/// `Authorization: Bearer <admin token>` on every management route.
-async fn require_admin_token(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
-    match token {
+        .map(str::trim)
+}
+
+/// `Authorization: Bearer <admin token>` on every management route.
+///
+/// Wrong tokens are counted per client address: past `KANCA_AUTH_FAILURE_THRESHOLD` within
+/// the window, the address is answered 429 with `Retry-After` (before its token is even
+/// looked at) until its block ends, and each wrong token is a security incident. A request
+/// without a token is refused but not counted: it guesses nothing.
+async fn require_admin_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let ip = client_ip(&state, &req);
+    if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
+        return Err(ApiError::TooManyAttempts(wait));
+    }
+    match bearer_token(req.headers()) {
         Some(t) if state.config.token_matches(t) => Ok(next.run(req).await),
-        _ => Err(ApiError::Authentication),
+        Some(_) => {
+            admin_token_failed(&state, ip, req.uri().path(), "wrong admin token (API)").await;
+            Err(ApiError::Authentication)
+        }
+        None => Err(ApiError::Authentication),
+    }
+}
+
+/// The client's address (see [`crate::workspace::guard`]); loopback when the connection's is
+/// unknown (requests built in-process).
+pub(crate) fn client_ip(state: &AppState, req: &Request) -> std::net::IpAddr {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
+    state.workspace.guard().client_ip(peer, req.headers())
+}
+
+/// Counts a wrong admin token from `ip` and records it as an incident (the token itself is
+/// never recorded), plus one more incident when that gets the address blocked.
+pub(crate) async fn admin_token_failed(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    path: &str,
+    reason: &str,
+) {
+    tracing::warn!(ip = %ip, path, "{reason}");
+    let workspace = &state.workspace;
+    workspace.record_incident(ip, path, reason).await;
+    if workspace.guard().record_admin_failure(ip) == crate::workspace::guard::FailureEffect::Blocked
+    {
+        let settings = &workspace.settings;
+        let blocked = format!(
+            "address answered 429 for {} after {} wrong admin tokens within {}",
+            humantime::format_duration(settings.auth_block_duration),
+            settings.auth_failure_threshold,
+            humantime::format_duration(settings.auth_failure_window),
+        );
+        tracing::warn!(ip = %ip, "{blocked}");
+        workspace.record_incident(ip, path, &blocked).await;
     }
 }
 

@@ -1,60 +1,63 @@
-//! `/api/v1/security/incidents`: unauthorized requests to hook URLs (unknown or revoked token,
-//! address not allowed) and the temporary blocks they caused, newest first. Paths are stored
-//! with the token masked.
+//! `/api/v1/security/incidents`: refused requests to hook URLs (unknown or revoked token,
+//! address not allowed), wrong admin tokens (API and console sign-in) and the temporary
+//! blocks they caused. Repeats of one reason from one address within a window
+//! (`KANCA_INCIDENT_WINDOW`) are one incident with a count (`hits`, `lastAt`). Paged like every
+//! list (`limit`, `iterator`, newest first unless `order=ascending`). Paths are stored with any
+//! token masked; tokens themselves never are.
 
-use super::{ApiQuery, AppState};
+use super::{ApiQuery, AppState, ListQuery, ListResponse};
 use crate::error::ApiError;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
+use serde::Serialize;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/security/incidents", get(list))
 }
 
-#[derive(Debug, Deserialize)]
-struct IncidentsQuery {
-    limit: Option<u32>,
-}
-
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct IncidentOut {
+    id: String,
+    /// The first time in its window.
     at: DateTime<Utc>,
+    /// The latest repeat.
+    last_at: DateTime<Utc>,
+    hits: i64,
     ip: String,
     path: String,
     reason: String,
 }
 
-#[derive(Debug, Serialize)]
-struct IncidentsOut {
-    data: Vec<IncidentOut>,
-}
-
 async fn list(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<IncidentsQuery>,
-) -> Result<Json<IncidentsOut>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::Validation(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<ListResponse<IncidentOut>>, ApiError> {
+    let page = q.page(false)?;
+    if page
+        .iterator
+        .as_deref()
+        .is_some_and(|i| i.parse::<i64>().is_err())
+    {
+        return Err(ApiError::Validation(
+            "iterator must be an incident id from a previous page".into(),
+        ));
     }
-    let incidents = state.workspace.list_incidents(limit).await?;
-    Ok(Json(IncidentsOut {
-        data: incidents
-            .into_iter()
-            .map(|i| IncidentOut {
-                at: i.at,
-                ip: i.ip,
-                path: i.path,
-                reason: i.reason,
-            })
-            .collect(),
-    }))
+    let incidents = state.workspace.list_incidents(&page).await?;
+    Ok(Json(ListResponse::from_rows(
+        incidents,
+        &page,
+        |i| i.id.to_string(),
+        |i| IncidentOut {
+            id: i.id.to_string(),
+            at: i.at,
+            last_at: i.last_at,
+            hits: i.hits,
+            ip: i.ip,
+            path: i.path,
+            reason: i.reason,
+        },
+    )))
 }

@@ -20,7 +20,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: migrate the database, serve the API, deliver messages.
-    Serve(crate::config::ServeArgs),
+    // Boxed: its many settings make it much larger than the other variants.
+    Serve(Box<crate::config::ServeArgs>),
     /// Bring the database schema up to date and exit.
     Migrate(crate::config::DatabaseArgs),
     /// Measure publish and delivery rates, latency and memory of Kanca or of any
@@ -58,7 +59,7 @@ impl Cli {
         };
         let result = runtime.block_on(async {
             match self.command {
-                Command::Serve(args) => serve::run(args).await,
+                Command::Serve(args) => serve::run(*args).await,
                 Command::Migrate(args) => migrate::run(args).await,
                 Command::Bench(args) => bench::run(args).await,
                 Command::Listen(args) => listen::run(args).await,

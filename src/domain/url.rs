@@ -89,8 +89,19 @@ pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
             }
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return blocked_range(IpAddr::V4(v4));
+            if v6.is_loopback() {
+                return Some("loopback");
+            }
+            if v6.is_unspecified() {
+                return Some("unspecified");
+            }
+            // Forms that carry an IPv4 address reach that address (through a translator, a
+            // relay or the host's own stack): they are what that address is.
+            if let Some(range) = embedded_ipv4(v6)
+                .into_iter()
+                .find_map(|v4| blocked_range(IpAddr::V4(v4)))
+            {
+                return Some(range);
             }
             let seg0 = v6.segments()[0];
             if v6.is_loopback() {
@@ -103,6 +114,8 @@ pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
                 Some("link-local")
             } else if v6.is_multicast() {
                 Some("multicast")
+            } else if seg0 == 0x2001 && v6.segments()[1] == 0x0db8 {
+                Some("reserved")
             } else {
                 None
             }
@@ -110,9 +123,71 @@ pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// The IPv4 addresses an IPv6 address embeds, by the standard forms that do: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`),
+/// NAT64 (`64:ff9b::/96` and the local-use `64:ff9b:1::/48`), 6to4 (`2002:AABB:CCDD::/48`),
+/// Teredo (`2001:0::/32`: the server, and the client stored inverted) and ISATAP interface
+/// ids (`…:0:5efe:a.b.c.d`, `…:200:5efe:a.b.c.d`).
+pub fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Vec<std::net::Ipv4Addr> {
+    use std::net::Ipv4Addr;
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let last = from(s[6], s[7]);
+    let mut found = Vec::new();
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => found.push(last),
+        [0, 0, 0, 0, 0, 0, _, _] => found.push(last),
+        [0, 0, 0, 0, 0xffff, 0, _, _] => found.push(last),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => found.push(last),
+        [0x64, 0xff9b, 1, ..] => found.push(last),
+        [0x2002, hi, lo, ..] => found.push(from(hi, lo)),
+        [0x2001, 0, server_hi, server_lo, ..] => {
+            found.push(from(server_hi, server_lo));
+            found.push(from(!s[6], !s[7]));
+        }
+        _ => {}
+    }
+    if (s[4] == 0 || s[4] == 0x0200) && s[5] == 0x5efe {
+        found.push(last);
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_forms_that_embed_ipv4_are_classified_by_it() {
+        for blocked in [
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:7f00:1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::ffff:192.168.0.1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2001:0:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "fe80::5efe:7f00:1",
+            "2600::5efe:a00:1",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = blocked.parse().unwrap();
+            assert!(blocked_range(ip).is_some(), "{blocked} should be blocked");
+        }
+        for public in [
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert_eq!(blocked_range(ip), None, "{public} is public");
+        }
+    }
 
     #[test]
     fn only_http_and_https() {

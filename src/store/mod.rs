@@ -10,9 +10,11 @@
 pub mod bins;
 pub mod health;
 pub mod postgres;
+pub mod security;
 pub mod sqlite;
 pub mod workspace;
 
+pub use security::SecurityStore;
 pub use workspace::WorkspaceStore;
 
 use crate::domain::*;
@@ -106,6 +108,20 @@ pub struct IdempotentWrite {
     pub response: StoredResponse,
 }
 
+/// Who may do the work of a request that carries an idempotency key.
+#[derive(Debug)]
+pub enum IdempotencyClaim {
+    /// This request holds the key now: do the work, then store the response (or release it).
+    Claimed,
+    /// Another request holds the key and has not finished.
+    InProgress,
+    /// The key was used and its response is kept: replay it.
+    Done(StoredResponse),
+}
+
+/// The status a claimed key holds until its response is stored: no HTTP status is 0.
+pub const IDEMPOTENCY_PENDING: u16 = 0;
+
 /// What happened to a message creation.
 #[derive(Debug)]
 pub enum CreateMessageOutcome {
@@ -156,7 +172,7 @@ pub enum DeliveryUpdate {
 }
 
 #[async_trait]
-pub trait Store: WorkspaceStore + bins::BinStore + Send + Sync + 'static {
+pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync + 'static {
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
     /// Whether this node's writes have been succeeding ([`health`]).
@@ -276,6 +292,11 @@ pub trait Store: WorkspaceStore + bins::BinStore + Send + Sync + 'static {
     // Idempotency for requests other than message creation.
     async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>>;
     async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()>;
+    /// Takes the key atomically (a pending row), unless a request holds it or its response is
+    /// kept; so concurrent requests with one key do the work once.
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim>;
+    /// Gives back a claimed key whose work failed (or whose answer must not be kept).
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()>;
 
     // The delivery queue.
     /// Claims up to `limit` deliveries that are due (or whose lease has run out), leasing them

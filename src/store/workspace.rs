@@ -1,5 +1,5 @@
 //! Storage for the Slack-compatible workspace (`crate::workspace`): the team, channels, their
-//! messages, incoming and outgoing webhooks, and security incidents.
+//! messages, incoming and outgoing webhooks (security incidents: [`super::security`]).
 //!
 //! A sub-trait of [`super::Store`] so the workspace's tables stay in files of their own; each
 //! backend implements it in its `workspace.rs`.
@@ -101,9 +101,4 @@ pub trait WorkspaceStore: Send + Sync {
     async fn get_outgoing_hook(&self, id: &OutgoingHookId) -> StoreResult<Option<OutgoingHook>>;
     async fn list_outgoing_hooks(&self) -> StoreResult<Vec<OutgoingHook>>;
     async fn delete_outgoing_hook(&self, id: &OutgoingHookId) -> StoreResult<()>;
-
-    // Security incidents.
-    async fn record_incident(&self, incident: &Incident) -> StoreResult<()>;
-    /// The newest first.
-    async fn list_incidents(&self, limit: u32) -> StoreResult<Vec<Incident>>;
 }

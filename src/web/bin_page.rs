@@ -14,6 +14,7 @@ use super::bins::{bin_url, load_bin};
 use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge, Field};
+use super::pretty_json::{pretty_within, Budget, NotPretty};
 use super::session::Session;
 use crate::api::sse::{self, LiveItem};
 use crate::api::AppState;
@@ -23,7 +24,8 @@ use crate::inspect;
 use crate::inspect::replay::ReplayResult;
 use crate::store::bins::CapturePage;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -40,6 +42,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/bins/{bin_id}", get(show))
         .route("/bins/{bin_id}/requests/{req_id}/replay", post(replay))
+        .route("/bins/{bin_id}/requests/{req_id}/body", get(download_body))
         .route("/bins/{bin_id}/live", get(live))
 }
 
@@ -62,30 +65,96 @@ pub fn request_row(c: &Capture, selected: bool) -> Markup {
     }
 }
 
+/// The most of a body shown as text (raw, or base64 for a binary one) when it is not
+/// indented; the rest is behind the download link. HTML escaping can make it up to 6 times
+/// larger on the page, still well under a megabyte more per request shown.
+const RAW_SHOWN: usize = 128 * 1024;
+
 /// The body as people read it: pretty JSON, text, or (binary) base64 and a hex dump.
+///
+/// Pretty-printing has a budget ([`Budget::PAGE`]): a body that would indent past it (deep
+/// nesting amplifies, two spaces per level on every line) is shown raw, cut at
+/// [`RAW_SHOWN`], with a link to download it whole. So a page never holds an amplified body.
 fn body_view(c: &Capture) -> Markup {
     if c.body.is_empty() {
         return html! { p class="muted" { "(empty body)" } };
     }
+    let download = format!("/bins/{}/requests/{}/body", c.bin_id, c.id);
     match std::str::from_utf8(&c.body) {
-        Ok(text) => {
-            let pretty = super::pretty_json::pretty(text);
-            html! {
-                @if let Some(p) = pretty { p class="muted" { "JSON, " (c.body.len()) " bytes" } pre class="body json" { (p) } }
-                @else { p class="muted" { "Text, " (c.body.len()) " bytes" } pre class="body" { (text) } }
+        Ok(text) => match pretty_within(text, Budget::PAGE) {
+            Ok(p) => html! {
+                p class="muted" { "JSON, " (c.body.len()) " bytes · " a href=(download) download { "Download" } }
+                pre class="body json" { (p) }
+            },
+            Err(why) => {
+                let shown = cut_at_char(text, RAW_SHOWN);
+                html! {
+                    p class="muted" {
+                        @if why == NotPretty::OverBudget { "JSON (too deep or too large to indent), " } @else { "Text, " }
+                        (c.body.len()) " bytes"
+                        @if shown.len() < text.len() { ", first " (shown.len()) " shown" }
+                        " · " a href=(download) download { "Download" }
+                    }
+                    pre class="body" { (shown) }
+                }
             }
-        }
+        },
         Err(_) => {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(&c.body);
+            let head = &c.body[..c.body.len().min(RAW_SHOWN / 4 * 3)];
+            let b64 = base64::engine::general_purpose::STANDARD.encode(head);
             html! {
-                p class="muted" { "Binary, " (c.body.len()) " bytes" }
-                h4 { "Base64" }
+                p class="muted" { "Binary, " (c.body.len()) " bytes · " a href=(download) download { "Download" } }
+                h4 { "Base64" @if head.len() < c.body.len() { " (first " (head.len()) " bytes)" } }
                 pre class="body" { (b64) }
                 h4 { "Hex" @if c.body.len() > HEX_SHOWN { " (first " (HEX_SHOWN) " bytes)" } }
                 pre class="body hex" { (hex_dump(&c.body[..c.body.len().min(HEX_SHOWN)])) }
             }
         }
     }
+}
+
+/// The longest start of `text` within `max` bytes that ends on a character boundary.
+fn cut_at_char(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `GET /bins/{bin}/requests/{req}/body`: the captured body as it came, as a download (never
+/// rendered inline: it is anyone's bytes).
+async fn download_body(
+    State(state): State<AppState>,
+    Path((bin_id, req_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let bin = load_bin(&state, &bin_id).await?;
+    let id = CaptureId::parse(&req_id).map_err(|_| PageError::not_found("request"))?;
+    let capture = state
+        .store
+        .get_capture(&bin.id, id)
+        .await?
+        .ok_or_else(|| PageError::not_found("request"))?;
+    let disposition = format!("attachment; filename=\"{}-{}.bin\"", bin.id, capture.id);
+    Ok((
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                CONTENT_DISPOSITION,
+                // Ids are URL-safe characters, so this always parses.
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        capture.body,
+    )
+        .into_response())
 }
 
 fn hex_dump(bytes: &[u8]) -> String {
@@ -134,7 +203,22 @@ struct ReplayState {
 }
 
 fn detail(state: &AppState, session: &Session, c: &Capture, replay: &ReplayState) -> Markup {
-    let curl = inspect::export::curl_command(c, &bin_url(state, &c.bin_id));
+    // A large body is not spelled out (twice: shown and in the copy button) but read from the
+    // downloaded file.
+    let curl = if c.body.len() > RAW_SHOWN {
+        let without_body = Capture {
+            body: Vec::new(),
+            ..c.clone()
+        };
+        format!(
+            "{} --data-binary @{}-{}.bin",
+            inspect::export::curl_command(&without_body, &bin_url(state, &c.bin_id)),
+            c.bin_id,
+            c.id
+        )
+    } else {
+        inspect::export::curl_command(c, &bin_url(state, &c.bin_id))
+    };
     html! {
         section class="card detail" aria-label="Selected request" {
             h2 class="mono" { span class="method" { (c.method) } " " (c.path) }

@@ -4,6 +4,7 @@
 //! checkboxes), which `serde_urlencoded` cannot map onto a struct; the fields are kept as the
 //! ordered pairs the browser sent and each handler parses the ones it needs into domain types.
 
+use crate::domain::text::strip_nul;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,8 @@ impl FormFields {
     pub fn parse(body: &[u8]) -> Self {
         Self(
             url::form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                // NUL goes here, as everywhere text comes in (`crate::domain::text`).
+                .map(|(k, v)| (strip_nul(&k).into_owned(), strip_nul(&v).into_owned()))
                 .collect(),
         )
     }

@@ -211,11 +211,10 @@ async fn show(
             &all,
         )
         .await?;
+    // Indented within the page budget (deep nesting amplifies); past it, shown as stored.
     let payload = msg.payload.as_deref().map(|p| {
-        serde_json::from_str::<serde_json::Value>(p)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| p.to_owned())
+        super::pretty_json::pretty_within(p, super::pretty_json::Budget::PAGE)
+            .unwrap_or_else(|_| p.to_owned())
     });
     let back = format!("/apps/{}/messages/{}", app.id, msg.id);
     let body = html! {

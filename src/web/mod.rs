@@ -37,8 +37,8 @@ mod form;
 mod integrations;
 mod layout;
 mod messages;
-mod mrkdwn;
-mod pretty_json;
+pub mod mrkdwn;
+pub mod pretty_json;
 mod session;
 
 use crate::api::AppState;

@@ -4,9 +4,13 @@
 //! Sessions are stateless: the cookie holds a random session id and an expiry, authenticated
 //! with an HMAC whose key is derived from the admin token. That needs no table, works on
 //! every node of a cluster (they share the token), and changing the admin token ends every
-//! session at once. Signing out clears the cookie in the browser; a copied cookie stays valid
-//! until it expires ([`SESSION_LIFETIME`]), which is why it is `HttpOnly`, `SameSite=Strict`
-//! and `Secure` whenever the public URL is https.
+//! session at once. Signing out clears the cookie in the browser *and* records the session id
+//! as ended in the database (until it would have expired), so a copied cookie stops working
+//! too, on every node. The cookie is `HttpOnly`, `SameSite=Strict` and `Secure` whenever the
+//! public URL is https.
+//!
+//! Wrong tokens at sign-in count towards the same per-address limit as wrong bearer tokens
+//! (429 with `Retry-After` past it) and are recorded as security incidents.
 //!
 //! The CSRF token is an HMAC of the session id under another derived key: forms send it as
 //! `_csrf`, scripts as `x-csrf-token`, and [`require_session`] compares it in constant time on
@@ -17,8 +21,9 @@ use super::form::FormFields;
 use super::layout;
 use crate::api::AppState;
 use axum::body::Body;
+use axum::extract::FromRequest;
 use axum::extract::{Request, State};
-use axum::http::header::{ACCEPT, COOKIE, SET_COOKIE};
+use axum::http::header::{ACCEPT, COOKIE, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -46,6 +51,9 @@ const CSRF_HEADER: &str = "x-csrf-token";
 pub struct Session {
     /// The token every form of this session must send back.
     pub csrf: String,
+    /// The random id in the cookie, and when the cookie expires: what signing out records.
+    id: String,
+    expires: i64,
 }
 
 pub fn public_routes() -> Router<AppState> {
@@ -99,10 +107,13 @@ fn verify_cookie_value(state: &AppState, value: &str) -> Option<Session> {
     }
     Some(Session {
         csrf: csrf_token(state, id),
+        id: id.to_owned(),
+        expires,
     })
 }
 
-fn session_from_request(state: &AppState, req: &Request) -> Option<Session> {
+/// The session a request's cookie holds, if its MAC holds and it has not expired.
+fn signed_session(state: &AppState, req: &Request) -> Option<Session> {
     req.headers()
         .get_all(COOKIE)
         .iter()
@@ -111,6 +122,18 @@ fn session_from_request(state: &AppState, req: &Request) -> Option<Session> {
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(name, _)| *name == SESSION_COOKIE)
         .find_map(|(_, value)| verify_cookie_value(state, value))
+}
+
+/// `session`, unless it was signed out.
+async fn still_open(state: &AppState, session: Session) -> Option<Session> {
+    match state.store.session_ended(&session.id).await {
+        Ok(false) => Some(session),
+        Ok(true) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "could not check whether a console session was ended");
+            None
+        }
+    }
 }
 
 fn cookie_header(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
@@ -132,7 +155,12 @@ pub async fn require_session(
     req: Request,
     next: Next,
 ) -> Result<Response, PageError> {
-    let Some(session) = session_from_request(&state, &req) else {
+    let signed = signed_session(&state, &req);
+    let open = match signed {
+        Some(s) => still_open(&state, s).await,
+        None => None,
+    };
+    let Some(session) = open else {
         // A live stream (EventSource) cannot follow a sign-in redirect: it is refused.
         let wants_stream = req
             .headers()
@@ -187,10 +215,33 @@ struct LoginQuery {
 }
 
 /// Only paths on this server: `next` must not send a signed-in browser elsewhere.
+///
+/// Decided on the URL a browser would make of it, not on the text: browsers drop tabs and
+/// newlines and read `\\` as `/`, so `/<TAB>/evil` is `//evil`, another host. `next` is
+/// resolved against a placeholder origin the way a browser resolves a `Location`, and kept
+/// only if it stays on that origin; what is kept is the parsed URL's path and query,
+/// percent-encoded, so no control character reaches the `Location` header.
 fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/apps".to_owned(),
+    const FALLBACK: &str = "/apps";
+    let Some(next) = next.filter(|p| p.starts_with('/')) else {
+        return FALLBACK.to_owned();
+    };
+    let base = url::Url::parse("http://kanca.invalid/").expect("static URL");
+    match base.join(next) {
+        Ok(u) if u.origin() == base.origin() && u.username().is_empty() => {
+            let mut path = u.path().to_owned();
+            if let Some(q) = u.query() {
+                path.push('?');
+                path.push_str(q);
+            }
+            // A path that still reads as protocol-relative once served is refused too.
+            if path.starts_with("//") || path.starts_with("/\\") {
+                FALLBACK.to_owned()
+            } else {
+                path
+            }
+        }
+        _ => FALLBACK.to_owned(),
     }
 }
 
@@ -222,17 +273,48 @@ async fn login_page(
     req: Request,
 ) -> Response {
     let next = local_path(q.next.as_deref());
-    if session_from_request(&state, &req).is_some() {
+    let signed = signed_session(&state, &req);
+    drop(req);
+    let open = match signed {
+        Some(s) => still_open(&state, s).await,
+        None => None,
+    };
+    if open.is_some() {
         return Redirect::to(&next).into_response();
     }
     Html(login_form(&next, None).into_string()).into_response()
 }
 
-/// Checks the admin token (in constant time) and starts a session.
-async fn login(State(state): State<AppState>, form: FormFields) -> Response {
+/// Checks the admin token (in constant time) and starts a session. An address that sent
+/// too many wrong tokens (here or as bearer tokens) is answered 429 until its block ends.
+async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let ip = crate::api::client_ip(&state, &req);
+    if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(
+                login_form(
+                    "/apps",
+                    Some("Too many wrong tokens from this address. Try again later."),
+                )
+                .into_string(),
+            ),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        return response;
+    }
+    let form = match FormFields::from_request(req, &state).await {
+        Ok(f) => f,
+        Err(rejection) => return rejection,
+    };
     let next = local_path(Some(&form.text("next")));
     if !state.config.token_matches(&form.text("token")) {
-        tracing::info!("console sign-in refused: wrong admin token");
+        crate::api::admin_token_failed(&state, ip, "/login", "wrong admin token (console sign-in)")
+            .await;
         return (
             StatusCode::UNAUTHORIZED,
             Html(login_form(&next, Some("That is not the admin token.")).into_string()),
@@ -251,7 +333,17 @@ async fn login(State(state): State<AppState>, form: FormFields) -> Response {
     response
 }
 
-async fn logout(State(state): State<AppState>, Extension(_): Extension<Session>) -> Response {
+/// Ends the session here and on every node (see the module doc), then clears the cookie.
+async fn logout(State(state): State<AppState>, Extension(session): Extension<Session>) -> Response {
+    let expires = chrono::DateTime::from_timestamp(session.expires, 0).unwrap_or_default();
+    if let Err(e) = state.store.end_session(&session.id, expires).await {
+        tracing::error!(error = %e, "could not record a console sign-out");
+        return PageError::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Signing out could not be recorded. Try again.",
+        )
+        .into_response();
+    }
     let mut response = Redirect::to("/login").into_response();
     response
         .headers_mut()

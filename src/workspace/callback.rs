@@ -29,6 +29,14 @@ pub fn slack_signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Whether `header` (an `X-Slack-Signature` value) is the signature of this request under
+/// `secret`; compared in constant time.
+pub fn verify_slack_signature(secret: &[u8], timestamp: i64, body: &[u8], header: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let expected = slack_signature(secret, timestamp, body);
+    header.trim().as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
 /// Signs outgoing-webhook deliveries as Slack does and posts their replies back.
 pub struct SlackProfile {
     /// Weak: the workspace owns the registry entry's lifetime, not the other way round.

@@ -35,7 +35,7 @@ pub struct HookRequest<'a> {
     pub team: &'a str,
     pub hook: &'a str,
     pub token: &'a str,
-    /// From the connection (proxies' `X-Forwarded-For` is not trusted).
+    /// The client's: the connection's, or what a trusted proxy says ([`super::guard`]).
     pub ip: IpAddr,
     pub path: &'a str,
     pub content_type: Option<&'a str>,
@@ -192,16 +192,16 @@ impl Workspace {
         req: &HookRequest<'_>,
         path: &str,
     ) -> Result<SlackAnswer, WorkspaceError> {
-        if self.guard.is_blocked(req.ip) {
+        if self.guard.is_blocked(req.ip, req.hook) {
             return Ok(PROHIBITED);
         }
         let Some(hook) = self.authenticate(req).await? else {
-            self.refuse(req.ip, path, "unknown or revoked hook token")
+            self.refuse(req, path, "unknown or revoked hook token")
                 .await;
             return Ok(INVALID_TOKEN);
         };
         if !hook.allowed_ips.allows(req.ip) {
-            self.refuse(req.ip, path, "address not in the hook's allow-list")
+            self.refuse(req, path, "address not in the hook's allow-list")
                 .await;
             return Ok(PROHIBITED);
         }
@@ -293,12 +293,17 @@ impl Workspace {
 
     /// Records an unauthorized request and counts it towards a temporary block of its address
     /// (which is recorded too when it happens).
-    async fn refuse(&self, ip: IpAddr, path: &str, reason: &str) {
+    async fn refuse(&self, req: &HookRequest<'_>, path: &str, reason: &str) {
+        let ip = req.ip;
         tracing::warn!(ip = %ip, path, reason, "refused a request to an incoming webhook");
         self.record_incident(ip, path, reason).await;
-        if self.guard.record_failure(ip) == FailureEffect::Blocked {
+        if self.guard.record_failure(ip, req.hook) == FailureEffect::Blocked {
+            let scope = match self.settings.ip_block_scope {
+                super::guard::BlockScope::Hook => "from this hook",
+                _ => "from every hook",
+            };
             let reason = format!(
-                "address blocked for {} after {} failed requests within {}",
+                "address blocked {scope} for {} after {} failed requests within {}",
                 humantime::format_duration(self.settings.ip_block_duration),
                 self.settings.ip_block_threshold,
                 humantime::format_duration(self.settings.ip_block_window),
@@ -308,23 +313,65 @@ impl Workspace {
         }
     }
 
-    async fn record_incident(&self, ip: IpAddr, path: &str, reason: &str) {
+    /// Stores an incident, counted into the row of its address and reason for the current
+    /// window (`KANCA_INCIDENT_WINDOW`); now and then prunes old rows and rows past the cap.
+    /// A storage failure is logged, never passed on: the request is refused either way.
+    pub async fn record_incident(&self, ip: IpAddr, path: &str, reason: &str) {
+        let now = crate::store::from_ms(crate::store::to_ms(self.deps.clock.now()));
+        let window_ms = (self.settings.incident_window.as_millis() as i64).max(1);
+        let now_ms = crate::store::to_ms(now);
+        let window_start = crate::store::from_ms(now_ms - now_ms.rem_euclid(window_ms));
         let incident = Incident {
-            at: crate::store::from_ms(crate::store::to_ms(self.deps.clock.now())),
+            id: 0,
+            at: now,
+            last_at: now,
+            hits: 1,
             ip: ip.to_canonical().to_string(),
             path: path.to_owned(),
             reason: reason.to_owned(),
         };
-        if let Err(e) = self.deps.store.record_incident(&incident).await {
+        if let Err(e) = self
+            .deps
+            .store
+            .record_incident(&incident, window_start)
+            .await
+        {
             tracing::error!(error = %e, "could not record a security incident");
+        }
+        let n = self
+            .incidents_recorded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Often enough that the cap holds within a tenth of itself (and exactly for small caps).
+        let every = u64::from(self.settings.incident_max_rows / 10).clamp(1, PRUNE_EVERY);
+        if n % every == 0 {
+            let cutoff = now
+                - chrono::Duration::from_std(self.settings.incident_retention)
+                    .unwrap_or(chrono::Duration::MAX);
+            match self
+                .deps
+                .store
+                .prune_incidents(cutoff, self.settings.incident_max_rows)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned old security incidents"),
+                Err(e) => tracing::error!(error = %e, "could not prune security incidents"),
+            }
         }
     }
 
-    /// The newest incidents first.
-    pub async fn list_incidents(&self, limit: u32) -> Result<Vec<Incident>, WorkspaceError> {
-        Ok(self.deps.store.list_incidents(limit).await?)
+    /// A page of incidents (newest first unless `page` says otherwise).
+    pub async fn list_incidents(
+        &self,
+        page: &crate::store::PageRequest,
+    ) -> Result<Vec<Incident>, WorkspaceError> {
+        Ok(self.deps.store.list_incidents(page).await?)
     }
 }
+
+/// Incidents are pruned on the first one recorded and then at least every this many (per
+/// node).
+const PRUNE_EVERY: u64 = 100;
 
 fn hook_not_found() -> WorkspaceError {
     WorkspaceError::NotFound("incoming webhook not found".into())

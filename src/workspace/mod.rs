@@ -50,6 +50,21 @@ pub struct WorkspaceSettings {
     pub ip_block_threshold: u32,
     pub ip_block_window: Duration,
     pub ip_block_duration: Duration,
+    /// What such a block covers: the one hook id (default), every hook, or nothing.
+    pub ip_block_scope: guard::BlockScope,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` say who the client is.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Wrong admin tokens (API or sign-in) from one address within the window that get it
+    /// answered 429 for the block's duration.
+    pub auth_failure_threshold: u32,
+    pub auth_failure_window: Duration,
+    pub auth_block_duration: Duration,
+    /// Repeats of one incident (address, reason) within this window are one stored row.
+    pub incident_window: Duration,
+    /// Incidents last seen longer ago than this are deleted.
+    pub incident_retention: Duration,
+    /// At most this many incident rows are kept (the oldest go first).
+    pub incident_max_rows: u32,
 }
 
 impl Default for WorkspaceSettings {
@@ -62,6 +77,14 @@ impl Default for WorkspaceSettings {
             ip_block_threshold: 20,
             ip_block_window: Duration::from_secs(60),
             ip_block_duration: Duration::from_secs(15 * 60),
+            ip_block_scope: guard::BlockScope::Hook,
+            trusted_proxies: Vec::new(),
+            auth_failure_threshold: 10,
+            auth_failure_window: Duration::from_secs(60),
+            auth_block_duration: Duration::from_secs(5 * 60),
+            incident_window: Duration::from_secs(60 * 60),
+            incident_retention: Duration::from_secs(30 * 24 * 60 * 60),
+            incident_max_rows: 10_000,
         }
     }
 }
@@ -76,6 +99,9 @@ pub struct WorkspaceDeps {
     pub public_url: String,
     /// Outgoing-webhook callback URLs may point at private addresses (tests, intranets).
     pub allow_private_targets: bool,
+    /// This server's own bin URLs, which callbacks may name as endpoints may (they are
+    /// reached at the listen address, never through the private network).
+    pub own_bins: crate::domain::bins::OwnBinUrls,
 }
 
 pub struct Workspace {
@@ -87,6 +113,8 @@ pub struct Workspace {
     /// The internal application whose endpoints are outgoing-webhook callback URLs.
     outgoing_app: AppId,
     pub(crate) guard: guard::Guard,
+    /// Incidents recorded by this node, to prune every so often.
+    incidents_recorded: std::sync::atomic::AtomicU64,
 }
 
 /// Why a workspace operation did not happen, for the API to answer.
@@ -130,6 +158,7 @@ impl Workspace {
             team,
             events_app,
             outgoing_app: outgoing_app.clone(),
+            incidents_recorded: Default::default(),
         });
         profiles.register(
             outgoing_app,
@@ -145,6 +174,11 @@ impl Workspace {
     /// The id of the `workspace` application (events).
     pub fn events_app(&self) -> &AppId {
         &self.events_app
+    }
+
+    /// The guard: client addresses behind trusted proxies, blocks, admin-token failures.
+    pub fn guard(&self) -> &guard::Guard {
+        &self.guard
     }
 
     pub fn store(&self) -> &DynStore {

@@ -92,7 +92,10 @@ impl Workspace {
         let callback_urls = input
             .callback_urls
             .iter()
-            .map(|u| EndpointUrl::parse(u, self.deps.allow_private_targets))
+            .map(|u| {
+                let allowed = self.deps.allow_private_targets || self.deps.own_bins.contains(u);
+                EndpointUrl::parse(u, allowed)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let id = OutgoingHookId::generate();
         let mut secret_bytes = [0u8; 16];

@@ -15,6 +15,7 @@
 //! Attachments and blocks are kept as the sender's JSON text, every field in its order; only
 //! their shape and counts are checked.
 
+use crate::domain::text::strip_nul_escapes;
 use crate::domain::workspace::Ts;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -100,7 +101,11 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<IncomingPayload,
 
 /// Parses the JSON object itself.
 pub fn parse_json(json: &str) -> Result<IncomingPayload, PayloadError> {
-    let json = escape_raw_controls(json);
+    // Raw control characters (a NUL byte included) become escapes, then NUL goes (see
+    // `crate::domain::text`): every string below, and the attachments and blocks kept as JSON
+    // text, are free of it on both backends.
+    let escaped = escape_raw_controls(json);
+    let json = strip_nul_escapes(&escaped);
     let fields: BTreeMap<String, Box<RawValue>> =
         serde_json::from_str(&json).map_err(|_| PayloadError::InvalidPayload)?;
     let value = |name: &str| -> Option<Value> {
@@ -197,7 +202,7 @@ fn list_field(
         Ok(Value::Null) => return Ok(None),
         Ok(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Ok(Value::String(s)) => {
-            let inner = escape_raw_controls(&s).into_owned();
+            let inner = strip_nul_escapes(&escape_raw_controls(&s)).into_owned();
             (serde_json::from_str(&inner).map_err(|_| invalid)?, inner)
         }
         Ok(v) => (v, raw.get().to_owned()),
@@ -345,5 +350,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.text.as_deref(), Some("curl -d"));
+    }
+
+    /// From fuzzing: an escaped backslash followed by `u0000` is text, not a NUL, and stays;
+    /// a real `\u0000` escape goes, in attachments too.
+    #[test]
+    fn only_real_nul_escapes_are_removed() {
+        let p = parse_json(r#"{"text":"a\\u0000b\u0000c","attachments":[{"text":"x\u0000y"}]}"#)
+            .unwrap();
+        assert_eq!(p.text.as_deref(), Some("a\\u0000bc"));
+        assert_eq!(p.attachments.as_deref(), Some(r#"[{"text":"xy"}]"#));
+    }
+
+    /// From fuzzing (slack_payload_form): `\u00`, raw NULs, `00` must not come out as a NUL.
+    #[test]
+    fn raw_nul_bytes_next_to_a_broken_escape_leave_no_nul() {
+        let body = b"{\"text\":\"l -t\\u00\x00\x00\x0000\x00\x00 2\"}";
+        if let Ok(p) = parse(Some("application/x-www-form-urlencoded"), body) {
+            assert!(!p.text.unwrap_or_default().contains('\0'));
+        }
+        let body = b"{\"text\":\"a\x00b\"}";
+        let p = parse(Some("application/json"), body).unwrap();
+        assert_eq!(p.text.as_deref(), Some("ab"));
     }
 }

@@ -163,13 +163,26 @@ impl TestServer {
         }
     }
 
-    /// SIGTERM, then waits for the process to exit (a graceful stop); returns its status.
-    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill")
+    /// Sends SIGTERM and waits (at most `wait`) for the server to exit; `None` if it did not.
+    pub async fn terminate(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take().expect("the server is running");
+        let sent = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
-            .status();
-        child.wait().ok()
+            .status()
+            .expect("running kill");
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the server") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The server's data directory (the SQLite file and its log live here).

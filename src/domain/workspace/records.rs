@@ -128,9 +128,16 @@ impl OutgoingHook {
 /// An unauthorized request to a hook (or a block it caused), for operators.
 #[derive(Debug, Clone)]
 pub struct Incident {
+    /// Its row's id (0 before it is stored): the list's iterator.
+    pub id: i64,
+    /// The first time in its window.
     pub at: DateTime<Utc>,
+    /// The latest repeat.
+    pub last_at: DateTime<Utc>,
+    /// How many times it happened in its window (same address, same reason).
+    pub hits: i64,
     pub ip: String,
-    /// The request path with the token masked ([`mask_hook_path`]).
+    /// The request path of the first one, with any token masked ([`mask_hook_path`]).
     pub path: String,
     pub reason: String,
 }

@@ -292,6 +292,46 @@ pub(super) async fn get_idempotent(
     Ok(row.as_ref().map(stored_response))
 }
 
+/// Inserts a pending row for the key unless a live one exists; the primary key makes the
+/// insert the claim, across nodes.
+pub(super) async fn claim_idempotent(
+    s: &PgStore,
+    key: &str,
+    scope: &str,
+) -> StoreResult<IdempotencyClaim> {
+    let pending = IdempotentWrite {
+        key: key.to_owned(),
+        scope: scope.to_owned(),
+        response: StoredResponse {
+            status: IDEMPOTENCY_PENDING,
+            body: Vec::new(),
+        },
+    };
+    let mut conn = s.pool.acquire().await?;
+    if take_key(&mut conn, &pending).await? {
+        return Ok(IdempotencyClaim::Claimed);
+    }
+    let row = sqlx::query("SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2")
+        .bind(key)
+        .bind(scope)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row.as_ref().map(stored_response) {
+        Some(r) if r.status != IDEMPOTENCY_PENDING => IdempotencyClaim::Done(r),
+        _ => IdempotencyClaim::InProgress,
+    })
+}
+
+pub(super) async fn release_idempotent(s: &PgStore, key: &str, scope: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM idempotency WHERE key = $1 AND scope = $2 AND status = $3")
+        .bind(key)
+        .bind(scope)
+        .bind(IDEMPOTENCY_PENDING as i16)
+        .execute(&s.pool)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn put_idempotent(s: &PgStore, w: &IdempotentWrite) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO idempotency (key, scope, status, body, created_at) VALUES ($1, $2, $3, $4, $5)

@@ -26,6 +26,7 @@ mod notify;
 mod queue;
 mod resources;
 mod rows;
+mod security;
 mod workspace;
 mod writer;
 
@@ -307,6 +308,12 @@ impl Store for PgStore {
     }
     async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()> {
         messages::put_idempotent(self, &write).await
+    }
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim> {
+        messages::claim_idempotent(self, key, scope).await
+    }
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()> {
+        messages::release_idempotent(self, key, scope).await
     }
 
     async fn claim_due(

@@ -412,31 +412,4 @@ impl WorkspaceStore for PgStore {
         }
         Ok(())
     }
-
-    async fn record_incident(&self, i: &Incident) -> StoreResult<()> {
-        sqlx::query("INSERT INTO ws_incident (at, ip, path, reason) VALUES ($1, $2, $3, $4)")
-            .bind(to_ms(i.at))
-            .bind(&i.ip)
-            .bind(&i.path)
-            .bind(&i.reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn list_incidents(&self, limit: u32) -> StoreResult<Vec<Incident>> {
-        let rows = sqlx::query("SELECT * FROM ws_incident ORDER BY id DESC LIMIT $1")
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Incident {
-                at: from_ms(r.get("at")),
-                ip: r.get("ip"),
-                path: r.get("path"),
-                reason: r.get("reason"),
-            })
-            .collect())
-    }
 }

@@ -304,6 +304,52 @@ pub(super) async fn put_idempotent(
     Ok(())
 }
 
+/// Inserts a pending row for the key unless a live one exists (one writer, so the
+/// statement is atomic); an expired row is taken over.
+pub(super) async fn claim_idempotent(
+    conn: &mut SqliteConnection,
+    key: &str,
+    scope: &str,
+) -> StoreResult<IdempotencyClaim> {
+    let now = to_ms(chrono::Utc::now());
+    let taken = sqlx::query(
+        "INSERT INTO idempotency (key, scope, status, body, created_at) VALUES (?, ?, ?, x'', ?)
+         ON CONFLICT (key, scope) DO UPDATE
+            SET status = excluded.status, body = excluded.body, created_at = excluded.created_at
+            WHERE idempotency.created_at <= ?",
+    )
+    .bind(key)
+    .bind(scope)
+    .bind(i64::from(IDEMPOTENCY_PENDING))
+    .bind(now)
+    .bind(now - IDEMPOTENCY_WINDOW_MS)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if taken {
+        return Ok(IdempotencyClaim::Claimed);
+    }
+    Ok(match find_idempotent(conn, key, scope).await? {
+        Some(r) if r.status != IDEMPOTENCY_PENDING => IdempotencyClaim::Done(r),
+        _ => IdempotencyClaim::InProgress,
+    })
+}
+
+pub(super) async fn release_idempotent(
+    conn: &mut SqliteConnection,
+    key: &str,
+    scope: &str,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM idempotency WHERE key = ? AND scope = ? AND status = ?")
+        .bind(key)
+        .bind(scope)
+        .bind(i64::from(IDEMPOTENCY_PENDING))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn clear_expired_payloads(
     s: &SqliteStore,
     now: DateTime<Utc>,

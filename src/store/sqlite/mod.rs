@@ -15,6 +15,7 @@ mod queue;
 mod resources;
 mod rows;
 mod wal;
+mod security;
 mod workspace;
 mod writer;
 
@@ -354,6 +355,14 @@ impl Store for SqliteStore {
         let mut conn = self.write.acquire().await?;
         messages::put_idempotent(&mut conn, &write).await?;
         Ok(())
+    }
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim> {
+        let mut conn = self.write.acquire().await?;
+        messages::claim_idempotent(&mut conn, key, scope).await
+    }
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()> {
+        let mut conn = self.write.acquire().await?;
+        messages::release_idempotent(&mut conn, key, scope).await
     }
 
     async fn claim_due(

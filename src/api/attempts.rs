@@ -5,7 +5,7 @@ use super::{applications, endpoints, messages};
 use super::{ApiQuery, AppState, ListQuery, ListResponse};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::AttemptFilter;
+use crate::store::{AttemptFilter, EndpointMessageFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -27,21 +27,26 @@ pub fn router() -> Router<AppState> {
         )
         .route("/app/{app_id}/msg/{msg_id}/endpoint", get(destinations))
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/msg",
+            get(endpoint_messages),
+        )
+        .route(
             "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
             post(resend),
         )
 }
 
-/// Sends a message to an endpoint again, now, with a fresh retry schedule.
+/// Sends a message to an endpoint again, now, with a fresh retry schedule. The answer is
+/// Svix's `EmptyResponse` (`{}`): today's SDKs parse a JSON body here, older ones ignore it.
 async fn resend(
     State(state): State<AppState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
     let msg = messages::resolve(&state, &app.id, &msg_id).await?;
     let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
     resend_to(&state, &app.id, &msg, &ep.id).await?;
-    Ok(StatusCode::ACCEPTED)
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }
 
 /// Queues a message for one endpoint again, unless its payload has expired.
@@ -183,7 +188,8 @@ async fn fetch(
     Ok(Json(attempt.into()))
 }
 
-/// Svix's `MessageEndpointOut`: an endpoint, with this message's status for it.
+/// Svix's `MessageEndpointOut`: an endpoint, with this message's status for it. Both
+/// generations of field names, as in [`endpoints::EndpointOut`].
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DestinationOut {
@@ -191,10 +197,13 @@ struct DestinationOut {
     uid: Option<Uid>,
     url: String,
     description: String,
+    version: u8,
     event_types: Option<BTreeSet<EventTypeName>>,
+    filter_types: Option<BTreeSet<EventTypeName>>,
     channels: Option<BTreeSet<ChannelName>>,
     disabled: bool,
     throttle_rate: Option<u16>,
+    rate_limit: Option<u16>,
     status: u8,
     status_text: &'static str,
     next_attempt: Option<DateTime<Utc>>,
@@ -225,16 +234,61 @@ async fn destinations(
                 uid: e.fields.uid,
                 url: e.fields.url.as_str().to_owned(),
                 description: e.fields.description,
+                version: endpoints::ENDPOINT_VERSION,
+                filter_types: e.fields.event_types.clone(),
                 event_types: e.fields.event_types,
                 channels: e.fields.channels,
                 disabled: e.fields.disabled,
                 throttle_rate: e.fields.throttle_rate,
+                rate_limit: e.fields.throttle_rate,
                 status: d.status as u8,
                 status_text: d.status.text(),
                 next_attempt: d.next_attempt_at,
                 created_at: e.created_at,
                 updated_at: e.updated_at,
             }
+        },
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+struct EndpointMessageQuery {
+    status: Option<i64>,
+}
+
+/// `GET /app/{app}/endpoint/{ep}/msg`: the messages queued for an endpoint ("list attempted
+/// messages" in the SDKs), newest first, each as Svix's `EndpointMessageOut`: the message
+/// with where it stands for this endpoint.
+async fn endpoint_messages(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiQuery(page): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<messages::MessageListQuery>,
+    ApiQuery(s): ApiQuery<EndpointMessageQuery>,
+) -> Result<Json<ListResponse<serde_json::Value>>, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
+    let page = page.page(false)?;
+    let filter = EndpointMessageFilter {
+        messages: q.filter()?,
+        status: status_filter(s.status)?,
+    };
+    let rows = state
+        .store
+        .endpoint_messages(&app.id, &ep.id, &page, &filter)
+        .await?;
+    let with_content = q.with_content.unwrap_or(true);
+    Ok(Json(ListResponse::from_rows(
+        rows,
+        &page,
+        |m| m.message.id.to_string(),
+        |m| {
+            let mut out = serde_json::to_value(messages::render_message(&m.message, with_content))
+                .expect("plain data serialises");
+            out["status"] = serde_json::json!(m.status as u8);
+            out["statusText"] = serde_json::json!(m.status.text());
+            out["nextAttempt"] = serde_json::json!(m.next_attempt_at);
+            out
         },
     )))
 }

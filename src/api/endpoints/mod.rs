@@ -23,6 +23,7 @@ mod input;
 pub(crate) mod ops;
 
 pub use input::EndpointOut;
+pub(crate) use input::ENDPOINT_VERSION;
 pub(crate) use input::{
     parse_channels, parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn, SecretRotateIn,
 };
@@ -171,15 +172,17 @@ async fn secret(
     Ok(Json(json!({ "key": ep.secret.expose() })))
 }
 
+/// Answers the new secret as `EndpointSecretOut` (`{"key"}`), which today's SDKs parse; older
+/// SDKs ignore the body of this call.
 async fn rotate_secret(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
     let body = parse_rotate_body(&body)?;
-    ops::rotate_secret(&state, &app.id, &ep, body).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let new = ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    Ok(Json(json!({ "key": new.expose() })))
 }
 
 async fn get_headers(

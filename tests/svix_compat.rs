@@ -621,3 +621,242 @@ async fn health_ping_answers_204_without_a_token() {
         .await
         .expect("the SDK's health");
 }
+
+/// The Rust SDK's calls that `svix_sdk.rs` does not make, module by module: pagination,
+/// headers, recover, stats, attempts, resend and the operational webhook endpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_of_each_rust_sdk_module_works_unchanged() {
+    use std::collections::BTreeMap;
+    use svix::api::{
+        ApplicationListOptions, MessageListOptions, OperationalWebhookEndpointListOptions,
+    };
+    use svix::models::{
+        ApplicationIn, EndpointHeadersIn, EndpointHeadersPatchIn, EndpointIn, EndpointUpsertIn,
+        OperationalWebhookEndpointHeadersIn, OperationalWebhookEndpointIn,
+        OperationalWebhookEndpointSecretIn, OperationalWebhookEndpointUpsertIn, RecoverIn,
+    };
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let ops_receiver = Receiver::start().await;
+    let svix = server.svix();
+
+    // Applications, paged two at a time until done.
+    for i in 0..3 {
+        svix.application()
+            .create(ApplicationIn::new(format!("page {i}")), None)
+            .await
+            .unwrap();
+    }
+    let (mut seen, mut iterator, mut pages) = (0, None, 0);
+    loop {
+        let page = svix
+            .application()
+            .list(Some(ApplicationListOptions {
+                limit: Some(2),
+                iterator: iterator.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        seen += page.data.len();
+        pages += 1;
+        if page.done {
+            break;
+        }
+        iterator = page.iterator;
+    }
+    assert!(seen >= 3 && pages >= 2, "{seen} in {pages} pages");
+
+    // Operational webhook endpoints: every call.
+    let ops = svix.operational_webhook().endpoint();
+    let op = ops
+        .create(
+            OperationalWebhookEndpointIn {
+                event_types: Some(["endpoint.created".to_owned()].into()),
+                ..OperationalWebhookEndpointIn::new(ops_receiver.url())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ops.get(op.id.clone()).await.unwrap().id, op.id);
+    let listed = ops
+        .list(Some(OperationalWebhookEndpointListOptions::default()))
+        .await
+        .unwrap();
+    assert!(listed.data.iter().any(|e| e.id == op.id));
+    let up = ops
+        .upsert(
+            op.id.clone(),
+            OperationalWebhookEndpointUpsertIn {
+                description: Some("ops".into()),
+                event_types: Some(["endpoint.created".to_owned()].into()),
+                ..OperationalWebhookEndpointUpsertIn::new(ops_receiver.url())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.description, "ops");
+    let old = ops.get_secret(op.id.clone()).await.unwrap().key;
+    ops.rotate_secret(
+        op.id.clone(),
+        OperationalWebhookEndpointSecretIn::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    let ops_secret = ops.get_secret(op.id.clone()).await.unwrap().key;
+    assert_ne!(old, ops_secret);
+    ops.set_headers(
+        op.id.clone(),
+        OperationalWebhookEndpointHeadersIn::new(BTreeMap::from([("x-op".into(), "1".into())])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ops.get_headers(op.id.clone()).await.unwrap().headers["x-op"],
+        "1"
+    );
+
+    // Endpoints: headers, upsert, recover, stats.
+    let app = svix
+        .application()
+        .create(ApplicationIn::new("rest".into()), None)
+        .await
+        .unwrap()
+        .id;
+    let ep = svix
+        .endpoint()
+        .create(app.clone(), EndpointIn::new(receiver.url()), None)
+        .await
+        .unwrap();
+    let created = ops_receiver.wait_for(1, WAIT).await.remove(0);
+    Webhook::new(&ops_secret)
+        .unwrap()
+        .verify(&created.body, &created.headers)
+        .expect("operational event signed with the rotated secret");
+    let endpoints = svix.endpoint();
+    endpoints
+        .set_headers(
+            app.clone(),
+            ep.id.clone(),
+            EndpointHeadersIn::new(BTreeMap::from([
+                ("x-a".into(), "1".into()),
+                ("x-b".into(), "2".into()),
+            ])),
+        )
+        .await
+        .unwrap();
+    endpoints
+        .patch_headers(
+            app.clone(),
+            ep.id.clone(),
+            EndpointHeadersPatchIn {
+                delete_headers: Some(vec!["x-b".into()]),
+                ..EndpointHeadersPatchIn::new(BTreeMap::from([("x-c".into(), "3".into())]))
+            },
+        )
+        .await
+        .unwrap();
+    let headers = endpoints
+        .get_headers(app.clone(), ep.id.clone())
+        .await
+        .unwrap()
+        .headers;
+    assert_eq!(
+        headers,
+        BTreeMap::from([("x-a".into(), "1".into()), ("x-c".into(), "3".into())])
+    );
+    let up = endpoints
+        .upsert(
+            app.clone(),
+            ep.id.clone(),
+            EndpointUpsertIn {
+                description: Some("upserted".into()),
+                ..EndpointUpsertIn::new(receiver.url())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.description, "upserted");
+
+    // Messages, paged; attempts, destinations, resend; recover and stats.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            svix.message()
+                .create(
+                    app.clone(),
+                    MessageIn::new("a.b".into(), json!({"n": n})),
+                    None,
+                )
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    receiver.wait_for(3, WAIT).await;
+    let page = svix
+        .message()
+        .list(
+            app.clone(),
+            Some(MessageListOptions {
+                limit: Some(2),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!((page.data.len(), page.done), (2, false));
+    let msg = ids[0].clone();
+    server.wait_for_outcome(&app, &msg, &ep.id).await;
+    let attempts = svix
+        .message_attempt()
+        .list_by_msg(app.clone(), msg.clone(), None)
+        .await
+        .unwrap();
+    let attempt = svix
+        .message_attempt()
+        .get(app.clone(), msg.clone(), attempts.data[0].id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(attempt.response_status_code, 200);
+    let dests = svix
+        .message_attempt()
+        .list_attempted_destinations(app.clone(), msg.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(dests.data[0].id, ep.id);
+    svix.message_attempt()
+        .resend(app.clone(), msg.clone(), ep.id.clone(), None)
+        .await
+        .unwrap();
+    receiver.wait_for(4, WAIT).await;
+    let recovered = endpoints
+        .recover(
+            app.clone(),
+            ep.id.clone(),
+            RecoverIn::new(chrono::Utc::now() - chrono::Duration::hours(1)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!recovered.id.is_empty());
+    let stats = endpoints
+        .get_stats(app.clone(), ep.id.clone(), None)
+        .await
+        .unwrap();
+    assert!(stats.success >= 3, "{stats:?}");
+
+    // Deleting: then 404 as an HTTP error.
+    endpoints.delete(app.clone(), ep.id.clone()).await.unwrap();
+    let e = endpoints
+        .get(app.clone(), ep.id.clone())
+        .await
+        .expect_err("a deleted endpoint");
+    assert!(
+        matches!(&e, svix::error::Error::Http(c) if c.status == 404),
+        "{e:?}"
+    );
+    ops.delete(op.id.clone()).await.unwrap();
+}

@@ -860,3 +860,51 @@ async fn the_rest_of_each_rust_sdk_module_works_unchanged() {
     );
     ops.delete(op.id.clone()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_routes_that_exist_and_needs_no_token() {
+    let server = TestServer::start_default().await;
+    let r = server
+        .http()
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for must in [
+        "/api/v1/app",
+        "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+        "/api/v1/app/{app_id}/msg/{msg_id}",
+        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+        "/api/v1/health/ping",
+    ] {
+        assert!(paths.contains_key(must), "{must} missing");
+    }
+    // Every documented GET is a route (an unknown id is 404 `not_found`, never "no such
+    // route"), so the document cannot name routes the server does not have.
+    for (path, item) in paths {
+        if item.get("get").is_none() {
+            continue;
+        }
+        let concrete = path
+            .replace("{app_id}", "app_x")
+            .replace("{endpoint_id}", "ep_x")
+            .replace("{msg_id}", "msg_x")
+            .replace("{attempt_id}", "atmpt_x")
+            .replace("{event_type_name}", "x.y");
+        let (status, body) = server.call(Method::GET, &concrete, None).await;
+        assert_ne!(body["detail"], "no such route", "{path}: {status} {body}");
+    }
+    // Kanca's additions are marked.
+    assert_eq!(
+        doc["components"]["schemas"]["AttemptOut"]["properties"]["failureReason"]
+            ["x-kanca-extension"],
+        true
+    );
+    // Svix's 422 shape is what the document promises.
+    let create = &paths["/api/v1/app"]["post"]["responses"]["422"];
+    assert!(create.is_object(), "{create}");
+}

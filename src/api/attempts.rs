@@ -38,7 +38,19 @@ pub fn router() -> Router<AppState> {
 
 /// Sends a message to an endpoint again, now, with a fresh retry schedule. The answer is
 /// Svix's `EmptyResponse` (`{}`): today's SDKs parse a JSON body here, older ones ignore it.
-async fn resend(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 202, description = "Queued again", body = crate::api::openapi::EmptyOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn resend(
     State(state): State<AppState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -69,11 +81,14 @@ pub(crate) async fn resend_to(
 }
 
 /// Svix's `MessageAttemptOut`, plus `failureReason`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptOut {
+    #[schema(value_type = String)]
     id: AttemptId,
+    #[schema(value_type = String)]
     msg_id: MessageId,
+    #[schema(value_type = String)]
     endpoint_id: EndpointId,
     url: String,
     response: String,
@@ -107,8 +122,9 @@ impl From<Attempt> for AttemptOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct AttemptQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AttemptQuery {
     status: Option<i64>,
     endpoint_id: Option<String>,
 }
@@ -137,7 +153,19 @@ async fn list(
     )))
 }
 
-async fn by_message(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ListQuery, AttemptQuery),
+    responses(
+        (status = 200, body = ListResponse<AttemptOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn by_message(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
@@ -157,7 +185,19 @@ async fn by_message(
     list(&state, &app.id, filter, &page).await
 }
 
-async fn by_endpoint(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid"), ListQuery, AttemptQuery),
+    responses(
+        (status = 200, body = ListResponse<AttemptOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn by_endpoint(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
@@ -173,7 +213,18 @@ async fn by_endpoint(
     list(&state, &app.id, filter, &page).await
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ("attempt_id" = String, Path, description = "Attempt id")),
+    responses(
+        (status = 200, body = AttemptOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
 ) -> Result<Json<AttemptOut>, ApiError> {
@@ -190,16 +241,21 @@ async fn fetch(
 
 /// Svix's `MessageEndpointOut`: an endpoint, with this message's status for it. Both
 /// generations of field names, as in [`endpoints::EndpointOut`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DestinationOut {
+pub(crate) struct DestinationOut {
+    #[schema(value_type = String)]
     id: EndpointId,
+    #[schema(value_type = Option<String>)]
     uid: Option<Uid>,
     url: String,
     description: String,
     version: u8,
+    #[schema(value_type = Option<Vec<String>>)]
     event_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
     filter_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
     channels: Option<BTreeSet<ChannelName>>,
     disabled: bool,
     throttle_rate: Option<u16>,
@@ -211,7 +267,19 @@ struct DestinationOut {
     updated_at: DateTime<Utc>,
 }
 
-async fn destinations(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ListQuery),
+    responses(
+        (status = 200, body = ListResponse<DestinationOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn destinations(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -251,15 +319,48 @@ async fn destinations(
     )))
 }
 
-#[derive(Debug, Deserialize)]
-struct EndpointMessageQuery {
+/// Svix's `EndpointMessageOut` as the OpenAPI document describes it: a message and where it
+/// stands for the endpoint (the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[schema(as = EndpointMessageOut, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct EndpointMessageDoc {
+    id: String,
+    event_type: String,
+    event_id: Option<String>,
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    timestamp: DateTime<Utc>,
+    deliver_at: Option<DateTime<Utc>>,
+    status: u8,
+    status_text: String,
+    next_attempt: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EndpointMessageQuery {
     status: Option<i64>,
 }
 
 /// `GET /app/{app}/endpoint/{ep}/msg`: the messages queued for an endpoint ("list attempted
 /// messages" in the SDKs), newest first, each as Svix's `EndpointMessageOut`: the message
 /// with where it stands for this endpoint.
-async fn endpoint_messages(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid"), ListQuery, messages::MessageListQuery, EndpointMessageQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointMessageDoc>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn endpoint_messages(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,

@@ -16,13 +16,42 @@ pub fn router() -> Router<AppState> {
         .route("/health/ping", get(ping))
 }
 
+/// What `GET /api/v1/health` answers.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct HealthOut {
+    /// `ok` or `error`.
+    status: String,
+    /// `ok` or `unreachable`.
+    database: String,
+}
+
 /// `GET /api/v1/health/ping`: 204 while the process answers at all, as Svix's server does; it
 /// asks nothing of the database, so it tells "up" from "healthy".
-async fn ping() -> StatusCode {
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/ping",
+    tag = "health",
+    responses(
+        (status = 204, description = "The server answers")
+    ),
+    security(()),
+)]
+pub(crate) async fn ping() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "Up, and the database answers", body = HealthOut),
+        (status = 503, description = "The database does not answer", body = HealthOut)
+    ),
+    security(()),
+)]
+pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -33,18 +33,20 @@ pub fn router() -> Router<AppState> {
 const MAX_MESSAGE_CHANNELS: usize = 10;
 const DEFAULT_RETENTION_DAYS: i64 = 90;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct MessageIn {
+pub(crate) struct MessageIn {
     event_type: String,
     event_id: Option<String>,
     /// Kept as the exact text received: that is what is signed and delivered.
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     channels: Option<BTreeSet<String>>,
     tags: Option<BTreeSet<String>>,
     payload_retention_period: Option<i64>,
     payload_retention_hours: Option<i64>,
     /// Svix lets a message create its application on the fly.
+    #[schema(value_type = Option<Object>)]
     application: Option<serde_json::Value>,
     /// Scheduled delivery: no attempt before this time.
     deliver_at: Option<DateTime<Utc>>,
@@ -129,6 +131,24 @@ pub struct MessageOut<'a> {
     tags: Option<&'a BTreeSet<String>>,
     timestamp: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    deliver_at: Option<DateTime<Utc>>,
+}
+
+/// [`MessageOut`] as the OpenAPI document describes it (that type borrows and holds raw JSON,
+/// which the schema derive cannot read).
+#[derive(utoipa::ToSchema)]
+#[schema(as = MessageOut, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct MessageDoc {
+    id: String,
+    event_type: String,
+    event_id: Option<String>,
+    /// `{}` when asked `with_content=false` or after the retention period.
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    timestamp: DateTime<Utc>,
     deliver_at: Option<DateTime<Utc>>,
 }
 
@@ -236,12 +256,29 @@ pub(super) async fn publish(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct ContentQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ContentQuery {
     with_content: Option<bool>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ContentQuery),
+    request_body = MessageIn,
+    responses(
+        (status = 202, description = "Stored and queued", body = MessageDoc),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiQuery(q): ApiQuery<ContentQuery>,
@@ -272,7 +309,8 @@ async fn create(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct MessageListQuery {
     channel: Option<String>,
     before: Option<DateTime<Utc>>,
@@ -306,7 +344,19 @@ impl MessageListQuery {
     }
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ListQuery, MessageListQuery),
+    responses(
+        (status = 200, body = ListResponse<MessageDoc>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiQuery(list): ApiQuery<ListQuery>,
@@ -348,7 +398,19 @@ pub(crate) async fn resolve(
     found.ok_or_else(|| ApiError::not_found("message"))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ContentQuery),
+    responses(
+        (status = 200, body = MessageDoc),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ContentQuery>,

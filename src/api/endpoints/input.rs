@@ -31,9 +31,9 @@ pub(crate) struct EndpointIn {
 /// carrying both (a client that read an endpoint and sends it back, as
 /// `{...await endpoint.get(), description}` does) is accepted when they agree and refused when
 /// they do not, rather than one silently winning.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EndpointInWire {
+pub(crate) struct EndpointInWire {
     url: String,
     description: Option<String>,
     throttle_rate: Option<u16>,
@@ -44,6 +44,7 @@ struct EndpointInWire {
     filter_types: Option<BTreeSet<String>>,
     channels: Option<BTreeSet<String>>,
     secret: Option<String>,
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     metadata: Option<Metadata>,
     headers: Option<BTreeMap<String, String>>,
 }
@@ -103,24 +104,31 @@ pub(crate) struct EndpointPatch {
     pub(crate) metadata: Option<Metadata>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EndpointPatchWire {
+pub(crate) struct EndpointPatchWire {
     url: Option<String>,
     description: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u16>)]
     throttle_rate: Option<Option<u16>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u16>)]
     rate_limit: Option<Option<u16>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     uid: Option<Option<String>>,
     disabled: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     event_types: Option<Option<BTreeSet<String>>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     filter_types: Option<Option<BTreeSet<String>>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     channels: Option<Option<BTreeSet<String>>>,
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     metadata: Option<Metadata>,
 }
 
@@ -151,20 +159,26 @@ impl TryFrom<EndpointPatchWire> for EndpointPatch {
 /// An endpoint as answered. Svix renamed `eventTypes` to `filterTypes` and `throttleRate` to
 /// `rateLimit`; SDKs of either generation read the answer, so both names are sent with the
 /// same value, and `version` (always 1) as the newer SDKs expect.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
+    #[schema(value_type = String)]
     id: EndpointId,
+    #[schema(value_type = Option<String>)]
     uid: Option<Uid>,
     url: String,
     description: String,
     version: u8,
+    #[schema(value_type = Option<Vec<String>>)]
     event_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
     filter_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
     channels: Option<BTreeSet<ChannelName>>,
     disabled: bool,
     throttle_rate: Option<u16>,
     rate_limit: Option<u16>,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     metadata: Metadata,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,

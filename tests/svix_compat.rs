@@ -387,7 +387,11 @@ async fn an_endpoint_lists_the_messages_attempted_to_it() {
         .chain(page2["data"].as_array().unwrap())
         .map(|m| &m["id"])
         .collect();
-    let mut expected: Vec<Value> = msgs.iter().rev().map(|m| json!(m)).collect();
+    // Newest first by id (ids are time-ordered, but two made in the same instant may sort
+    // either way, so the expectation is the ids sorted, not the publishing order).
+    let mut sorted = msgs.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    let mut expected: Vec<Value> = sorted.iter().map(|m| json!(m)).collect();
     assert_eq!(ids, expected.iter().collect::<Vec<_>>());
     let first = &page1["data"][0];
     assert_eq!(first["status"], STATUS_FAIL, "{first}");
@@ -907,4 +911,66 @@ async fn the_openapi_document_describes_routes_that_exist_and_needs_no_token() {
     // Svix's 422 shape is what the document promises.
     let create = &paths["/api/v1/app"]["post"]["responses"]["422"];
     assert!(create.is_object(), "{create}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_creates_what_is_missing_as_the_sdks_upsert_expects() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+
+    // An application that does not exist yet: created with the path's key as its uid.
+    let (status, app) = server
+        .call(
+            Method::PUT,
+            "/api/v1/app/tenant-42",
+            Some(&json!({"name": "Tenant 42"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    assert_eq!(app["uid"], "tenant-42");
+    let (status, again) = server
+        .call(
+            Method::PUT,
+            "/api/v1/app/tenant-42",
+            Some(&json!({"name": "Tenant 42 renamed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (again["id"].clone(), again["name"].clone()),
+        (app["id"].clone(), json!("Tenant 42 renamed"))
+    );
+
+    // The same for an endpoint, through the Rust SDK's upsert.
+    let ep = server
+        .svix()
+        .endpoint()
+        .upsert(
+            "tenant-42".into(),
+            "primary".into(),
+            svix::models::EndpointUpsertIn::new(receiver.url()),
+        )
+        .await
+        .expect("upsert creates the endpoint");
+    assert_eq!(ep.uid.as_deref(), Some("primary"));
+    let found = server.get("/api/v1/app/tenant-42/endpoint/primary").await;
+    assert_eq!(found["id"], ep.id);
+
+    // An id-shaped key that names nothing is still 404: ids are Kanca's to give.
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "/api/v1/app/app_2xKnoSuchApplication0000",
+            Some(&json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "/api/v1/app/app_nope/endpoint/x",
+            Some(&json!({"url": receiver.url()})),
+        )
+        .await;
+    assert_eq!(status, 404);
 }

@@ -122,6 +122,11 @@ await check("application: upsert, patch, delete, 404", async () => {
   expect(patched.metadata.k === "v" && patched.name === "Temp 2", patched);
   await svix.application.delete(app.id);
   const e = await rejects(404, svix.application.get(app.id));
+  // upsert of what does not exist creates it, keyed by the uid in the path.
+  const made = await svix.application.upsert(`upserted-${RUN}`, { name: "Upserted" });
+  expect(made.uid === `upserted-${RUN}`, made);
+  const ep = await svix.endpoint.upsert(made.id, `ep-up-${RUN}`, { url: rx.url });
+  expect(ep.uid === `ep-up-${RUN}`, ep);
   expect(e.body.code === "not_found", e.body);
 });
 

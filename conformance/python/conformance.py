@@ -182,6 +182,11 @@ def _():
     expect(patched.metadata == {"k": "v"} and patched.name == "Temp 2", patched)
     svix.application.delete(app.id)
     e = raises(404, lambda: svix.application.get(app.id))
+    # upsert of what does not exist creates it, keyed by the uid in the path.
+    made = svix.application.upsert(f"upserted-{RUN}", ApplicationIn(name="Upserted"))
+    expect(made.uid == f"upserted-{RUN}", made)
+    ep = svix.endpoint.upsert(made.id, f"ep-up-{RUN}", EndpointUpsertIn(url=receiver.url))
+    expect(ep.uid == f"ep-up-{RUN}", ep)
     expect(e.code == "not_found", e)
 
 

@@ -243,6 +243,7 @@ pub(crate) async fn fetch(
     request_body = ApplicationIn,
     responses(
         (status = 200, body = ApplicationOut),
+        (status = 201, description = "Created (upsert)", body = ApplicationOut),
         (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
         (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
         (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
@@ -251,16 +252,33 @@ pub(crate) async fn fetch(
         (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
     ),
 )]
+/// A full update, or, as Svix's `upsert` does, a create when nothing has this id or uid yet:
+/// the path's key becomes the new application's uid unless the body names one.
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
-    ApiJson(body): ApiJson<ApplicationIn>,
-) -> Result<Json<ApplicationOut>, ApiError> {
-    let app = resolve(&state, &app_id).await?;
-    let fields = body.parse()?;
-    let updated = state.store.update_app(&app.id, fields).await?;
-    state.apps.clear();
-    Ok(Json(updated.into()))
+    ApiJson(mut body): ApiJson<ApplicationIn>,
+) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
+    match resolve(&state, &app_id).await {
+        Ok(app) => {
+            // Addressed by its uid and given none: keep it, or the next upsert by that uid
+            // would create a second application.
+            if body.uid.is_none() && app.uid.as_ref().is_some_and(|u| u.as_str() == app_id) {
+                body.uid = Some(app_id);
+            }
+            let fields = body.parse()?;
+            let updated = state.store.update_app(&app.id, fields).await?;
+            state.apps.clear();
+            Ok((StatusCode::OK, Json(updated.into())))
+        }
+        Err(ApiError::NotFound(_)) if Uid::parse_for(AppId::PREFIX, &app_id).is_ok() => {
+            body.uid.get_or_insert(app_id);
+            let created = state.store.create_app(body.parse()?).await?;
+            state.apps.clear();
+            Ok((StatusCode::CREATED, Json(created.into())))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[utoipa::path(

@@ -184,6 +184,7 @@ pub(crate) async fn fetch(
     request_body = input::EndpointInWire,
     responses(
         (status = 200, body = EndpointOut),
+        (status = 201, description = "Created (upsert)", body = EndpointOut),
         (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
         (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
         (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
@@ -192,13 +193,39 @@ pub(crate) async fn fetch(
         (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
     ),
 )]
+/// A full update, or, as Svix's `upsert` does, a create when the application has no endpoint
+/// with this id or uid: the path's key becomes the new endpoint's uid unless the body names
+/// one.
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<EndpointIn>,
-) -> Result<Json<EndpointOut>, ApiError> {
-    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    Ok(Json(ops::update(&state, &app, ep, body).await?.into()))
+    ApiJson(mut body): ApiJson<EndpointIn>,
+) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    match resolve(&state, &app.id, &endpoint_id).await {
+        Ok(ep) => {
+            // Addressed by its uid and given none: keep it (see `applications::update`).
+            if body.uid.is_none()
+                && ep
+                    .fields
+                    .uid
+                    .as_ref()
+                    .is_some_and(|u| u.as_str() == endpoint_id)
+            {
+                body.uid = Some(endpoint_id);
+            }
+            Ok((
+                StatusCode::OK,
+                Json(ops::update(&state, &app, ep, body).await?.into()),
+            ))
+        }
+        Err(ApiError::NotFound(_)) if input::parse_uid(&endpoint_id).is_ok() => {
+            body.uid.get_or_insert(endpoint_id);
+            let ep = ops::create(&state, &app, body).await?;
+            Ok((StatusCode::CREATED, Json(ep.into())))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[utoipa::path(

@@ -2,6 +2,11 @@
 //!
 //! Client faults become 4xx answers with `{"code","detail"}` that say what to fix; anything
 //! unexpected is logged with its cause and answered with a bare 500 that leaks nothing.
+//!
+//! A 422 is the one answer whose `detail` is not a string: every Svix SDK decodes it as Svix's
+//! `HTTPValidationError`, `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`, and
+//! raises an error of its own instead of a validation error when it is anything else. Kanca's
+//! `code` stays beside it, so Kanca's own clients lose nothing.
 
 use crate::domain::ParseError;
 use crate::store::StoreError;
@@ -104,8 +109,12 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, Json(json!({ "code": code, "detail": detail }))).into_response();
+        let body = if status == StatusCode::UNPROCESSABLE_ENTITY {
+            json!({ "code": code, "detail": [validation_item(&detail)] })
+        } else {
+            json!({ "code": code, "detail": detail })
+        };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -129,3 +138,17 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// One entry of Svix's `HTTPValidationError.detail`. Kanca's messages say in words which field
+/// is wrong, so `loc` names the part of the request (`query` or `body`) rather than a path.
+fn validation_item(msg: &str) -> serde_json::Value {
+    let loc = if msg.starts_with(QUERY_PREFIX) {
+        "query"
+    } else {
+        "body"
+    };
+    json!({ "loc": [loc], "msg": msg, "type": "value_error" })
+}
+
+/// How the query extractor's messages begin (see `api::extract`).
+pub(crate) const QUERY_PREFIX: &str = "invalid query string";

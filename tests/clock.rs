@@ -163,14 +163,16 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_24_hours_then_stops() {
     let (app, ep, old_secret) = kanca.app_with_endpoint(&receiver.url()).await;
 
     let new_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let (status, _) = kanca
+    let (status, rotated) = kanca
         .call(
             Method::POST,
             &format!("/app/{app}/endpoint/{ep}/secret/rotate"),
             Some(json!({"key": new_secret})),
         )
         .await;
-    assert_eq!(status, 204);
+    // Svix's `EndpointSecretOut`, which today's SDKs parse.
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated, json!({"key": new_secret}));
     let current = kanca
         .ok(
             Method::GET,
@@ -389,4 +391,53 @@ async fn payloads_are_dropped_after_their_retention_period_but_attempts_stay() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_message_is_delivered_at_deliver_at_and_not_to_an_endpoint_deleted_before() {
+    let kanca = InProcess::start("100ms", |_| {}).await;
+    let kept = Receiver::start().await;
+    let dropped = Receiver::start().await;
+    let (app, _kept_ep, secret) = kanca.app_with_endpoint(&kept.url()).await;
+    let gone = kanca
+        .ok(
+            Method::POST,
+            &format!("/app/{app}/endpoint"),
+            Some(json!({"url": dropped.url()})),
+        )
+        .await;
+    let gone_id = gone["id"].as_str().unwrap();
+
+    let deliver_at = kanca.clock.now() + chrono::Duration::minutes(10);
+    let (status, msg) = kanca
+        .call(
+            Method::POST,
+            &format!("/app/{app}/msg"),
+            Some(
+                json!({"eventType": "clock.test", "payload": {"at": "later"},
+                        "deliverAt": deliver_at}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202, "{msg}");
+    kanca
+        .ok(
+            Method::DELETE,
+            &format!("/app/{app}/endpoint/{gone_id}"),
+            None,
+        )
+        .await;
+    common::settle().await;
+    assert!(kept.requests().is_empty(), "nothing before deliverAt");
+
+    // Ten minutes and a bit later (the dispatcher's slow poll notices the moved clock).
+    kanca.clock.advance(Duration::from_secs(11 * 60));
+    let delivery = kept.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(delivery.json(), json!({"at": "later"}));
+    assert!(verifies(&secret, &delivery));
+    common::settle().await;
+    assert!(
+        dropped.requests().is_empty(),
+        "the endpoint deleted before deliverAt gets nothing"
+    );
 }

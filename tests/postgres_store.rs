@@ -162,6 +162,7 @@ fn message(app: &AppId, event_type: &str, channels: Option<&[&str]>) -> Message 
         tags: Some(BTreeSet::from(["tag-a".to_string()])),
         created_at,
         payload_expires_at: created_at + TimeDelta::days(90),
+        deliver_at: None,
     }
 }
 

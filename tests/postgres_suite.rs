@@ -43,6 +43,8 @@ mod listen;
 mod reliability;
 #[path = "retries.rs"]
 mod retries;
+#[path = "svix_compat.rs"]
+mod svix_compat;
 #[path = "svix_sdk.rs"]
 mod svix_sdk;
 #[path = "workspace_atomic.rs"]

@@ -87,6 +87,7 @@ fn event(app: &AppId, event_type: &str, data: Value) -> Message {
         tags: None,
         created_at: now,
         payload_expires_at: now + chrono::Duration::days(1),
+        deliver_at: None,
     }
 }
 

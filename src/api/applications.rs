@@ -18,13 +18,14 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ApplicationIn {
+pub(crate) struct ApplicationIn {
     name: String,
     uid: Option<String>,
     #[serde(alias = "rateLimit")]
     throttle_rate: Option<u16>,
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     metadata: Option<Metadata>,
 }
 
@@ -49,24 +50,30 @@ fn parse_name(name: String) -> Result<String, ApiError> {
     Ok(name)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ApplicationPatch {
+pub(crate) struct ApplicationPatch {
     name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     uid: Option<Option<String>>,
     #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
+    #[schema(value_type = Option<u16>)]
     throttle_rate: Option<Option<u16>>,
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     metadata: Option<Metadata>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationOut {
+    #[schema(value_type = String)]
     id: AppId,
+    #[schema(value_type = Option<String>)]
     uid: Option<Uid>,
     name: String,
     throttle_rate: Option<u16>,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     metadata: Metadata,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -146,12 +153,29 @@ impl AppCache {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CreateQuery {
     get_if_exists: Option<bool>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app",
+    tag = "application",
+    params(CreateQuery),
+    request_body = ApplicationIn,
+    responses(
+        (status = 201, body = ApplicationOut),
+        (status = 200, description = "Existing, with `get_if_exists=true`", body = ApplicationOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CreateQuery>,
     ApiJson(body): ApiJson<ApplicationIn>,
@@ -168,7 +192,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app",
+    tag = "application",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ListResponse<ApplicationOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<ApplicationOut>>, ApiError> {
@@ -182,29 +217,90 @@ async fn list(
     )))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}",
+    tag = "application",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    responses(
+        (status = 200, body = ApplicationOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     Ok(Json(resolve_fresh(&state, &app_id).await?.into()))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/api/v1/app/{app_id}",
+    tag = "application",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = ApplicationIn,
+    responses(
+        (status = 200, body = ApplicationOut),
+        (status = 201, description = "Created (upsert)", body = ApplicationOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+/// A full update, or, as Svix's `upsert` does, a create when nothing has this id or uid yet:
+/// the path's key becomes the new application's uid unless the body names one.
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
-    ApiJson(body): ApiJson<ApplicationIn>,
-) -> Result<Json<ApplicationOut>, ApiError> {
-    let app = resolve(&state, &app_id).await?;
-    let fields = body.parse()?;
-    if fields.uid != app.uid {
-        refuse_built_in(&state, &app, "given another uid")?;
+    ApiJson(mut body): ApiJson<ApplicationIn>,
+) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
+    match resolve(&state, &app_id).await {
+        Ok(app) => {
+            // Addressed by its uid and given none: keep it, or the next upsert by that uid
+            // would create a second application.
+            if body.uid.is_none() && app.uid.as_ref().is_some_and(|u| u.as_str() == app_id) {
+                body.uid = Some(app_id);
+            }
+            let fields = body.parse()?;
+            if fields.uid != app.uid {
+                refuse_built_in(&state, &app, "given another uid")?;
+            }
+            let updated = state.store.update_app(&app.id, fields).await?;
+            state.apps.clear();
+            Ok((StatusCode::OK, Json(updated.into())))
+        }
+        Err(ApiError::NotFound(_)) if Uid::parse_for(AppId::PREFIX, &app_id).is_ok() => {
+            body.uid.get_or_insert(app_id);
+            let created = state.store.create_app(body.parse()?).await?;
+            state.apps.clear();
+            Ok((StatusCode::CREATED, Json(created.into())))
+        }
+        Err(e) => Err(e),
     }
-    let updated = state.store.update_app(&app.id, fields).await?;
-    state.apps.clear();
-    Ok(Json(updated.into()))
 }
 
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}",
+    tag = "application",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = ApplicationPatch,
+    responses(
+        (status = 200, body = ApplicationOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiJson(body): ApiJson<ApplicationPatch>,
@@ -246,7 +342,18 @@ fn refuse_built_in(state: &AppState, app: &Application, what: &str) -> Result<()
     Ok(())
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}",
+    tag = "application",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -5,7 +5,7 @@ use super::{applications, endpoints, messages};
 use super::{ApiQuery, AppState, ListQuery, ListResponse};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::AttemptFilter;
+use crate::store::{AttemptFilter, EndpointMessageFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -27,21 +27,38 @@ pub fn router() -> Router<AppState> {
         )
         .route("/app/{app_id}/msg/{msg_id}/endpoint", get(destinations))
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/msg",
+            get(endpoint_messages),
+        )
+        .route(
             "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
             post(resend),
         )
 }
 
-/// Sends a message to an endpoint again, now, with a fresh retry schedule.
-async fn resend(
+/// Sends a message to an endpoint again, now, with a fresh retry schedule. The answer is
+/// Svix's `EmptyResponse` (`{}`): today's SDKs parse a JSON body here, older ones ignore it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 202, description = "Queued again", body = crate::api::openapi::EmptyOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn resend(
     State(state): State<AppState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
     let msg = messages::resolve(&state, &app.id, &msg_id).await?;
     let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
     resend_to(&state, &app.id, &msg, &ep.id).await?;
-    Ok(StatusCode::ACCEPTED)
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }
 
 /// Queues a message for one endpoint again, unless its payload has expired.
@@ -64,11 +81,14 @@ pub(crate) async fn resend_to(
 }
 
 /// Svix's `MessageAttemptOut`, plus `failureReason`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptOut {
+    #[schema(value_type = String)]
     id: AttemptId,
+    #[schema(value_type = String)]
     msg_id: MessageId,
+    #[schema(value_type = String)]
     endpoint_id: EndpointId,
     url: String,
     response: String,
@@ -102,8 +122,9 @@ impl From<Attempt> for AttemptOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct AttemptQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AttemptQuery {
     status: Option<i64>,
     endpoint_id: Option<String>,
 }
@@ -132,7 +153,19 @@ async fn list(
     )))
 }
 
-async fn by_message(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ListQuery, AttemptQuery),
+    responses(
+        (status = 200, body = ListResponse<AttemptOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn by_message(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
@@ -152,7 +185,19 @@ async fn by_message(
     list(&state, &app.id, filter, &page).await
 }
 
-async fn by_endpoint(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid"), ListQuery, AttemptQuery),
+    responses(
+        (status = 200, body = ListResponse<AttemptOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn by_endpoint(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
@@ -168,7 +213,18 @@ async fn by_endpoint(
     list(&state, &app.id, filter, &page).await
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ("attempt_id" = String, Path, description = "Attempt id")),
+    responses(
+        (status = 200, body = AttemptOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
 ) -> Result<Json<AttemptOut>, ApiError> {
@@ -183,18 +239,27 @@ async fn fetch(
     Ok(Json(attempt.into()))
 }
 
-/// Svix's `MessageEndpointOut`: an endpoint, with this message's status for it.
-#[derive(Debug, Serialize)]
+/// Svix's `MessageEndpointOut`: an endpoint, with this message's status for it. Both
+/// generations of field names, as in [`endpoints::EndpointOut`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DestinationOut {
+pub(crate) struct DestinationOut {
+    #[schema(value_type = String)]
     id: EndpointId,
+    #[schema(value_type = Option<String>)]
     uid: Option<Uid>,
     url: String,
     description: String,
+    version: u8,
+    #[schema(value_type = Option<Vec<String>>)]
     event_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    filter_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
     channels: Option<BTreeSet<ChannelName>>,
     disabled: bool,
     throttle_rate: Option<u16>,
+    rate_limit: Option<u16>,
     status: u8,
     status_text: &'static str,
     next_attempt: Option<DateTime<Utc>>,
@@ -202,7 +267,19 @@ struct DestinationOut {
     updated_at: DateTime<Utc>,
 }
 
-async fn destinations(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ListQuery),
+    responses(
+        (status = 200, body = ListResponse<DestinationOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn destinations(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -225,16 +302,94 @@ async fn destinations(
                 uid: e.fields.uid,
                 url: e.fields.url.as_str().to_owned(),
                 description: e.fields.description,
+                version: endpoints::ENDPOINT_VERSION,
+                filter_types: e.fields.event_types.clone(),
                 event_types: e.fields.event_types,
                 channels: e.fields.channels,
                 disabled: e.fields.disabled,
                 throttle_rate: e.fields.throttle_rate,
+                rate_limit: e.fields.throttle_rate,
                 status: d.status as u8,
                 status_text: d.status.text(),
                 next_attempt: d.next_attempt_at,
                 created_at: e.created_at,
                 updated_at: e.updated_at,
             }
+        },
+    )))
+}
+
+/// Svix's `EndpointMessageOut` as the OpenAPI document describes it: a message and where it
+/// stands for the endpoint (the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[schema(as = EndpointMessageOut, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct EndpointMessageDoc {
+    id: String,
+    event_type: String,
+    event_id: Option<String>,
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    timestamp: DateTime<Utc>,
+    deliver_at: Option<DateTime<Utc>>,
+    status: u8,
+    status_text: String,
+    next_attempt: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EndpointMessageQuery {
+    status: Option<i64>,
+}
+
+/// `GET /app/{app}/endpoint/{ep}/msg`: the messages queued for an endpoint ("list attempted
+/// messages" in the SDKs), newest first, each as Svix's `EndpointMessageOut`: the message
+/// with where it stands for this endpoint.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid"), ListQuery, messages::MessageListQuery, EndpointMessageQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointMessageDoc>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn endpoint_messages(
+    State(state): State<AppState>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiQuery(page): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<messages::MessageListQuery>,
+    ApiQuery(s): ApiQuery<EndpointMessageQuery>,
+) -> Result<Json<ListResponse<serde_json::Value>>, ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
+    let page = page.page(false)?;
+    let filter = EndpointMessageFilter {
+        messages: q.filter()?,
+        status: status_filter(s.status)?,
+    };
+    let rows = state
+        .store
+        .endpoint_messages(&app.id, &ep.id, &page, &filter)
+        .await?;
+    let with_content = q.with_content.unwrap_or(true);
+    Ok(Json(ListResponse::from_rows(
+        rows,
+        &page,
+        |m| m.message.id.to_string(),
+        |m| {
+            let mut out = serde_json::to_value(messages::render_message(&m.message, with_content))
+                .expect("plain data serialises");
+            out["status"] = serde_json::json!(m.status as u8);
+            out["statusText"] = serde_json::json!(m.status.text());
+            out["nextAttempt"] = serde_json::json!(m.next_attempt_at);
+            out
         },
     )))
 }

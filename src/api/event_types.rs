@@ -23,9 +23,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The body of create (with `name`) and of a full update (without).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EventTypeIn {
+pub(crate) struct EventTypeIn {
     name: Option<String>,
     #[serde(default)]
     description: String,
@@ -74,23 +74,27 @@ fn check_schemas(s: Option<serde_json::Value>) -> Result<Option<serde_json::Valu
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EventTypePatch {
+pub(crate) struct EventTypePatch {
     description: Option<String>,
     archived: Option<bool>,
     deprecated: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
     schemas: Option<Option<serde_json::Value>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     group_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     feature_flags: Option<Option<BTreeSet<String>>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeOut {
+    #[schema(value_type = String)]
     name: EventTypeName,
     description: String,
     archived: bool,
@@ -131,7 +135,21 @@ async fn find(state: &AppState, name: &str) -> Result<EventType, ApiError> {
         .ok_or_else(|| ApiError::not_found("event type"))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/event-type",
+    tag = "event-type",
+    request_body = EventTypeIn,
+    responses(
+        (status = 201, body = EventTypeOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<EventTypeIn>,
 ) -> Result<(StatusCode, Json<EventTypeOut>), ApiError> {
@@ -145,12 +163,24 @@ async fn create(
 }
 
 /// Read beside [`ListQuery`] from the same query string.
-#[derive(Debug, Deserialize)]
-struct ArchivedQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ArchivedQuery {
     include_archived: Option<bool>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/event-type",
+    tag = "event-type",
+    params(ListQuery, ArchivedQuery),
+    responses(
+        (status = 200, body = ListResponse<EventTypeOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(list): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<ArchivedQuery>,
@@ -168,7 +198,18 @@ async fn list(
     )))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/event-type/{event_type_name}",
+    tag = "event-type",
+    params(("event_type_name" = String, Path, description = "Event type name")),
+    responses(
+        (status = 200, body = EventTypeOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<EventTypeOut>, ApiError> {
@@ -176,7 +217,22 @@ async fn fetch(
 }
 
 /// A full update; like Svix, it creates the event type when it does not exist yet.
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/api/v1/event-type/{event_type_name}",
+    tag = "event-type",
+    params(("event_type_name" = String, Path, description = "Event type name")),
+    request_body = EventTypeIn,
+    responses(
+        (status = 200, body = EventTypeOut),
+        (status = 201, description = "Created", body = EventTypeOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<EventTypeIn>,
@@ -195,7 +251,22 @@ async fn update(
     }
 }
 
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/event-type/{event_type_name}",
+    tag = "event-type",
+    params(("event_type_name" = String, Path, description = "Event type name")),
+    request_body = EventTypePatch,
+    responses(
+        (status = 200, body = EventTypeOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<EventTypePatch>,
@@ -221,14 +292,27 @@ async fn patch(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeleteQuery {
     expunge: Option<bool>,
 }
 
 /// Archives the event type (it stays in the catalog, hidden from lists by default), or with
 /// `?expunge=true` removes it, as Svix does.
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/event-type/{event_type_name}",
+    tag = "event-type",
+    params(("event_type_name" = String, Path, description = "Event type name"), DeleteQuery),
+    responses(
+        (status = 204, description = "Archived, or removed with `expunge=true`"),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,

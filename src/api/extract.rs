@@ -93,7 +93,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         let query = parts.uri.query().unwrap_or_default();
         serde_urlencoded::from_str(query)
             .map(ApiQuery)
-            .map_err(|e| ApiError::Validation(format!("invalid query string: {e}")))
+            .map_err(|e| ApiError::Validation(format!("{}: {e}", crate::error::QUERY_PREFIX)))
     }
 }
 

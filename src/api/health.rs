@@ -1,4 +1,5 @@
-//! `GET /api/v1/health`: whether this node is up and can use its database. It needs no token,
+//! `GET /api/v1/health`: whether this node is up and can use its database; `/health/ping`:
+//! whether it answers at all (204, as Svix's server). It needs no token,
 //! so load balancers and uptime checks can call it.
 //!
 //! "Can use" means both: the database answers a read, and a small write that needs room (as
@@ -17,13 +18,50 @@ use axum::{Json, Router};
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/ping", get(ping))
 }
 
 /// While writes have failed this recently, the check reports failing without probing.
 const RECENT_FAILURE: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+/// What `GET /api/v1/health` answers.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct HealthOut {
+    /// `ok` or `error`.
+    status: String,
+    /// `ok`, `unreachable` or `writes_failing`.
+    database: String,
+}
+
+/// `GET /api/v1/health/ping`: 204 while the process answers at all, as Svix's server does; it
+/// asks nothing of the database, so it tells "up" from "healthy".
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/ping",
+    tag = "health",
+    responses(
+        (status = 204, description = "The server answers")
+    ),
+    security(()),
+)]
+pub(crate) async fn ping() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "Up, and the database answers", body = HealthOut),
+        (status = 503, description = "The database does not answer, or writes fail", body = HealthOut)
+    ),
+    security(()),
+)]
+pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let read = state.store.ping().await;
     let write = match &read {
         Ok(()) if state.store.write_health().failed_within(RECENT_FAILURE) => Err(()),

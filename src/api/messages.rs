@@ -10,7 +10,9 @@ use super::idempotency::{stored_response, AlreadyStored, IdempotencyKey};
 use super::{ApiQuery, AppState, ListQuery, ListResponse, VerbatimJson};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoredResponse};
+use crate::store::{
+    CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoreError, StoredResponse,
+};
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
@@ -31,20 +33,23 @@ pub fn router() -> Router<AppState> {
 const MAX_MESSAGE_CHANNELS: usize = 10;
 const DEFAULT_RETENTION_DAYS: i64 = 90;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct MessageIn {
+pub(crate) struct MessageIn {
     event_type: String,
     event_id: Option<String>,
     /// Kept as the exact text received: that is what is signed and delivered.
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     channels: Option<BTreeSet<String>>,
     tags: Option<BTreeSet<String>>,
     payload_retention_period: Option<i64>,
     payload_retention_hours: Option<i64>,
     /// Svix lets a message create its application on the fly.
+    #[schema(value_type = Option<Object>)]
     application: Option<serde_json::Value>,
-    deliver_at: Option<serde_json::Value>,
+    /// Scheduled delivery: no attempt before this time.
+    deliver_at: Option<DateTime<Utc>>,
 }
 
 /// A message to publish, checked.
@@ -55,15 +60,29 @@ pub(crate) struct NewMessage {
     pub channels: Option<BTreeSet<ChannelName>>,
     pub tags: Option<BTreeSet<String>>,
     pub retention_days: Option<i64>,
+    pub deliver_at: Option<DateTime<Utc>>,
+}
+
+/// How far ahead `deliverAt` may be, as the Svix SDKs document it: at least a minute (less is
+/// just "now", and a clock a little behind the client's would make it the past) and at most
+/// 24 hours.
+const DELIVER_AT_MIN_AHEAD: Duration = Duration::minutes(1);
+const DELIVER_AT_MAX_AHEAD: Duration = Duration::hours(24);
+
+/// Checks a `deliverAt` against the server's clock. A few seconds of slack below the minute
+/// allow for the time the request took and for clocks that differ a little.
+fn check_deliver_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let slack = Duration::seconds(5);
+    if at < now + DELIVER_AT_MIN_AHEAD - slack || at > now + DELIVER_AT_MAX_AHEAD {
+        return Err(ApiError::Validation(format!(
+            "deliverAt must be at least a minute and at most 24 hours ahead (it is {at}, now is {now})"
+        )));
+    }
+    Ok(())
 }
 
 impl MessageIn {
     fn parse(self) -> Result<NewMessage, ApiError> {
-        if self.deliver_at.is_some() {
-            return Err(ApiError::Validation(
-                "deliverAt (scheduled messages) is not supported by Kanca yet".into(),
-            ));
-        }
         if !self.payload.get().trim_start().starts_with('{') {
             return Err(ApiError::Validation("payload must be a JSON object".into()));
         }
@@ -95,6 +114,7 @@ impl MessageIn {
             channels: parse_channels(self.channels, MAX_MESSAGE_CHANNELS)?,
             tags: self.tags.filter(|t| !t.is_empty()),
             retention_days,
+            deliver_at: self.deliver_at,
         })
     }
 }
@@ -110,6 +130,26 @@ pub struct MessageOut<'a> {
     channels: Option<&'a BTreeSet<ChannelName>>,
     tags: Option<&'a BTreeSet<String>>,
     timestamp: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliver_at: Option<DateTime<Utc>>,
+}
+
+/// [`MessageOut`] as the OpenAPI document describes it (that type borrows and holds raw JSON,
+/// which the schema derive cannot read).
+#[derive(utoipa::ToSchema)]
+#[schema(as = MessageOut, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct MessageDoc {
+    id: String,
+    event_type: String,
+    event_id: Option<String>,
+    /// `{}` when asked `with_content=false` or after the retention period.
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    timestamp: DateTime<Utc>,
+    deliver_at: Option<DateTime<Utc>>,
 }
 
 /// Stands in for a payload that is not shown (`with_content=false`) or has expired.
@@ -127,6 +167,7 @@ impl<'a> MessageOut<'a> {
             channels: m.channels.as_ref(),
             tags: m.tags.as_ref(),
             timestamp: m.created_at,
+            deliver_at: m.deliver_at,
         }
     }
 }
@@ -160,6 +201,7 @@ pub(crate) fn compose(state: &AppState, app: &AppId, new: NewMessage) -> Message
         created_at: now,
         payload_expires_at: now
             + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
+        deliver_at: new.deliver_at,
     }
 }
 
@@ -184,7 +226,19 @@ pub(super) async fn publish(
         },
     });
     let stored_here = write.is_some();
-    let mut response = match state.store.create_message(&msg, fan_out, write).await? {
+    let outcome = match state.store.create_message(&msg, fan_out, write).await {
+        Err(StoreError::Database(e))
+            if msg.event_id.is_some()
+                && e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+        {
+            return Err(ApiError::Conflict(
+                "a message with this eventId already exists in this application".into(),
+            ))
+        }
+        other => other?,
+    };
+    let mut response = match outcome {
         CreateMessageOutcome::Created { deliveries } => {
             if deliveries > 0 {
                 state.waker.wake();
@@ -202,12 +256,29 @@ pub(super) async fn publish(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct ContentQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ContentQuery {
     with_content: Option<bool>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ContentQuery),
+    request_body = MessageIn,
+    responses(
+        (status = 202, description = "Stored and queued", body = MessageDoc),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiQuery(q): ApiQuery<ContentQuery>,
@@ -216,6 +287,9 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let application = body.application.clone();
     let new = body.parse()?;
+    if let Some(at) = new.deliver_at {
+        check_deliver_at(at, state.clock.now())?;
+    }
     let app = match applications::resolve(&state, &app_id).await {
         Ok(app) => app,
         Err(ApiError::NotFound(_)) if application.is_some() => {
@@ -235,17 +309,54 @@ async fn create(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-struct MessageListQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MessageListQuery {
     channel: Option<String>,
     before: Option<DateTime<Utc>>,
     after: Option<DateTime<Utc>>,
-    with_content: Option<bool>,
+    pub(crate) with_content: Option<bool>,
     /// Comma-separated, as the Svix SDKs send it.
     event_types: Option<String>,
 }
 
-async fn list(
+impl MessageListQuery {
+    pub(crate) fn filter(&self) -> Result<MessageFilter, ApiError> {
+        Ok(MessageFilter {
+            event_types: self
+                .event_types
+                .as_deref()
+                .map(|s| {
+                    s.split(',')
+                        .filter(|t| !t.is_empty())
+                        .map(EventTypeName::parse)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?,
+            channel: self
+                .channel
+                .as_deref()
+                .map(ChannelName::parse)
+                .transpose()?,
+            before: self.before,
+            after: self.after,
+        })
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ListQuery, MessageListQuery),
+    responses(
+        (status = 200, body = ListResponse<MessageDoc>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiQuery(list): ApiQuery<ListQuery>,
@@ -253,21 +364,7 @@ async fn list(
 ) -> Result<Json<ListResponse<Box<RawValue>>>, ApiError> {
     let app = applications::resolve(&state, &app_id).await?;
     let page = list.page(false)?;
-    let filter = MessageFilter {
-        event_types: q
-            .event_types
-            .as_deref()
-            .map(|s| {
-                s.split(',')
-                    .filter(|t| !t.is_empty())
-                    .map(EventTypeName::parse)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?,
-        channel: q.channel.as_deref().map(ChannelName::parse).transpose()?,
-        before: q.before,
-        after: q.after,
-    };
+    let filter = q.filter()?;
     let rows = state.store.list_messages(&app.id, &page, &filter).await?;
     let with_content = q.with_content.unwrap_or(true);
     Ok(Json(ListResponse::from_rows(
@@ -278,17 +375,42 @@ async fn list(
     )))
 }
 
-/// Finds a message of an application, or answers 404.
-pub(crate) async fn resolve(state: &AppState, app: &AppId, id: &str) -> Result<Message, ApiError> {
-    let id = MessageId::parse(id).map_err(|_| ApiError::not_found("message"))?;
-    state
-        .store
-        .get_message(app, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("message"))
+/// Finds a message of an application by its id or, as in Svix, by its `eventId`; or answers
+/// 404.
+pub(crate) async fn resolve(
+    state: &AppState,
+    app: &AppId,
+    id_or_event_id: &str,
+) -> Result<Message, ApiError> {
+    let found = match MessageId::parse(id_or_event_id) {
+        Ok(id) => state.store.get_message(app, &id).await?,
+        Err(_) => None,
+    };
+    let found = match found {
+        Some(m) => Some(m),
+        None => {
+            state
+                .store
+                .get_message_by_event_id(app, id_or_event_id)
+                .await?
+        }
+    };
+    found.ok_or_else(|| ApiError::not_found("message"))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ContentQuery),
+    responses(
+        (status = 200, body = MessageDoc),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ContentQuery>,

@@ -15,6 +15,7 @@ mod health;
 mod idempotency;
 mod incoming_webhooks;
 pub(crate) mod messages;
+mod openapi;
 mod operational;
 mod outgoing_webhooks;
 mod pagination;
@@ -127,7 +128,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(
             "/api/v1",
-            managed.merge(health::router()).fallback(unknown_route),
+            managed
+                .merge(health::router())
+                .merge(openapi::router())
+                .fallback(unknown_route),
         )
         .merge(metrics_router(&state))
         .merge(bins::public_router())

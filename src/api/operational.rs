@@ -114,11 +114,11 @@ async fn rotate_secret(
     State(state): State<AppState>,
     Path(endpoint_id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
     let body = super::endpoints::parse_rotate_body(&body)?;
-    ops::rotate_secret(&state, &app.id, &ep, body).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let new = ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    Ok(Json(json!({ "key": new.expose() })))
 }
 
 async fn get_headers(

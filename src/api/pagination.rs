@@ -11,14 +11,15 @@ use serde::{Deserialize, Serialize};
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 250;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     Ascending,
     Descending,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub limit: Option<u32>,
     pub iterator: Option<String>,
@@ -46,7 +47,7 @@ impl ListQuery {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
     pub data: Vec<T>,

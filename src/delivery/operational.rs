@@ -17,8 +17,10 @@ use serde_json::{json, Value};
 /// The uid of the internal application that holds operational endpoints.
 pub const APP_UID: &str = "kanca-operational";
 
-/// Sent after this many failed attempts in a row for one message and endpoint (Svix: 4).
-pub const FAILING_AFTER_ATTEMPTS: u32 = 4;
+/// `message.attempt.failing` is sent after this many failed attempts in a row (Svix: 4). It
+/// lives in `domain` because the store needs it too, to tell a resent delivery whose failure
+/// was already reported (see `DeliveryJob::recovering`).
+pub use crate::domain::FAILING_AFTER_ATTEMPTS;
 
 #[derive(Clone)]
 pub struct Operational {

@@ -159,7 +159,7 @@ async fn after_recorded(
             Some("message.attempt.failing")
         }
         Outcome::FailedExhausted | Outcome::EndpointGone => Some("message.attempt.exhausted"),
-        Outcome::Delivered if attempts_made > FAILING_AFTER_ATTEMPTS => {
+        Outcome::Delivered if attempts_made > FAILING_AFTER_ATTEMPTS || job.recovering => {
             Some("message.attempt.recovered")
         }
         _ => None,

@@ -152,6 +152,10 @@ impl EndpointFields {
     }
 }
 
+/// Sent `message.attempt.failing` after this many failed attempts in a row for one message
+/// and endpoint (Svix: 4).
+pub const FAILING_AFTER_ATTEMPTS: u32 = 4;
+
 #[derive(Debug, Clone)]
 pub struct Message {
     pub id: MessageId,
@@ -165,9 +169,16 @@ pub struct Message {
     pub tags: Option<BTreeSet<String>>,
     pub created_at: DateTime<Utc>,
     pub payload_expires_at: DateTime<Utc>,
+    /// Svix's `deliverAt`: no attempt before this time (`None`: at once).
+    pub deliver_at: Option<DateTime<Utc>>,
 }
 
 impl Message {
+    /// When the first attempt of each of its deliveries is due.
+    pub fn first_attempt_at(&self) -> DateTime<Utc> {
+        self.deliver_at.unwrap_or(self.created_at)
+    }
+
     /// An event Kanca publishes itself (operational webhooks, the workspace's events): the
     /// payload is `{"type": …, "data": …}`, as Svix's operational webhooks send it, kept for
     /// 90 days.
@@ -187,6 +198,7 @@ impl Message {
             tags: None,
             created_at: now,
             payload_expires_at: now + chrono::Duration::days(90),
+            deliver_at: None,
         }
     }
 }
@@ -210,6 +222,11 @@ impl DeliveryStatus {
             4 => Self::Canceled,
             _ => Self::Pending,
         }
+    }
+
+    /// Still to be attempted (or being attempted), so a next attempt time means something.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Sending)
     }
 
     pub fn text(self) -> &'static str {
@@ -238,6 +255,15 @@ impl TriggerType {
             Self::Scheduled
         }
     }
+}
+
+/// A message queued for one endpoint, with where it stands for that endpoint (Svix's
+/// `EndpointMessageOut`).
+#[derive(Debug, Clone)]
+pub struct EndpointMessage {
+    pub message: Message,
+    pub status: DeliveryStatus,
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// A message's delivery to one endpoint, with the endpoint it went to.

@@ -1,4 +1,4 @@
-//! Endpoint signing secrets (`whsec_` + base64 of 24–64 random bytes), as Standard Webhooks
+//! Endpoint signing secrets (`whsec_` + base64 of at least 24 random bytes), as Standard Webhooks
 //! and Svix define them.
 //!
 //! The key bytes never appear in `Debug` output, so a secret that ends up in a log line by
@@ -23,17 +23,25 @@ impl EndpointSecret {
         Self { key }
     }
 
+    /// Accepts what Svix accepts, `^(whsec_)?[A-Za-z0-9+/=]{32,100}$`: the prefix is
+    /// optional on input (it is always there on output), and the base64 must decode to at
+    /// least 24 bytes.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let b64 = s
-            .strip_prefix(PREFIX)
-            .ok_or_else(|| ParseError::new("secret must start with `whsec_`"))?;
+        let b64 = s.strip_prefix(PREFIX).unwrap_or(s);
+        let shape_ok = (32..=100).contains(&b64.len())
+            && b64
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        if !shape_ok {
+            return Err(ParseError::new(
+                "secret must be 32 to 100 base64 characters, optionally after `whsec_`",
+            ));
+        }
         let key = STANDARD
             .decode(b64)
-            .map_err(|_| ParseError::new("secret must be `whsec_` followed by base64"))?;
-        if !(24..=64).contains(&key.len()) {
-            return Err(ParseError::new(
-                "secret must encode between 24 and 64 bytes",
-            ));
+            .map_err(|_| ParseError::new("secret must be valid base64 after `whsec_`"))?;
+        if key.len() < 24 {
+            return Err(ParseError::new("secret must encode at least 24 bytes"));
         }
         Ok(Self { key })
     }
@@ -67,8 +75,17 @@ mod tests {
     }
 
     #[test]
+    fn accepts_a_secret_without_its_prefix_as_svix_does() {
+        let bare = EndpointSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let prefixed = EndpointSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(bare, prefixed);
+        assert_eq!(bare.expose(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    }
+
+    #[test]
     fn refuses_malformed_secrets() {
-        assert!(EndpointSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+        assert!(EndpointSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS").is_err());
+        assert!(EndpointSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!").is_err());
         assert!(EndpointSecret::parse("whsec_!!!").is_err());
         assert!(EndpointSecret::parse("whsec_c2hvcnQ=").is_err());
     }

@@ -76,6 +76,14 @@ pub struct MessageFilter {
     pub after: Option<DateTime<Utc>>,
 }
 
+/// Which of an endpoint's messages to list (`GET …/endpoint/{ep}/msg`).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointMessageFilter {
+    pub messages: MessageFilter,
+    /// Only messages that stand so for the endpoint.
+    pub status: Option<DeliveryStatus>,
+}
+
 /// Which attempts to list.
 #[derive(Debug, Clone)]
 pub struct AttemptFilter {
@@ -147,6 +155,9 @@ pub struct DeliveryJob {
     /// The throttle granted this delivery its slot when it deferred it.
     pub reserved: bool,
     pub trigger: TriggerType,
+    /// A resend or recover queued this delivery again after its failure was reported, so a
+    /// success now is a recovery.
+    pub recovering: bool,
 }
 
 /// A claimed delivery sent back to wait.
@@ -262,6 +273,20 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         idempotency: Option<IdempotentWrite>,
     ) -> StoreResult<CreateMessageOutcome>;
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>>;
+    /// The message with this `eventId` (unique per application, as in Svix).
+    async fn get_message_by_event_id(
+        &self,
+        app: &AppId,
+        event_id: &str,
+    ) -> StoreResult<Option<Message>>;
+    /// The messages queued for one endpoint, newest first by default.
+    async fn endpoint_messages(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        page: &PageRequest,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<EndpointMessage>>;
     async fn list_messages(
         &self,
         app: &AppId,

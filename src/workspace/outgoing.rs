@@ -245,6 +245,7 @@ pub(crate) fn requests_for(
                 tags: None,
                 created_at: now,
                 payload_expires_at: now + chrono::Duration::days(30),
+                deliver_at: None,
             })
         })
         .collect()

@@ -209,10 +209,36 @@ pub async fn expect_error(
     let body: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{what}: the error body is not JSON ({e}): {text}"));
     assert_eq!(body["code"], code, "{what}: wrong error code in {body}");
-    let detail = body["detail"].as_str().unwrap_or_default();
+    let detail = error_detail(&body);
     assert!(
         !detail.trim().is_empty(),
         "{what}: an error without a detail: {body}"
     );
+    if status == 422 {
+        // Svix's HTTPValidationError, which every Svix SDK decodes.
+        let items = body["detail"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: a 422 detail must be Svix's list: {body}"));
+        for item in items {
+            assert!(item["loc"].is_array(), "{what}: loc must be a list: {body}");
+            assert!(
+                item["type"].is_string(),
+                "{what}: type must be a string: {body}"
+            );
+        }
+    }
     body
+}
+
+/// The words of an error answer: `detail` itself, or the messages of a 422's list.
+pub fn error_detail(body: &Value) -> String {
+    match &body["detail"] {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i["msg"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::new(),
+    }
 }

@@ -10,16 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How many channels one endpoint may subscribe to (Svix's limit).
 pub(crate) const MAX_CHANNELS: usize = 10;
 
+/// An endpoint as PUT or POST gives it. Either generation of Svix's field names is accepted
+/// (`eventTypes` or `filterTypes`, `throttleRate` or `rateLimit`); see [`EndpointInWire`].
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(try_from = "EndpointInWire")]
 pub(crate) struct EndpointIn {
     pub(crate) url: String,
     pub(crate) description: Option<String>,
-    #[serde(alias = "rateLimit")]
     pub(crate) throttle_rate: Option<u16>,
     pub(crate) uid: Option<String>,
     pub(crate) disabled: Option<bool>,
-    #[serde(alias = "filterTypes")]
     pub(crate) event_types: Option<BTreeSet<String>>,
     pub(crate) channels: Option<BTreeSet<String>>,
     pub(crate) secret: Option<String>,
@@ -27,38 +27,165 @@ pub(crate) struct EndpointIn {
     pub(crate) headers: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What the JSON may hold: both names of a renamed field as separate fields, so that a body
+/// carrying both (a client that read an endpoint and sends it back, as
+/// `{...await endpoint.get(), description}` does) is accepted when they agree and refused when
+/// they do not, rather than one silently winning.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+pub(crate) struct EndpointInWire {
+    url: String,
+    description: Option<String>,
+    throttle_rate: Option<u16>,
+    rate_limit: Option<u16>,
+    uid: Option<String>,
+    disabled: Option<bool>,
+    event_types: Option<BTreeSet<String>>,
+    filter_types: Option<BTreeSet<String>>,
+    channels: Option<BTreeSet<String>>,
+    secret: Option<String>,
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    metadata: Option<Metadata>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+impl TryFrom<EndpointInWire> for EndpointIn {
+    type Error = String;
+
+    fn try_from(w: EndpointInWire) -> Result<Self, String> {
+        Ok(Self {
+            url: w.url,
+            description: w.description,
+            throttle_rate: either_name(w.throttle_rate, w.rate_limit, "throttleRate", "rateLimit")?,
+            uid: w.uid,
+            disabled: w.disabled,
+            event_types: either_name(
+                w.event_types.filter(|t| !t.is_empty()),
+                w.filter_types.filter(|t| !t.is_empty()),
+                "eventTypes",
+                "filterTypes",
+            )?,
+            channels: w.channels,
+            secret: w.secret,
+            metadata: w.metadata,
+            headers: w.headers,
+        })
+    }
+}
+
+/// One value from a field that Svix renamed: the old name, the new one, or both when they
+/// agree.
+fn either_name<T: PartialEq>(
+    old: Option<T>,
+    new: Option<T>,
+    old_name: &str,
+    new_name: &str,
+) -> Result<Option<T>, String> {
+    match (old, new) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "`{old_name}` and `{new_name}` name the same setting and were given different values; give one, or the same value in both"
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// A PATCH body: absent fields stay as they are, `null` clears. Both names are accepted as for
+/// [`EndpointIn`].
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "EndpointPatchWire")]
 pub(crate) struct EndpointPatch {
     pub(crate) url: Option<String>,
     pub(crate) description: Option<String>,
-    #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
     pub(crate) throttle_rate: Option<Option<u16>>,
-    #[serde(default, deserialize_with = "double_option")]
     pub(crate) uid: Option<Option<String>>,
     pub(crate) disabled: Option<bool>,
-    #[serde(default, alias = "filterTypes", deserialize_with = "double_option")]
     pub(crate) event_types: Option<Option<BTreeSet<String>>>,
-    #[serde(default, deserialize_with = "double_option")]
     pub(crate) channels: Option<Option<BTreeSet<String>>>,
     pub(crate) metadata: Option<Metadata>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EndpointPatchWire {
+    url: Option<String>,
+    description: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u16>)]
+    throttle_rate: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u16>)]
+    rate_limit: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    uid: Option<Option<String>>,
+    disabled: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    event_types: Option<Option<BTreeSet<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    filter_types: Option<Option<BTreeSet<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    channels: Option<Option<BTreeSet<String>>>,
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    metadata: Option<Metadata>,
+}
+
+impl TryFrom<EndpointPatchWire> for EndpointPatch {
+    type Error = String;
+
+    fn try_from(w: EndpointPatchWire) -> Result<Self, String> {
+        // `[]` and `null` both mean "no filter": compare them as equal.
+        let no_empty = |t: Option<Option<BTreeSet<String>>>| t.map(|t| t.filter(|s| !s.is_empty()));
+        Ok(Self {
+            url: w.url,
+            description: w.description,
+            throttle_rate: either_name(w.throttle_rate, w.rate_limit, "throttleRate", "rateLimit")?,
+            uid: w.uid,
+            disabled: w.disabled,
+            event_types: either_name(
+                no_empty(w.event_types),
+                no_empty(w.filter_types),
+                "eventTypes",
+                "filterTypes",
+            )?,
+            channels: w.channels,
+            metadata: w.metadata,
+        })
+    }
+}
+
+/// An endpoint as answered. Svix renamed `eventTypes` to `filterTypes` and `throttleRate` to
+/// `rateLimit`; SDKs of either generation read the answer, so both names are sent with the
+/// same value, and `version` (always 1) as the newer SDKs expect.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
+    #[schema(value_type = String)]
     id: EndpointId,
+    #[schema(value_type = Option<String>)]
     uid: Option<Uid>,
     url: String,
     description: String,
+    version: u8,
+    #[schema(value_type = Option<Vec<String>>)]
     event_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    filter_types: Option<BTreeSet<EventTypeName>>,
+    #[schema(value_type = Option<Vec<String>>)]
     channels: Option<BTreeSet<ChannelName>>,
     disabled: bool,
     throttle_rate: Option<u16>,
+    rate_limit: Option<u16>,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     metadata: Metadata,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
+
+/// Svix's endpoint version: the field is required by newer SDKs and has only ever been 1.
+pub(crate) const ENDPOINT_VERSION: u8 = 1;
 
 impl From<Endpoint> for EndpointOut {
     fn from(e: Endpoint) -> Self {
@@ -68,10 +195,13 @@ impl From<Endpoint> for EndpointOut {
             uid: f.uid,
             url: f.url.as_str().to_owned(),
             description: f.description,
+            version: ENDPOINT_VERSION,
+            filter_types: f.event_types.clone(),
             event_types: f.event_types,
             channels: f.channels,
             disabled: f.disabled,
             throttle_rate: f.throttle_rate,
+            rate_limit: f.throttle_rate,
             metadata: f.metadata,
             created_at: e.created_at,
             updated_at: e.updated_at,
@@ -199,8 +329,10 @@ pub(crate) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateIn, ApiError
     parse_json(bytes)
 }
 
-/// Svix's default and longest grace period for a rotated secret: 24 hours.
+/// Svix's default grace period for a rotated secret: 24 hours.
 pub(crate) const ROTATION_GRACE_SECONDS: u32 = 24 * 60 * 60;
+/// The longest grace period the SDKs document (`gracePeriodSeconds`, 0 to 7 days).
+pub(crate) const MAX_ROTATION_GRACE_SECONDS: u32 = 7 * 24 * 60 * 60;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -23,6 +23,7 @@ mod input;
 pub(crate) mod ops;
 
 pub use input::EndpointOut;
+pub(crate) use input::ENDPOINT_VERSION;
 pub(crate) use input::{
     parse_channels, parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn, SecretRotateIn,
 };
@@ -98,7 +99,23 @@ pub(crate) async fn resolve(
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = input::EndpointInWire,
+    responses(
+        (status = 201, body = EndpointOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiJson(body): ApiJson<EndpointIn>,
@@ -108,7 +125,19 @@ async fn create(
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ListQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -128,7 +157,18 @@ async fn app_and_endpoint(
     Ok((app, ep))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<EndpointOut>, ApiError> {
@@ -136,16 +176,75 @@ async fn fetch(
     Ok(Json(ep.into()))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = input::EndpointInWire,
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = 201, description = "Created (upsert)", body = EndpointOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+/// A full update, or, as Svix's `upsert` does, a create when the application has no endpoint
+/// with this id or uid: the path's key becomes the new endpoint's uid unless the body names
+/// one.
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<EndpointIn>,
-) -> Result<Json<EndpointOut>, ApiError> {
-    let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    Ok(Json(ops::update(&state, &app, ep, body).await?.into()))
+    ApiJson(mut body): ApiJson<EndpointIn>,
+) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
+    let app = applications::resolve(&state, &app_id).await?;
+    match resolve(&state, &app.id, &endpoint_id).await {
+        Ok(ep) => {
+            // Addressed by its uid and given none: keep it (see `applications::update`).
+            if body.uid.is_none()
+                && ep
+                    .fields
+                    .uid
+                    .as_ref()
+                    .is_some_and(|u| u.as_str() == endpoint_id)
+            {
+                body.uid = Some(endpoint_id);
+            }
+            Ok((
+                StatusCode::OK,
+                Json(ops::update(&state, &app, ep, body).await?.into()),
+            ))
+        }
+        Err(ApiError::NotFound(_)) if input::parse_uid(&endpoint_id).is_ok() => {
+            body.uid.get_or_insert(endpoint_id);
+            let ep = ops::create(&state, &app, body).await?;
+            Ok((StatusCode::CREATED, Json(ep.into())))
+        }
+        Err(e) => Err(e),
+    }
 }
 
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = input::EndpointPatchWire,
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EndpointPatch>,
@@ -154,7 +253,18 @@ async fn patch(
     Ok(Json(ops::patch(&state, &app, ep, body).await?.into()))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -171,15 +281,17 @@ async fn secret(
     Ok(Json(json!({ "key": ep.secret.expose() })))
 }
 
+/// Answers the new secret as `EndpointSecretOut` (`{"key"}`), which today's SDKs parse; older
+/// SDKs ignore the body of this call.
 async fn rotate_secret(
     State(state): State<AppState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
     let body = parse_rotate_body(&body)?;
-    ops::rotate_secret(&state, &app.id, &ep, body).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let new = ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    Ok(Json(json!({ "key": new.expose() })))
 }
 
 async fn get_headers(

@@ -130,15 +130,15 @@ pub async fn rotate_secret(
     app: &AppId,
     ep: &Endpoint,
     body: SecretRotateIn,
-) -> Result<(), ApiError> {
+) -> Result<EndpointSecret, ApiError> {
     let new = match body.key.as_deref() {
         Some(k) => EndpointSecret::parse(k)?,
         None => EndpointSecret::generate(),
     };
     let grace = body.grace_period_seconds.unwrap_or(ROTATION_GRACE_SECONDS);
-    if grace > ROTATION_GRACE_SECONDS {
+    if grace > MAX_ROTATION_GRACE_SECONDS {
         return Err(ApiError::Validation(format!(
-            "gracePeriodSeconds may be at most {ROTATION_GRACE_SECONDS} (24 hours)"
+            "gracePeriodSeconds may be at most {MAX_ROTATION_GRACE_SECONDS} (7 days)"
         )));
     }
     let now = state.clock.now();
@@ -148,7 +148,7 @@ pub async fn rotate_secret(
         .rotate_secret(app, &ep.id, &new, expires, now)
         .await?;
     tracing::info!(endpoint_id = %ep.id, "endpoint secret rotated");
-    Ok(())
+    Ok(new)
 }
 
 pub fn headers_out(ep: &Endpoint) -> serde_json::Value {
@@ -238,5 +238,6 @@ pub async fn example_message(
         channels: None,
         tags: None,
         retention_days: None,
+        deliver_at: None,
     })
 }

@@ -81,8 +81,8 @@ pub(super) async fn create_in(
     let created = to_ms(msg.created_at);
     sqlx::query(
         "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags,
-                              created_at, payload_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                              created_at, payload_expires_at, deliver_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(msg.id.as_str())
     .bind(msg.app_id.as_str())
@@ -93,6 +93,7 @@ pub(super) async fn create_in(
     .bind(msg.tags.as_ref().map(to_json))
     .bind(created)
     .bind(to_ms(msg.payload_expires_at))
+    .bind(msg.deliver_at.map(to_ms))
     .execute(&mut *tx)
     .await?;
     let mut deliveries = 0;
@@ -104,7 +105,7 @@ pub(super) async fn create_in(
         deliveries = sqlx::query(
             "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
                                    trigger_type, created_at, updated_at)
-             SELECT $1, e.id, $2, 1, $3, $4, $3, $3 FROM endpoint e
+             SELECT $1, e.id, $2, 1, $7, $4, $3, $3 FROM endpoint e
              WHERE e.id = ANY($5::text[]) AND e.app_id = $2 AND (NOT e.disabled OR $6)",
         )
         .bind(msg.id.as_str())
@@ -113,6 +114,7 @@ pub(super) async fn create_in(
         .bind(trigger as i16)
         .bind(&targets)
         .bind(trigger == TriggerType::Manual)
+        .bind(to_ms(msg.first_attempt_at()))
         .execute(&mut *tx)
         .await?
         .rows_affected() as usize;
@@ -365,4 +367,70 @@ pub(super) async fn clear_expired_payloads(
     .execute(&s.pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) async fn get_by_event_id(
+    s: &PgStore,
+    app: &AppId,
+    event_id: &str,
+) -> StoreResult<Option<Message>> {
+    let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND event_id = $2")
+        .bind(app.as_str())
+        .bind(event_id)
+        .fetch_optional(&s.pool)
+        .await?;
+    Ok(row.as_ref().map(rows::message))
+}
+
+/// The messages queued for one endpoint, with where each stands for it; paged by message id.
+pub(super) async fn endpoint_messages(
+    s: &PgStore,
+    app: &AppId,
+    endpoint: &EndpointId,
+    page: &PageRequest,
+    filter: &EndpointMessageFilter,
+) -> StoreResult<Vec<EndpointMessage>> {
+    let (cmp, dir) = page_sql(page);
+    let f = &filter.messages;
+    let types: Option<Vec<&str>> = f
+        .event_types
+        .as_ref()
+        .map(|t| t.iter().map(|n| n.as_str()).collect());
+    let sql = format!(
+        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, m.*
+         FROM delivery d JOIN message m ON m.id = d.msg_id
+         WHERE d.app_id = $1 AND d.endpoint_id = $2 AND ($3::text IS NULL OR m.id {cmp} $3)
+           AND ($4::text[] IS NULL OR m.event_type = ANY($4))
+           AND ($5::text IS NULL OR m.channels::jsonb @> jsonb_build_array($5::text))
+           AND ($6::bigint IS NULL OR m.created_at < $6)
+           AND ($7::bigint IS NULL OR m.created_at > $7)
+           AND ($8::smallint IS NULL OR d.status = $8)
+         ORDER BY m.id {dir} LIMIT $9"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(endpoint.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(types)
+        .bind(f.channel.as_ref().map(|c| c.as_str()))
+        .bind(f.before.map(to_ms))
+        .bind(f.after.map(to_ms))
+        .bind(filter.status.map(|s| s as i16))
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let status = DeliveryStatus::from_i64(small(row, "d_status"));
+            EndpointMessage {
+                message: rows::message(row),
+                status,
+                next_attempt_at: status
+                    .is_open()
+                    .then(|| row.get::<Option<i64>, _>("d_next").map(from_ms))
+                    .flatten(),
+            }
+        })
+        .collect())
 }

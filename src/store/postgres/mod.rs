@@ -269,6 +269,22 @@ impl Store for PgStore {
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
         messages::get(self, app, id).await
     }
+    async fn get_message_by_event_id(
+        &self,
+        app: &AppId,
+        event_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        messages::get_by_event_id(self, app, event_id).await
+    }
+    async fn endpoint_messages(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        page: &PageRequest,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<EndpointMessage>> {
+        messages::endpoint_messages(self, app, endpoint, page, filter).await
+    }
     async fn list_messages(
         &self,
         app: &AppId,

@@ -48,10 +48,10 @@ pub(super) async fn claim_due(
             UPDATE delivery SET status = 3, lease_until = $1, leased_by = $4, updated_at = $2, paced = FALSE
             WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS c
                          LIMIT $3)
-            RETURNING id, msg_id, endpoint_id, attempts, trigger_type, reserved
+            RETURNING id, msg_id, endpoint_id, attempts, trigger_type, reserved, recovering
          )
          SELECT c.id AS d_id, c.attempts AS d_attempts, c.trigger_type AS d_trigger,
-                c.reserved AS d_reserved, m.id AS m_id, m.event_type AS m_event_type,
+                c.reserved AS d_reserved, c.recovering AS d_recovering, m.id AS m_id, m.event_type AS m_event_type,
                 m.event_id AS m_event_id, m.payload AS m_payload, e.*
          FROM claimed c
          JOIN message m ON m.id = c.msg_id
@@ -78,6 +78,7 @@ pub(super) async fn claim_due(
                 attempts_made: row.get::<i32, _>("d_attempts") as u32,
                 reserved: row.get("d_reserved"),
                 trigger: TriggerType::from_i64(small(row, "d_trigger")),
+                recovering: small(row, "d_recovering") != 0,
                 endpoint,
             }
         })
@@ -263,13 +264,17 @@ pub(super) async fn requeue(
          VALUES ($1, $2, $3, 1, 0, $4, 1, $4, $4)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE
             SET status = 1, attempts = 0, next_attempt_at = $4, lease_until = NULL,
-                trigger_type = 1, updated_at = $4
+                trigger_type = 1, updated_at = $4,
+                recovering = CASE WHEN delivery.status = 0 THEN 0
+                                  WHEN delivery.status = 2 OR delivery.attempts >= $5 THEN 1
+                                  ELSE delivery.recovering END
             WHERE delivery.status <> 3",
     )
     .bind(msg.as_str())
     .bind(endpoint.as_str())
     .bind(app.as_str())
     .bind(now)
+    .bind(FAILING_AFTER_ATTEMPTS as i32)
     .execute(&mut *tx)
     .await?;
     let queued = done.rows_affected() > 0;
@@ -291,7 +296,7 @@ pub(super) async fn recover_failed(
     let mut tx = s.pool.begin().await?;
     let done = sqlx::query(
         "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = $1, lease_until = NULL,
-                trigger_type = 1, updated_at = $1
+                trigger_type = 1, updated_at = $1, recovering = 1
          WHERE app_id = $2 AND endpoint_id = $3 AND status = 2
            AND msg_id IN (SELECT id FROM message
                           WHERE app_id = $2 AND created_at >= $4 AND created_at < $5)",

@@ -107,6 +107,7 @@ pub(super) fn message(row: &PgRow) -> Message {
         tags: opt_json_col(row, "tags"),
         created_at: from_ms(row.get("created_at")),
         payload_expires_at: from_ms(row.get("payload_expires_at")),
+        deliver_at: row.get::<Option<i64>, _>("deliver_at").map(from_ms),
     }
 }
 

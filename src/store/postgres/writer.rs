@@ -156,6 +156,7 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
     let (mut ids, mut apps, mut types, mut event_ids, mut payloads) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut channels, mut tags, mut created, mut expires) = (vec![], vec![], vec![], vec![]);
+    let mut deliver_at: Vec<Option<i64>> = vec![];
     let (mut d_msg, mut d_ep, mut d_app, mut d_at, mut d_trigger) =
         (vec![], vec![], vec![], vec![], vec![]);
     for p in batch {
@@ -223,13 +224,15 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
         tags.push(m.tags.as_ref().map(to_json));
         created.push(at);
         expires.push(to_ms(m.payload_expires_at));
+        deliver_at.push(m.deliver_at.map(to_ms));
     }
     if !ids.is_empty() {
         sqlx::query(
             "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags,
-                                  created_at, payload_expires_at)
+                                  created_at, payload_expires_at, deliver_at)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                  $6::text[], $7::text[], $8::bigint[], $9::bigint[])",
+                                  $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+                                  $10::bigint[])",
         )
         .bind(&ids)
         .bind(&apps)
@@ -240,6 +243,7 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
         .bind(&tags)
         .bind(&created)
         .bind(&expires)
+        .bind(&deliver_at)
         .execute(&mut *tx)
         .await?;
     }
@@ -250,10 +254,11 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
         queued = sqlx::query(
             "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
                                    trigger_type, created_at, updated_at)
-             SELECT v.m, e.id, v.a, 1, v.at, v.t, v.at, v.at
+             SELECT v.m, e.id, v.a, 1, COALESCE(m.deliver_at, v.at), v.t, v.at, v.at
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::smallint[])
                   AS v(m, ep, a, at, t)
-             JOIN endpoint e ON e.id = v.ep AND e.app_id = v.a AND (NOT e.disabled OR v.t = 1)",
+             JOIN endpoint e ON e.id = v.ep AND e.app_id = v.a AND (NOT e.disabled OR v.t = 1)
+             JOIN message m ON m.id = v.m",
         )
         .bind(&d_msg)
         .bind(&d_ep)

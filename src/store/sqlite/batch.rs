@@ -43,7 +43,7 @@ pub(super) async fn publish_all(
     // Keys used earlier in this same batch answer like keys already stored.
     let mut keys_in_batch: HashMap<(&str, &str), StoredResponse> = HashMap::new();
     let mut messages: Vec<&Message> = Vec::new();
-    let mut deliveries: Vec<(&str, String, &str, i64, i64)> = Vec::new();
+    let mut deliveries: Vec<(&str, String, &str, i64, i64, i64)> = Vec::new();
     let mut keys: Vec<&IdempotentWrite> = Vec::new();
     for op in ops {
         if let Some(idem) = op.idempotency {
@@ -65,6 +65,7 @@ pub(super) async fn publish_all(
             deliveries: targets.len(),
         });
         let created = to_ms(msg.created_at);
+        let due = to_ms(msg.first_attempt_at());
         for ep in targets {
             deliveries.push((
                 msg.id.as_str(),
@@ -72,6 +73,7 @@ pub(super) async fn publish_all(
                 msg.app_id.as_str(),
                 created,
                 trigger as i64,
+                due,
             ));
         }
         messages.push(msg);
@@ -79,7 +81,7 @@ pub(super) async fn publish_all(
 
     for chunk in messages.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at, payload_expires_at) ",
+            "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at, payload_expires_at, deliver_at) ",
         );
         q.push_values(chunk, |mut row, m| {
             row.push_bind(m.id.as_str())
@@ -90,7 +92,8 @@ pub(super) async fn publish_all(
                 .push_bind(names_to_json(&m.channels))
                 .push_bind(m.tags.as_ref().map(to_json))
                 .push_bind(to_ms(m.created_at))
-                .push_bind(to_ms(m.payload_expires_at));
+                .push_bind(to_ms(m.payload_expires_at))
+                .push_bind(m.deliver_at.map(to_ms));
         });
         q.build().execute(&mut *conn).await?;
     }
@@ -98,12 +101,12 @@ pub(super) async fn publish_all(
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at, updated_at) ",
         );
-        q.push_values(chunk, |mut row, (msg, ep, app, created, trigger)| {
+        q.push_values(chunk, |mut row, (msg, ep, app, created, trigger, due)| {
             row.push_bind(*msg)
                 .push_bind(ep.as_str())
                 .push_bind(*app)
                 .push_bind(1i64)
-                .push_bind(*created)
+                .push_bind(*due)
                 .push_bind(*trigger)
                 .push_bind(*created)
                 .push_bind(*created);

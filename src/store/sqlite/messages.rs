@@ -84,8 +84,8 @@ pub(super) async fn create_in(
     let created = to_ms(msg.created_at);
     sqlx::query(
         "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at,
-                              payload_expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              payload_expires_at, deliver_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(msg.id.as_str())
     .bind(msg.app_id.as_str())
@@ -96,8 +96,10 @@ pub(super) async fn create_in(
     .bind(msg.tags.as_ref().map(to_json))
     .bind(created)
     .bind(to_ms(msg.payload_expires_at))
+    .bind(msg.deliver_at.map(to_ms))
     .execute(&mut *conn)
     .await?;
+    let due = to_ms(msg.first_attempt_at());
     let deliveries = targets.len();
     match targets.as_slice() {
         [] => {}
@@ -105,13 +107,14 @@ pub(super) async fn create_in(
             sqlx::query(
                 "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
                                        created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?4, ?4)",
+                 VALUES (?1, ?2, ?3, 1, ?6, ?5, ?4, ?4)",
             )
             .bind(msg.id.as_str())
             .bind(one.as_str())
             .bind(msg.app_id.as_str())
             .bind(created)
             .bind(trigger as i64)
+            .bind(due)
             .execute(&mut *conn)
             .await?;
         }
@@ -120,13 +123,14 @@ pub(super) async fn create_in(
             sqlx::query(
                 "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
                                        created_at, updated_at)
-                 SELECT ?1, value, ?3, 1, ?4, ?5, ?4, ?4 FROM json_each(?2)",
+                 SELECT ?1, value, ?3, 1, ?6, ?5, ?4, ?4 FROM json_each(?2)",
             )
             .bind(msg.id.as_str())
             .bind(to_json(&many))
             .bind(msg.app_id.as_str())
             .bind(created)
             .bind(trigger as i64)
+            .bind(due)
             .execute(&mut *conn)
             .await?;
         }
@@ -364,4 +368,70 @@ pub(super) async fn clear_expired_payloads(
     .execute(&s.write)
     .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) async fn get_by_event_id(
+    s: &SqliteStore,
+    app: &AppId,
+    event_id: &str,
+) -> StoreResult<Option<Message>> {
+    let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND event_id = ?")
+        .bind(app.as_str())
+        .bind(event_id)
+        .fetch_optional(&s.read)
+        .await?;
+    Ok(row.as_ref().map(rows::message))
+}
+
+/// The messages queued for one endpoint, with where each stands for it; paged by message id.
+pub(super) async fn endpoint_messages(
+    s: &SqliteStore,
+    app: &AppId,
+    endpoint: &EndpointId,
+    page: &PageRequest,
+    filter: &EndpointMessageFilter,
+) -> StoreResult<Vec<EndpointMessage>> {
+    let (cmp, dir) = page_sql(page);
+    let f = &filter.messages;
+    let types = f
+        .event_types
+        .as_ref()
+        .map(|t| to_json(&t.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
+    let sql = format!(
+        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, m.*
+         FROM delivery d JOIN message m ON m.id = d.msg_id
+         WHERE d.app_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR m.id {cmp} ?3)
+           AND (?4 IS NULL OR m.event_type IN (SELECT value FROM json_each(?4)))
+           AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?5))
+           AND (?6 IS NULL OR m.created_at < ?6)
+           AND (?7 IS NULL OR m.created_at > ?7)
+           AND (?8 IS NULL OR d.status = ?8)
+         ORDER BY m.id {dir} LIMIT ?9"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app.as_str())
+        .bind(endpoint.as_str())
+        .bind(page.iterator.as_deref())
+        .bind(types)
+        .bind(f.channel.as_ref().map(|c| c.as_str()))
+        .bind(f.before.map(to_ms))
+        .bind(f.after.map(to_ms))
+        .bind(filter.status.map(|s| s as i64))
+        .bind(i64::from(page.limit))
+        .fetch_all(&s.read)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let status = DeliveryStatus::from_i64(row.get("d_status"));
+            EndpointMessage {
+                message: rows::message(row),
+                status,
+                next_attempt_at: status
+                    .is_open()
+                    .then(|| row.get::<Option<i64>, _>("d_next").map(from_ms))
+                    .flatten(),
+            }
+        })
+        .collect())
 }

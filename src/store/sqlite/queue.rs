@@ -45,7 +45,7 @@ pub(super) async fn claim_due(
     }
     let rows = sqlx::query(
         "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger, d.reserved AS d_reserved,
-                m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload, e.*
+                d.recovering AS d_recovering, m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload, e.*
          FROM delivery d
          JOIN message m ON m.id = d.msg_id
          JOIN endpoint e ON e.id = d.endpoint_id
@@ -70,6 +70,7 @@ pub(super) async fn claim_due(
                 attempts_made: row.get::<i64, _>("d_attempts") as u32,
                 reserved: row.get("d_reserved"),
                 trigger: TriggerType::from_i64(row.get("d_trigger")),
+                recovering: row.get::<i64, _>("d_recovering") != 0,
                 endpoint,
             }
         })
@@ -236,13 +237,17 @@ pub(super) async fn requeue(
          VALUES (?1, ?2, ?3, 1, 0, ?4, 1, ?4, ?4)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE
             SET status = 1, attempts = 0, next_attempt_at = ?4, lease_until = NULL,
-                trigger_type = 1, updated_at = ?4
+                trigger_type = 1, updated_at = ?4,
+                recovering = CASE WHEN delivery.status = 0 THEN 0
+                                  WHEN delivery.status = 2 OR delivery.attempts >= ?5 THEN 1
+                                  ELSE delivery.recovering END
             WHERE delivery.status != 3",
     )
     .bind(msg.as_str())
     .bind(endpoint.as_str())
     .bind(app.as_str())
     .bind(now)
+    .bind(i64::from(FAILING_AFTER_ATTEMPTS))
     .execute(&s.write)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -258,7 +263,7 @@ pub(super) async fn recover_failed(
     let now = to_ms(Utc::now());
     let done = sqlx::query(
         "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = ?1, lease_until = NULL,
-                trigger_type = 1, updated_at = ?1
+                trigger_type = 1, updated_at = ?1, recovering = 1
          WHERE app_id = ?2 AND endpoint_id = ?3 AND status = 2
            AND msg_id IN (SELECT id FROM message WHERE app_id = ?2 AND created_at >= ?4 AND created_at < ?5)",
     )

@@ -1,0 +1,137 @@
+//! `GET /api/v1/openapi.json`: Kanca's own OpenAPI 3.1 document, generated from the handlers
+//! and the types they read and answer (utoipa's `#[utoipa::path]` and `ToSchema`), so it
+//! changes when they do. `.ci/run` runs schemathesis against a live server with it.
+//!
+//! Covered so far: health, applications, event types, endpoints (CRUD), messages and
+//! attempts, i.e. the Svix-compatible core. Operations and fields that Svix does not have
+//! carry `x-kanca-extension: true`. Not yet covered: endpoint secret/headers/stats/recover/
+//! send-example, operational webhook endpoints, and Kanca's own resources (channels, hooks,
+//! bins, security incidents).
+
+use super::AppState;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// An error other than a 422: `code` names it, `detail` says what to fix.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorOut {
+    code: String,
+    detail: String,
+}
+
+/// A 422: Svix's `HTTPValidationError`, with Kanca's `code` beside it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ValidationErrorOut {
+    code: String,
+    detail: Vec<ValidationItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ValidationItem {
+    loc: Vec<String>,
+    msg: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `{}`: what Svix's `EmptyResponse` is.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EmptyOut {}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kanca API",
+        description = "Kanca's HTTP API: Svix-compatible sending API. Kanca's additions are marked `x-kanca-extension`."
+    ),
+    paths(
+        super::health::health,
+        super::health::ping,
+        super::applications::list,
+        super::applications::create,
+        super::applications::fetch,
+        super::applications::update,
+        super::applications::patch,
+        super::applications::delete,
+        super::event_types::list,
+        super::event_types::create,
+        super::event_types::fetch,
+        super::event_types::update,
+        super::event_types::patch,
+        super::event_types::delete,
+        super::endpoints::list,
+        super::endpoints::create,
+        super::endpoints::fetch,
+        super::endpoints::update,
+        super::endpoints::patch,
+        super::endpoints::delete,
+        super::messages::list,
+        super::messages::create,
+        super::messages::fetch,
+        super::attempts::by_message,
+        super::attempts::by_endpoint,
+        super::attempts::fetch,
+        super::attempts::destinations,
+        super::attempts::endpoint_messages,
+        super::attempts::resend,
+    ),
+    components(schemas(ErrorOut, ValidationErrorOut, ValidationItem, EmptyOut, super::pagination::Order)),
+    modifiers(&BearerAuth, &KancaExtensions),
+    security(("bearer" = []))
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Fields of Svix's shapes that Svix does not have, as `(schema, property)`.
+const EXTENSION_FIELDS: &[(&str, &str)] = &[("AttemptOut", "failureReason")];
+
+/// Marks Kanca's additions with `x-kanca-extension: true`, so a reader comparing with Svix's
+/// document can tell them apart.
+struct KancaExtensions;
+
+impl Modify for KancaExtensions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::extensions::Extensions;
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (schema, property) in EXTENSION_FIELDS {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*schema) else {
+                continue;
+            };
+            if let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*property) {
+                let mark: Extensions = [("x-kanca-extension", serde_json::Value::Bool(true))]
+                    .into_iter()
+                    .collect();
+                match field.extensions.as_mut() {
+                    Some(e) => e.merge(mark),
+                    None => field.extensions = Some(mark),
+                }
+            }
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(document))
+}
+
+/// The document needs no token, like Svix's own: it holds no data.
+async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

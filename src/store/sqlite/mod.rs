@@ -14,8 +14,8 @@ mod messages;
 mod queue;
 mod resources;
 mod rows;
-mod wal;
 mod security;
+mod wal;
 mod workspace;
 mod writer;
 

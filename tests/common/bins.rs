@@ -179,6 +179,9 @@ impl Drop for LocalApp {
 pub struct ListenProcess {
     child: Option<Child>,
     output: Arc<Mutex<Vec<String>>>,
+    /// The threads copying stdout and stderr into `output`; joined after an exit so that the
+    /// last lines printed are in `output` before a test reads it.
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// The bin URL it printed.
     pub bin_url: String,
 }
@@ -205,9 +208,10 @@ impl ListenProcess {
         let (url_tx, url_rx) = tokio::sync::oneshot::channel();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
+        let mut readers = Vec::new();
         {
             let output = output.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut url_tx = Some(url_tx);
                 for line in BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
@@ -219,17 +223,17 @@ impl ListenProcess {
                     }
                     output.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         {
             let output = output.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
                     eprintln!("[kanca listen stderr] {line}");
                     output.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         let bin_url = match tokio::time::timeout(super::WAIT, url_rx).await {
             Ok(Ok(url)) => url,
@@ -244,6 +248,7 @@ impl ListenProcess {
         Self {
             child: Some(child),
             output,
+            readers,
             bin_url,
         }
     }
@@ -260,7 +265,16 @@ impl ListenProcess {
             .status()
             .expect("running kill");
         assert!(status.success());
-        let waited = tokio::task::spawn_blocking(move || child.wait());
+        let readers = std::mem::take(&mut self.readers);
+        // The pipes close when the process exits; joining the readers then means every line it
+        // printed, "Stopped." included, is in `output` when this returns.
+        let waited = tokio::task::spawn_blocking(move || {
+            let status = child.wait();
+            for reader in readers {
+                let _ = reader.join();
+            }
+            status
+        });
         tokio::time::timeout(super::WAIT, waited)
             .await
             .unwrap_or_else(|_| panic!("kanca listen did not exit after SIG{signal}"))

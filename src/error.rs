@@ -79,21 +79,8 @@ impl From<StoreError> for ApiError {
                 tracing::debug!(error = %e, "storage unavailable");
                 Self::Unavailable
             }
-            // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021): that is the client's input,
-            // not our fault.
-            StoreError::Database(e)
-                if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("22021") =>
-            {
-                Self::Validation("text fields must not contain NUL (\\u0000) characters".into())
-            }
-            // The row this one points to is gone (an application deleted meanwhile).
-            StoreError::Database(e)
-                if e.as_database_error()
-                    .is_some_and(|d| d.is_foreign_key_violation()) =>
-            {
-                Self::NotFound("the application or endpoint no longer exists".into())
-            }
-            StoreError::Database(e) => Self::Internal(e.into()),
+            StoreError::Unstorable(what) => Self::Validation(what),
+            StoreError::ReferenceGone => Self::NotFound(StoreError::ReferenceGone.to_string()),
             StoreError::Other(e) => Self::Internal(e),
         }
     }

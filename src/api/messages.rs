@@ -10,9 +10,7 @@ use super::idempotency::{stored_response, AlreadyStored, IdempotencyKey};
 use super::{ApiQuery, AppState, ListQuery, ListResponse, VerbatimJson};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::{
-    CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoreError, StoredResponse,
-};
+use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoredResponse};
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
@@ -226,18 +224,7 @@ pub(super) async fn publish(
         },
     });
     let stored_here = write.is_some();
-    let outcome = match state.store.create_message(&msg, fan_out, write).await {
-        Err(StoreError::Database(e))
-            if msg.event_id.is_some()
-                && e.as_database_error()
-                    .is_some_and(|d| d.is_unique_violation()) =>
-        {
-            return Err(ApiError::Conflict(
-                "a message with this eventId already exists in this application".into(),
-            ))
-        }
-        other => other?,
-    };
+    let outcome = state.store.create_message(&msg, fan_out, write).await?;
     let mut response = match outcome {
         CreateMessageOutcome::Created { deliveries } => {
             if deliveries > 0 {

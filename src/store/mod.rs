@@ -24,6 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What can go wrong in the store, in terms the API can answer with.
+///
+/// The database driver stays behind this type: each backend turns its errors into these
+/// variants where they happen ([`From<sqlx::Error>`] classifies the common ones), so callers
+/// never look at SQLSTATEs or driver types.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -31,12 +35,18 @@ pub enum StoreError {
     /// A unique constraint said no: the uid or name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// A row this write points to is gone (an application deleted meanwhile).
+    #[error("the application or endpoint no longer exists")]
+    ReferenceGone,
+    /// The database cannot store a value as given (PostgreSQL text cannot hold U+0000): the
+    /// input's fault, not the server's.
+    #[error("{0}")]
+    Unstorable(String),
     /// The storage cannot take or serve the request now (disk full, I/O error, database down
     /// or out of connections); the same request can succeed later. See [`health`].
     #[error("storage unavailable: {0}")]
     Unavailable(String),
-    #[error(transparent)]
-    Database(sqlx::Error),
+    /// Anything else: a bug or a database in a state Kanca does not expect.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -44,10 +54,20 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if health::is_unavailable(&e) {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Database(e)
+            return Self::Unavailable(e.to_string());
         }
+        if let Some(db) = e.as_database_error() {
+            if db.is_foreign_key_violation() {
+                return Self::ReferenceGone;
+            }
+            // SQLSTATE 22021: a character not valid in the encoding (U+0000 in text).
+            if db.code().as_deref() == Some("22021") {
+                return Self::Unstorable(
+                    "text fields must not contain NUL (\\u0000) characters".into(),
+                );
+            }
+        }
+        Self::Other(e.into())
     }
 }
 
@@ -55,7 +75,19 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// A unique-constraint failure as a [`Self::Conflict`] that says `what`; anything else as
+    /// [`From<sqlx::Error>`] classifies it.
+    pub(crate) fn conflict_or(err: sqlx::Error, what: &str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(what.into()),
+            _ => err.into(),
+        }
+    }
 }
+
+/// What a second message with the same `eventId` in one application is told (Svix's answer).
+pub const EVENT_ID_TAKEN: &str = "a message with this eventId already exists in this application";
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -95,7 +95,8 @@ pub(super) async fn create_in(
     .bind(to_ms(msg.payload_expires_at))
     .bind(msg.deliver_at.map(to_ms))
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| StoreError::conflict_or(e, EVENT_ID_TAKEN))?;
     let mut deliveries = 0;
     if !targets.is_empty() {
         // One statement for the whole fan-out, however many endpoints. It inserts only the

@@ -98,7 +98,8 @@ pub(super) async fn create_in(
     .bind(to_ms(msg.payload_expires_at))
     .bind(msg.deliver_at.map(to_ms))
     .execute(&mut *conn)
-    .await?;
+    .await
+    .map_err(|e| StoreError::conflict_or(e, EVENT_ID_TAKEN))?;
     let due = to_ms(msg.first_attempt_at());
     let deliveries = targets.len();
     match targets.as_slice() {

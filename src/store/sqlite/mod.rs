@@ -168,10 +168,7 @@ async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::E
 
 /// Maps a unique-constraint failure to a conflict the API can explain.
 pub(super) fn conflict_or(err: sqlx::Error, what: &str) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
-        _ => err.into(),
-    }
+    StoreError::conflict_or(err, what)
 }
 
 #[async_trait]

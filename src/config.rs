@@ -508,6 +508,8 @@ fn store_options(
             "KANCA_SQLITE_MAX_SIZE",
         )?
         .or(defaults.max_database_bytes),
+        // Replaced by the settings' clock when the server starts.
+        clock: defaults.clock.clone(),
     })
 }
 

@@ -60,7 +60,11 @@ impl Application {
             }
         };
         let node_id = load_or_generate_node_id(&settings.data_dir)?;
-        let store = store::connect(&settings.database_url, &node_id, &settings.store).await?;
+        let store_options = store::StoreOptions {
+            clock: settings.clock.clone(),
+            ..settings.store.clone()
+        };
+        let store = store::connect(&settings.database_url, &node_id, &store_options).await?;
         let released = store.release_own_leases().await?;
         if released > 0 {
             tracing::info!(

@@ -17,6 +17,7 @@ pub mod workspace;
 pub use security::SecurityStore;
 pub use workspace::WorkspaceStore;
 
+use crate::clock::Clock;
 use crate::domain::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -446,12 +447,6 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// Now, to the millisecond the database keeps: a record returned on creation must read back
-/// identical.
-pub(crate) fn now_ms() -> DateTime<Utc> {
-    from_ms(to_ms(Utc::now()))
-}
-
 /// How the store treats its database, from the settings.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -464,6 +459,9 @@ pub struct StoreOptions {
     /// SQLite: the most bytes the database file may grow to (`KANCA_SQLITE_MAX_SIZE`); past it
     /// writes fail as on a full disk. `None`: as large as the disk allows.
     pub max_database_bytes: Option<u64>,
+    /// The time every row is stamped with and every "due" is compared against: the same
+    /// [`Clock`] the rest of Kanca reads, so tests that move it move the store too.
+    pub clock: Clock,
 }
 
 impl Default for StoreOptions {
@@ -472,6 +470,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             wal_limit: 64 * 1024 * 1024,
             max_database_bytes: None,
+            clock: Clock::default(),
         }
     }
 }

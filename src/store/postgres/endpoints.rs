@@ -17,7 +17,7 @@ pub(super) async fn create(
     secret: EndpointSecret,
 ) -> StoreResult<Endpoint> {
     // Milliseconds, as stored: what is returned now equals what is read back later.
-    let now = crate::store::now_ms();
+    let now = s.clock.now();
     let ep = Endpoint {
         id: EndpointId::generate(),
         app_id: app.clone(),
@@ -101,7 +101,7 @@ pub(super) async fn update(
     .bind(f.throttle_rate.map(i32::from))
     .bind(to_json(&f.metadata))
     .bind(to_json(&f.headers))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
     .fetch_optional(&s.pool)
@@ -155,7 +155,7 @@ pub(super) async fn set_disabled(
         "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4",
     )
     .bind(disabled)
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
     .execute(&s.pool)
@@ -219,7 +219,7 @@ pub(super) async fn set_headers(
         "UPDATE endpoint SET headers = $1, updated_at = $2 WHERE app_id = $3 AND id = $4",
     )
     .bind(to_json(headers))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
     .execute(&s.pool)

@@ -45,7 +45,8 @@ pub(super) async fn create_in(
     idempotency: Option<&IdempotentWrite>,
 ) -> StoreResult<CreateMessageOutcome> {
     if let Some(idem) = idempotency {
-        if !take_key(&mut *tx, idem).await? {
+        // The key is as old as the message it answers for.
+        if !take_key(&mut *tx, idem, msg.created_at).await? {
             // Under READ COMMITTED this new statement sees the row that beat us.
             let row =
                 sqlx::query("SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2")
@@ -128,8 +129,12 @@ pub(super) async fn create_in(
 /// SQLite's `INSERT OR REPLACE` does, so an old key can be used again. A concurrent insert of
 /// the same key makes this wait until that transaction ends: if it commits, the key is taken;
 /// if it rolls back, this one proceeds.
-pub(super) async fn take_key(conn: &mut PgConnection, w: &IdempotentWrite) -> StoreResult<bool> {
-    let now = to_ms(chrono::Utc::now());
+pub(super) async fn take_key(
+    conn: &mut PgConnection,
+    w: &IdempotentWrite,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let now = to_ms(at);
     let taken = sqlx::query(
         "INSERT INTO idempotency (key, scope, status, body, created_at)
          VALUES ($1, $2, $3, $4, $5)
@@ -289,7 +294,7 @@ pub(super) async fn get_idempotent(
     )
     .bind(key)
     .bind(scope)
-    .bind(to_ms(chrono::Utc::now()) - IDEMPOTENCY_WINDOW_MS)
+    .bind(to_ms(s.clock.now()) - IDEMPOTENCY_WINDOW_MS)
     .fetch_optional(&s.pool)
     .await?;
     Ok(row.as_ref().map(stored_response))
@@ -311,7 +316,7 @@ pub(super) async fn claim_idempotent(
         },
     };
     let mut conn = s.pool.acquire().await?;
-    if take_key(&mut conn, &pending).await? {
+    if take_key(&mut conn, &pending, s.clock.now()).await? {
         return Ok(IdempotencyClaim::Claimed);
     }
     let row = sqlx::query("SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2")
@@ -345,7 +350,7 @@ pub(super) async fn put_idempotent(s: &PgStore, w: &IdempotentWrite) -> StoreRes
     .bind(&w.scope)
     .bind(w.response.status as i16)
     .bind(&w.response.body)
-    .bind(to_ms(chrono::Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .execute(&s.pool)
     .await?;
     Ok(())

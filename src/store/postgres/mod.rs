@@ -52,6 +52,8 @@ pub struct PgStore {
     options: PgConnectOptions,
     /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
     health: WriteHealth,
+    /// Stamps rows and decides what is due ([`StoreOptions::clock`]).
+    clock: Clock,
     /// Cancels background tasks (the notification listener) when the store is dropped.
     stop: CancellationToken,
     _stop_on_drop: DropGuard,
@@ -98,6 +100,7 @@ impl PgStore {
             node: node.to_owned(),
             options,
             health: WriteHealth::default(),
+            clock: opts.clock.clone(),
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
         }))

@@ -254,7 +254,7 @@ pub(super) async fn requeue(
     msg: &MessageId,
     endpoint: &EndpointId,
 ) -> StoreResult<bool> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let mut tx = s.pool.begin().await?;
     // A delivery being claimed or sent holds its row lock or status 3; the upsert waits for
     // the lock, then sees status 3 and leaves it alone.
@@ -292,7 +292,7 @@ pub(super) async fn recover_failed(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let mut tx = s.pool.begin().await?;
     let done = sqlx::query(
         "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = $1, lease_until = NULL,
@@ -353,7 +353,7 @@ pub(super) async fn watch_new_work(
 }
 
 pub(super) async fn release_own_leases(s: &PgStore) -> StoreResult<u64> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let done = sqlx::query(
         "UPDATE delivery SET status = 1, lease_until = NULL, leased_by = NULL, next_attempt_at = $1,
                 updated_at = $1

@@ -7,7 +7,6 @@ use super::rows::{self, to_json};
 use super::{conflict_or, PgStore};
 use crate::domain::*;
 use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
-use chrono::Utc;
 
 /// `(comparison, ORDER BY direction)` for a keyset page.
 pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
@@ -20,7 +19,7 @@ pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
 
 pub(super) async fn create_app(s: &PgStore, f: ApplicationFields) -> StoreResult<Application> {
     // Milliseconds, as stored: what is returned now equals what is read back later.
-    let now = crate::store::now_ms();
+    let now = s.clock.now();
     let app = Application {
         id: AppId::generate(),
         uid: f.uid,
@@ -82,7 +81,7 @@ pub(super) async fn update_app(
     .bind(&f.name)
     .bind(f.throttle_rate.map(i32::from))
     .bind(to_json(&f.metadata))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(id.as_str())
     .fetch_optional(&s.pool)
     .await
@@ -106,7 +105,7 @@ pub(super) async fn create_event_type(
     name: &EventTypeName,
     f: EventTypeFields,
 ) -> StoreResult<EventType> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let row = sqlx::query(
         "INSERT INTO event_type (name, description, archived, deprecated, schemas, group_name,
                                  feature_flags, created_at, updated_at)
@@ -173,7 +172,7 @@ pub(super) async fn update_event_type(
     .bind(f.schemas.as_ref().map(to_json))
     .bind(&f.group_name)
     .bind(f.feature_flags.as_ref().map(to_json))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(name.as_str())
     .fetch_optional(&s.pool)
     .await?;
@@ -194,7 +193,7 @@ pub(super) async fn delete_event_type(s: &PgStore, name: &EventTypeName) -> Stor
 }
 
 pub(super) async fn ensure_internal_app(s: &PgStore, uid: &Uid, name: &str) -> StoreResult<AppId> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     // Insert-or-ignore then read, so nodes starting together agree on one application: a
     // second insert waits on the unique index until the first commits, then does nothing,
     // and the read (a fresh snapshot under READ COMMITTED) sees the winner's row.

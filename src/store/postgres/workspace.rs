@@ -119,7 +119,7 @@ impl WorkspaceStore for PgStore {
              ON CONFLICT (singleton) DO NOTHING",
         )
         .bind(candidate.as_str())
-        .bind(to_ms(crate::store::now_ms()))
+        .bind(to_ms(self.clock.now()))
         .execute(&self.pool)
         .await?;
         let id: String = sqlx::query_scalar("SELECT id FROM ws_team WHERE singleton = 1")

@@ -166,7 +166,7 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
                 outcomes.push(CreateMessageOutcome::Replayed(first.clone()));
                 continue;
             }
-            if !take_key(&mut tx, idem).await? {
+            if !take_key(&mut tx, idem, p.msg.created_at).await? {
                 let row = sqlx::query(
                     "SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2",
                 )

@@ -38,6 +38,7 @@ pub(super) async fn publish_all(
     conn: &mut SqliteConnection,
     cache: &mut EndpointCache,
     ops: &[PublishIn<'_>],
+    now: DateTime<Utc>,
 ) -> Result<Vec<CreateMessageOutcome>, StoreError> {
     let mut outcomes = Vec::with_capacity(ops.len());
     // Keys used earlier in this same batch answer like keys already stored.
@@ -52,7 +53,7 @@ pub(super) async fn publish_all(
                 outcomes.push(CreateMessageOutcome::Replayed(first.clone()));
                 continue;
             }
-            if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope).await? {
+            if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope, now).await? {
                 outcomes.push(CreateMessageOutcome::Replayed(first));
                 continue;
             }
@@ -114,7 +115,7 @@ pub(super) async fn publish_all(
         q.build().execute(&mut *conn).await?;
     }
     if !keys.is_empty() {
-        let now = to_ms(Utc::now());
+        let now = to_ms(now);
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT OR REPLACE INTO idempotency (key, scope, status, body, created_at) ",
         );

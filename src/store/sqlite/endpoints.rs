@@ -16,7 +16,7 @@ pub(super) async fn create(
     f: EndpointFields,
     secret: EndpointSecret,
 ) -> StoreResult<Endpoint> {
-    let now = crate::store::now_ms();
+    let now = s.clock.now();
     let ep = Endpoint {
         id: EndpointId::generate(),
         app_id: app.clone(),
@@ -104,7 +104,7 @@ pub(super) async fn update(
     .bind(f.throttle_rate.map(i64::from))
     .bind(to_json(&f.metadata))
     .bind(to_json(&f.headers))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
     .fetch_optional(&s.write)
@@ -160,7 +160,7 @@ pub(super) async fn set_disabled(
     let done =
         sqlx::query("UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ?")
             .bind(disabled)
-            .bind(to_ms(Utc::now()))
+            .bind(to_ms(s.clock.now()))
             .bind(app.as_str())
             .bind(id.as_str())
             .execute(&s.write)
@@ -221,7 +221,7 @@ pub(super) async fn set_headers(
     let done =
         sqlx::query("UPDATE endpoint SET headers = ?, updated_at = ? WHERE app_id = ? AND id = ?")
             .bind(to_json(headers))
-            .bind(to_ms(Utc::now()))
+            .bind(to_ms(s.clock.now()))
             .bind(app.as_str())
             .bind(id.as_str())
             .execute(&s.write)

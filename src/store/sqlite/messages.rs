@@ -72,9 +72,10 @@ pub(super) async fn create_in(
     msg: &Message,
     fan_out: &FanOut,
     idempotency: Option<&IdempotentWrite>,
+    now: DateTime<Utc>,
 ) -> StoreResult<CreateMessageOutcome> {
     if let Some(idem) = idempotency {
-        if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope).await? {
+        if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope, now).await? {
             return Ok(CreateMessageOutcome::Replayed(first));
         }
     }
@@ -137,7 +138,7 @@ pub(super) async fn create_in(
         }
     }
     if let Some(idem) = idempotency {
-        put_idempotent(conn, idem).await?;
+        put_idempotent(conn, idem, now).await?;
     }
     Ok(CreateMessageOutcome::Created { deliveries })
 }
@@ -270,13 +271,14 @@ pub(super) async fn find_idempotent(
     conn: &mut SqliteConnection,
     key: &str,
     scope: &str,
+    now: DateTime<Utc>,
 ) -> StoreResult<Option<StoredResponse>> {
     let row = sqlx::query(
         "SELECT status, body FROM idempotency WHERE key = ? AND scope = ? AND created_at > ?",
     )
     .bind(key)
     .bind(scope)
-    .bind(to_ms(chrono::Utc::now()) - IDEMPOTENCY_WINDOW_MS)
+    .bind(to_ms(now) - IDEMPOTENCY_WINDOW_MS)
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| StoredResponse {
@@ -289,21 +291,23 @@ pub(super) async fn get_idempotent(
     pool: &SqlitePool,
     key: &str,
     scope: &str,
+    now: DateTime<Utc>,
 ) -> StoreResult<Option<StoredResponse>> {
     let mut conn = pool.acquire().await?;
-    find_idempotent(&mut conn, key, scope).await
+    find_idempotent(&mut conn, key, scope, now).await
 }
 
 pub(super) async fn put_idempotent(
     conn: &mut SqliteConnection,
     w: &IdempotentWrite,
+    now: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query("INSERT OR REPLACE INTO idempotency (key, scope, status, body, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(&w.key)
         .bind(&w.scope)
         .bind(i64::from(w.response.status))
         .bind(&w.response.body)
-        .bind(to_ms(chrono::Utc::now()))
+        .bind(to_ms(now))
         .execute(conn)
         .await?;
     Ok(())
@@ -315,8 +319,9 @@ pub(super) async fn claim_idempotent(
     conn: &mut SqliteConnection,
     key: &str,
     scope: &str,
+    at: DateTime<Utc>,
 ) -> StoreResult<IdempotencyClaim> {
-    let now = to_ms(chrono::Utc::now());
+    let now = to_ms(at);
     let taken = sqlx::query(
         "INSERT INTO idempotency (key, scope, status, body, created_at) VALUES (?, ?, ?, x'', ?)
          ON CONFLICT (key, scope) DO UPDATE
@@ -335,7 +340,7 @@ pub(super) async fn claim_idempotent(
     if taken {
         return Ok(IdempotencyClaim::Claimed);
     }
-    Ok(match find_idempotent(conn, key, scope).await? {
+    Ok(match find_idempotent(conn, key, scope, at).await? {
         Some(r) if r.status != IDEMPOTENCY_PENDING => IdempotencyClaim::Done(r),
         _ => IdempotencyClaim::InProgress,
     })

@@ -37,6 +37,8 @@ pub struct SqliteStore {
     writer: writer::Writer,
     /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
     health: Arc<WriteHealth>,
+    /// Stamps rows and decides what is due ([`StoreOptions::clock`]).
+    clock: Clock,
 }
 
 impl SqliteStore {
@@ -93,12 +95,18 @@ impl SqliteStore {
             .await?;
         let health = Arc::new(WriteHealth::default());
         Ok(Self {
-            writer: writer::Writer::spawn(write.clone(), node.to_owned(), health.clone()),
+            writer: writer::Writer::spawn(
+                write.clone(),
+                node.to_owned(),
+                health.clone(),
+                opts.clock.clone(),
+            ),
             write,
             read,
             checkpointer,
             node: node.to_owned(),
             health,
+            clock: opts.clock.clone(),
         })
     }
 
@@ -362,16 +370,16 @@ impl Store for SqliteStore {
     }
 
     async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>> {
-        messages::get_idempotent(&self.read, key, scope).await
+        messages::get_idempotent(&self.read, key, scope, self.clock.now()).await
     }
     async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()> {
         let mut conn = self.write.acquire().await?;
-        messages::put_idempotent(&mut conn, &write).await?;
+        messages::put_idempotent(&mut conn, &write, self.clock.now()).await?;
         Ok(())
     }
     async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim> {
         let mut conn = self.write.acquire().await?;
-        messages::claim_idempotent(&mut conn, key, scope).await
+        messages::claim_idempotent(&mut conn, key, scope, self.clock.now()).await
     }
     async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()> {
         let mut conn = self.write.acquire().await?;

@@ -211,7 +211,7 @@ pub(super) async fn queue_depth(s: &SqliteStore, now: DateTime<Utc>) -> StoreRes
 }
 
 pub(super) async fn release_all_leases(s: &SqliteStore) -> StoreResult<u64> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let done = sqlx::query(
         "UPDATE delivery SET status = 1, lease_until = NULL, leased_by = NULL, next_attempt_at = ?,
                 updated_at = ?
@@ -230,7 +230,7 @@ pub(super) async fn requeue(
     msg: &MessageId,
     endpoint: &EndpointId,
 ) -> StoreResult<bool> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let done = sqlx::query(
         "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
                                trigger_type, created_at, updated_at)
@@ -260,7 +260,7 @@ pub(super) async fn recover_failed(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let done = sqlx::query(
         "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = ?1, lease_until = NULL,
                 trigger_type = 1, updated_at = ?1, recovering = 1

@@ -4,7 +4,6 @@ use super::rows::{self, to_json};
 use super::{conflict_or, SqliteStore};
 use crate::domain::*;
 use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
-use chrono::Utc;
 
 /// `(comparison, ORDER BY direction)` for a keyset page.
 pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
@@ -16,7 +15,7 @@ pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
 }
 
 pub(super) async fn create_app(s: &SqliteStore, f: ApplicationFields) -> StoreResult<Application> {
-    let now = crate::store::now_ms();
+    let now = s.clock.now();
     let app = Application {
         id: AppId::generate(),
         uid: f.uid,
@@ -81,7 +80,7 @@ pub(super) async fn update_app(
     .bind(&f.name)
     .bind(f.throttle_rate.map(i64::from))
     .bind(to_json(&f.metadata))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(id.as_str())
     .fetch_optional(&s.write)
     .await
@@ -105,7 +104,7 @@ pub(super) async fn create_event_type(
     name: &EventTypeName,
     f: EventTypeFields,
 ) -> StoreResult<EventType> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     let row = sqlx::query(
         "INSERT INTO event_type (name, description, archived, deprecated, schemas, group_name,
                                  feature_flags, created_at, updated_at)
@@ -172,7 +171,7 @@ pub(super) async fn update_event_type(
     .bind(f.schemas.as_ref().map(to_json))
     .bind(&f.group_name)
     .bind(f.feature_flags.as_ref().map(to_json))
-    .bind(to_ms(Utc::now()))
+    .bind(to_ms(s.clock.now()))
     .bind(name.as_str())
     .fetch_optional(&s.write)
     .await?;
@@ -197,7 +196,7 @@ pub(super) async fn ensure_internal_app(
     uid: &Uid,
     name: &str,
 ) -> StoreResult<AppId> {
-    let now = to_ms(Utc::now());
+    let now = to_ms(s.clock.now());
     // Insert-or-ignore then read, so concurrent starts agree on one application.
     sqlx::query(
         "INSERT INTO application (id, uid, name, internal, created_at, updated_at)

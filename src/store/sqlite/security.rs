@@ -73,7 +73,7 @@ impl SecurityStore for SqliteStore {
 
     async fn end_session(&self, id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query("DELETE FROM console_session_end WHERE expires_at < ?1")
-            .bind(to_ms(Utc::now()))
+            .bind(to_ms(self.clock.now()))
             .execute(&self.write)
             .await?;
         sqlx::query(

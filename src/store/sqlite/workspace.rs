@@ -22,8 +22,15 @@ async fn queue_in(conn: &mut SqliteConnection, messages: &[Message]) -> StoreRes
     let mut cache = EndpointCache::default();
     let mut queued = 0;
     for msg in messages {
-        if let CreateMessageOutcome::Created { deliveries } =
-            create_in(conn, &mut cache, msg, &FanOut::Subscribed, None).await?
+        if let CreateMessageOutcome::Created { deliveries } = create_in(
+            conn,
+            &mut cache,
+            msg,
+            &FanOut::Subscribed,
+            None,
+            msg.created_at,
+        )
+        .await?
         {
             queued += deliveries;
         }
@@ -118,7 +125,7 @@ impl WorkspaceStore for SqliteStore {
              ON CONFLICT (singleton) DO NOTHING",
         )
         .bind(candidate.as_str())
-        .bind(to_ms(crate::store::now_ms()))
+        .bind(to_ms(self.clock.now()))
         .execute(&self.write)
         .await?;
         let id: String = sqlx::query_scalar("SELECT id FROM ws_team WHERE singleton = 1")

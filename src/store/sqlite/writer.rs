@@ -55,9 +55,9 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(pool: SqlitePool, node: String, health: Arc<WriteHealth>) -> Self {
+    pub fn spawn(pool: SqlitePool, node: String, health: Arc<WriteHealth>, clock: Clock) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, node, health, rx));
+        tokio::spawn(run(pool, node, health, clock, rx));
         Self { queue }
     }
 
@@ -110,11 +110,13 @@ async fn run(
     pool: SqlitePool,
     node: String,
     health: Arc<WriteHealth>,
+    clock: Clock,
     mut rx: mpsc::Receiver<WriteOp>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        apply(&pool, &node, &health, &mut batch).await;
+        // One time for the whole batch: what it stamps (idempotency keys) reads as one commit.
+        apply(&pool, &node, &health, clock.now(), &mut batch).await;
     }
 }
 
@@ -124,8 +126,14 @@ enum Done {
     Record(StoreResult<Option<DateTime<Utc>>>),
 }
 
-async fn apply(pool: &SqlitePool, node: &str, health: &WriteHealth, batch: &mut Vec<WriteOp>) {
-    match apply_together(pool, node, batch).await {
+async fn apply(
+    pool: &SqlitePool,
+    node: &str,
+    health: &WriteHealth,
+    now: DateTime<Utc>,
+    batch: &mut Vec<WriteOp>,
+) {
+    match apply_together(pool, node, now, batch).await {
         Ok(done) => {
             health.succeeded();
             answer(batch, done)
@@ -136,7 +144,7 @@ async fn apply(pool: &SqlitePool, node: &str, health: &WriteHealth, batch: &mut 
         }
         Err(e) => {
             tracing::debug!(error = %e, writes = batch.len(), "a write batch failed; replaying it one write at a time");
-            apply_one_by_one(pool, node, health, batch).await;
+            apply_one_by_one(pool, node, health, now, batch).await;
         }
     }
 }
@@ -159,6 +167,7 @@ fn fail_all(batch: &mut Vec<WriteOp>, e: &StoreError) {
 async fn apply_together(
     pool: &SqlitePool,
     node: &str,
+    now: DateTime<Utc>,
     batch: &[WriteOp],
 ) -> StoreResult<Vec<Done>> {
     let mut publishes = Vec::new();
@@ -191,7 +200,7 @@ async fn apply_together(
     }
     let mut tx = pool.begin().await?;
     let mut cache = EndpointCache::default();
-    let mut published = publish_all(&mut tx, &mut cache, &publishes)
+    let mut published = publish_all(&mut tx, &mut cache, &publishes, now)
         .await?
         .into_iter();
     let mut recorded = record_all(&mut tx, node, &records).await?.into_iter();
@@ -226,6 +235,7 @@ async fn apply_one_by_one(
     pool: &SqlitePool,
     node: &str,
     health: &WriteHealth,
+    batch_time: DateTime<Utc>,
     batch: &mut Vec<WriteOp>,
 ) {
     let mut done = Vec::with_capacity(batch.len());
@@ -248,6 +258,7 @@ async fn apply_one_by_one(
                         msg,
                         fan_out,
                         idempotency.as_ref(),
+                        batch_time,
                     )
                     .await,
                 ),

@@ -10,6 +10,7 @@
 pub mod bins;
 pub mod health;
 pub mod postgres;
+pub mod rules;
 pub mod security;
 pub mod sqlite;
 pub mod workspace;

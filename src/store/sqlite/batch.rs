@@ -9,9 +9,11 @@
 //! (`create_in`, `record_attempt_in`) would. If any statement fails, the caller rolls the batch
 //! back and replays it one write at a time, so one bad write cannot fail the others.
 
-use super::messages::{find_idempotent, targets, EndpointCache};
+use super::messages::{find_idempotent, targets};
 use super::rows::{names_to_json, to_json};
 use crate::domain::*;
+use crate::store::rules::EndpointsByApp;
+use crate::store::rules::{status, FailureRuns, KeysInBatch};
 use crate::store::*;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
@@ -36,28 +38,26 @@ const ROWS_PER_STATEMENT: usize = 256;
 
 pub(super) async fn publish_all(
     conn: &mut SqliteConnection,
-    cache: &mut EndpointCache,
+    cache: &mut EndpointsByApp,
     ops: &[PublishIn<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<CreateMessageOutcome>, StoreError> {
     let mut outcomes = Vec::with_capacity(ops.len());
-    // Keys used earlier in this same batch answer like keys already stored.
-    let mut keys_in_batch: HashMap<(&str, &str), StoredResponse> = HashMap::new();
+    let mut keys_in_batch = KeysInBatch::default();
     let mut messages: Vec<&Message> = Vec::new();
     let mut deliveries: Vec<(&str, String, &str, i64, i64, i64)> = Vec::new();
     let mut keys: Vec<&IdempotentWrite> = Vec::new();
     for op in ops {
         if let Some(idem) = op.idempotency {
-            let k = (idem.key.as_str(), idem.scope.as_str());
-            if let Some(first) = keys_in_batch.get(&k) {
-                outcomes.push(CreateMessageOutcome::Replayed(first.clone()));
+            if let Some(first) = keys_in_batch.earlier(idem) {
+                outcomes.push(CreateMessageOutcome::Replayed(first));
                 continue;
             }
             if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope, now).await? {
                 outcomes.push(CreateMessageOutcome::Replayed(first));
                 continue;
             }
-            keys_in_batch.insert(k, idem.response.clone());
+            keys_in_batch.take(idem);
             keys.push(idem);
         }
         let msg = op.msg;
@@ -96,7 +96,11 @@ pub(super) async fn publish_all(
                 .push_bind(to_ms(m.payload_expires_at))
                 .push_bind(m.deliver_at.map(to_ms));
         });
-        q.build().execute(&mut *conn).await?;
+        // Alone (the one-at-a-time replay), a taken eventId is this publish's conflict.
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, EVENT_ID_TAKEN))?;
     }
     for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -106,7 +110,7 @@ pub(super) async fn publish_all(
             row.push_bind(*msg)
                 .push_bind(ep.as_str())
                 .push_bind(*app)
-                .push_bind(1i64)
+                .push_bind(DeliveryStatus::Pending as i64)
                 .push_bind(*due)
                 .push_bind(*trigger)
                 .push_bind(*created)
@@ -150,27 +154,17 @@ pub(super) async fn record_all(
         .iter()
         .map(|r| (r.get("d_id"), r.get("e_id")))
         .collect();
-    let mut since: HashMap<String, Option<i64>> = rows
+    let mut runs = FailureRuns::new(
+        rows.iter()
+            .map(|r| (r.get("e_id"), r.get::<Option<i64>, _>("since").map(from_ms))),
+    );
+    let results: Vec<_> = ops
         .iter()
-        .map(|r| (r.get("e_id"), r.get("since")))
-        .collect();
-    let before = since.clone();
-    let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
-        let result = match (op.attempt, endpoint_of.get(&op.delivery_id)) {
-            (Some(a), Some(ep)) => {
-                let run = since.entry(ep.clone()).or_default();
-                *run = if a.status == DeliveryStatus::Success {
-                    None
-                } else {
-                    Some(run.unwrap_or(to_ms(a.created_at)))
-                };
-                run.map(from_ms)
-            }
+        .map(|op| match (op.attempt, endpoint_of.get(&op.delivery_id)) {
+            (Some(a), Some(ep)) => runs.record(ep, a),
             _ => None,
-        };
-        results.push(result);
-    }
+        })
+        .collect();
 
     let attempts: Vec<(i64, &Attempt)> = ops
         .iter()
@@ -202,15 +196,11 @@ pub(super) async fn record_all(
 
     // Only runs that changed are written: SQLite rewrites a row's page even when an UPDATE
     // sets the values it already has, and that page would go to the log with every batch.
-    let touched: Vec<(&String, &Option<i64>)> = since
-        .iter()
-        .filter(|(id, run)| before.get(*id) != Some(run))
-        .collect();
-    for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+    for chunk in runs.changed().chunks(ROWS_PER_STATEMENT) {
         let mut q =
             QueryBuilder::<Sqlite>::new("UPDATE endpoint SET failing_since = v.column2 FROM (");
         q.push_values(chunk, |mut row, (id, since)| {
-            row.push_bind(id.as_str()).push_bind(**since);
+            row.push_bind(*id).push_bind(since.map(to_ms));
         });
         q.push(") AS v WHERE endpoint.id = v.column1");
         q.build().execute(&mut *conn).await?;
@@ -226,19 +216,19 @@ pub(super) async fn record_all(
         q.push_bind(now);
         q.push(" FROM (");
         q.push_values(chunk, |mut row, o| {
-            let (status, next) = match o.update {
-                DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
-                DeliveryUpdate::RetryAt(at) => (DeliveryStatus::Pending, Some(to_ms(at))),
-                DeliveryUpdate::Exhausted => (DeliveryStatus::Fail, None),
-                DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
-            };
+            let (status, next) = o.update.row();
             row.push_bind(o.delivery_id)
                 .push_bind(status as i64)
-                .push_bind(next)
+                .push_bind(next.map(to_ms))
                 .push_bind(i64::from(o.attempt.is_some()));
         });
-        // A lease this node lost is not ours to move on (see `record_attempt_in`).
-        q.push(") AS v WHERE delivery.id = v.column1 AND delivery.status = 3 AND delivery.leased_by = ");
+        // A lease this node lost (it ran out and another claim took it) is not ours to move
+        // on; the attempt above is still history and stays recorded.
+        q.push(concat!(
+            ") AS v WHERE delivery.id = v.column1 AND delivery.status = ",
+            status!(Sending),
+            " AND delivery.leased_by = "
+        ));
         q.push_bind(node);
         q.build().execute(&mut *conn).await?;
     }

@@ -1,146 +1,61 @@
 //! Messages, their deliveries and attempts, and idempotency keys.
 
+use super::batch::{publish_all, PublishIn};
 use super::resources::page_sql;
-use super::rows::{self, names_to_json, to_json};
+use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
+use crate::store::rules::{self, EndpointsByApp};
 use crate::store::*;
 use sqlx::{Row, SqliteConnection, SqlitePool};
-use std::collections::HashMap;
 
 /// How long a response is replayed for its idempotency key (Svix: 24 hours).
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The endpoints of each application, read once per write batch: a batch of publishes to one
-/// application fans out against one read of its endpoints.
-#[derive(Default)]
-pub(super) struct EndpointCache(HashMap<String, Vec<Endpoint>>);
-
-impl EndpointCache {
-    pub(super) async fn enabled(
-        &mut self,
-        conn: &mut SqliteConnection,
-        app: &AppId,
-    ) -> StoreResult<&[Endpoint]> {
-        if !self.0.contains_key(app.as_str()) {
+/// The endpoints a message goes to, and how its deliveries are triggered
+/// ([`rules::fan_out_targets`]). Read inside the writing transaction, so an endpoint created or
+/// disabled concurrently is either fully in or fully out of the message's deliveries.
+pub(super) async fn targets(
+    conn: &mut SqliteConnection,
+    cache: &mut EndpointsByApp,
+    msg: &Message,
+    fan_out: &FanOut,
+) -> StoreResult<(Vec<String>, TriggerType)> {
+    let enabled = match cache.get(&msg.app_id) {
+        Some(eps) => eps,
+        None => {
             let eps = sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND disabled = 0")
-                .bind(app.as_str())
+                .bind(msg.app_id.as_str())
                 .fetch_all(&mut *conn)
                 .await?
                 .iter()
                 .map(rows::endpoint)
                 .collect();
-            self.0.insert(app.as_str().to_owned(), eps);
+            cache.insert(&msg.app_id, eps)
         }
-        Ok(&self.0[app.as_str()])
-    }
+    };
+    Ok(rules::fan_out_targets(enabled, msg, fan_out))
 }
 
-/// The endpoints a message goes to, and how its deliveries are triggered. Read inside the
-/// writing transaction, so an endpoint created or disabled concurrently is either fully in or
-/// fully out of the message's deliveries. A message aimed at one endpoint is a person's test
-/// event: a manual trigger.
-pub(super) async fn targets(
-    conn: &mut SqliteConnection,
-    cache: &mut EndpointCache,
-    msg: &Message,
-    fan_out: &FanOut,
-) -> StoreResult<(Vec<String>, TriggerType)> {
-    Ok(match fan_out {
-        FanOut::Subscribed => (
-            cache
-                .enabled(conn, &msg.app_id)
-                .await?
-                .iter()
-                .filter(|ep| {
-                    ep.fields
-                        .subscribes_to(&msg.event_type, msg.channels.as_ref())
-                })
-                .map(|ep| ep.id.as_str().to_owned())
-                .collect(),
-            TriggerType::Scheduled,
-        ),
-        FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
-    })
-}
-
-/// Stores a message and queues its deliveries on `conn`, inside the caller's transaction
-/// (the writer's batch: see `writer.rs`).
+/// Stores one message and queues its deliveries on `conn`, inside the caller's transaction:
+/// a batch of one ([`publish_all`]), so one write and many take the same path.
 pub(super) async fn create_in(
     conn: &mut SqliteConnection,
-    cache: &mut EndpointCache,
+    cache: &mut EndpointsByApp,
     msg: &Message,
     fan_out: &FanOut,
     idempotency: Option<&IdempotentWrite>,
     now: DateTime<Utc>,
 ) -> StoreResult<CreateMessageOutcome> {
-    if let Some(idem) = idempotency {
-        if let Some(first) = find_idempotent(conn, &idem.key, &idem.scope, now).await? {
-            return Ok(CreateMessageOutcome::Replayed(first));
-        }
-    }
-
-    let (targets, trigger) = targets(conn, cache, msg, fan_out).await?;
-
-    let created = to_ms(msg.created_at);
-    sqlx::query(
-        "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at,
-                              payload_expires_at, deliver_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(msg.id.as_str())
-    .bind(msg.app_id.as_str())
-    .bind(msg.event_type.as_str())
-    .bind(&msg.event_id)
-    .bind(&msg.payload)
-    .bind(names_to_json(&msg.channels))
-    .bind(msg.tags.as_ref().map(to_json))
-    .bind(created)
-    .bind(to_ms(msg.payload_expires_at))
-    .bind(msg.deliver_at.map(to_ms))
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| StoreError::conflict_or(e, EVENT_ID_TAKEN))?;
-    let due = to_ms(msg.first_attempt_at());
-    let deliveries = targets.len();
-    match targets.as_slice() {
-        [] => {}
-        [one] => {
-            sqlx::query(
-                "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
-                                       created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 1, ?6, ?5, ?4, ?4)",
-            )
-            .bind(msg.id.as_str())
-            .bind(one.as_str())
-            .bind(msg.app_id.as_str())
-            .bind(created)
-            .bind(trigger as i64)
-            .bind(due)
-            .execute(&mut *conn)
-            .await?;
-        }
-        // Fan-out to many endpoints: one statement, not one per endpoint.
-        many => {
-            sqlx::query(
-                "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type,
-                                       created_at, updated_at)
-                 SELECT ?1, value, ?3, 1, ?6, ?5, ?4, ?4 FROM json_each(?2)",
-            )
-            .bind(msg.id.as_str())
-            .bind(to_json(&many))
-            .bind(msg.app_id.as_str())
-            .bind(created)
-            .bind(trigger as i64)
-            .bind(due)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    if let Some(idem) = idempotency {
-        put_idempotent(conn, idem, now).await?;
-    }
-    Ok(CreateMessageOutcome::Created { deliveries })
+    let one = PublishIn {
+        msg,
+        fan_out,
+        idempotency,
+    };
+    let mut outcomes = publish_all(conn, cache, std::slice::from_ref(&one), now).await?;
+    outcomes
+        .pop()
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a publish had no outcome")))
 }
 
 pub(super) async fn get(

@@ -4,7 +4,7 @@ use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
 use crate::store::*;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 pub(super) async fn claim_due(
     s: &SqliteStore,
@@ -87,75 +87,6 @@ pub(super) async fn next_due_at(s: &SqliteStore) -> StoreResult<Option<DateTime<
     .fetch_one(&s.read)
     .await?;
     Ok(row.get::<Option<i64>, _>(0).map(from_ms))
-}
-
-/// Records an attempt and moves its delivery on, on `conn`, inside the caller's transaction
-/// (the writer's batch: see `writer.rs`).
-pub(super) async fn record_attempt_in(
-    tx: &mut SqliteConnection,
-    node: &str,
-    delivery_id: i64,
-    attempt: Option<&Attempt>,
-    update: DeliveryUpdate,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    let now_ms = to_ms(now);
-    let mut failing_since = None;
-    if let Some(a) = attempt {
-        sqlx::query(
-            "INSERT INTO attempt (id, app_id, msg_id, endpoint_id, url, response_status_code, response,
-                                  duration_ms, status, trigger_type, failure_reason, created_at)
-             SELECT ?, app_id, msg_id, endpoint_id, ?, ?, ?, ?, ?, ?, ?, ? FROM delivery WHERE id = ?",
-        )
-        .bind(a.id.as_str())
-        .bind(&a.url)
-        .bind(i64::from(a.response_status_code))
-        .bind(&a.response)
-        .bind(a.response_duration_ms)
-        .bind(a.status as i64)
-        .bind(a.trigger_type as i64)
-        .bind(&a.failure_reason)
-        .bind(to_ms(a.created_at))
-        .bind(delivery_id)
-        .execute(&mut *tx)
-        .await?;
-        let success = a.status == DeliveryStatus::Success;
-        failing_since = sqlx::query_scalar::<_, Option<i64>>(
-            "UPDATE endpoint SET failing_since = CASE WHEN ?1 THEN NULL ELSE COALESCE(failing_since, ?2) END
-             WHERE id = (SELECT endpoint_id FROM delivery WHERE id = ?3)
-             RETURNING failing_since",
-        )
-        .bind(success)
-        // The run of failures starts when the failed request was made.
-        .bind(to_ms(a.created_at))
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten()
-        .map(from_ms);
-    }
-    let (status, next) = match update {
-        DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
-        DeliveryUpdate::RetryAt(at) => (DeliveryStatus::Pending, Some(to_ms(at))),
-        DeliveryUpdate::Exhausted => (DeliveryStatus::Fail, None),
-        DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
-    };
-    sqlx::query(
-        "UPDATE delivery SET status = ?, next_attempt_at = ?, lease_until = NULL, leased_by = NULL,
-                reserved = 0, attempts = attempts + ?, updated_at = ?
-         WHERE id = ? AND status = 3 AND leased_by = ?",
-    )
-    .bind(status as i64)
-    .bind(next)
-    .bind(i64::from(attempt.is_some()))
-    .bind(now_ms)
-    .bind(delivery_id)
-    // A lease this node lost (it ran out and another claim took it) is not ours to move on;
-    // the attempt above is still history and stays recorded.
-    .bind(node)
-    .execute(&mut *tx)
-    .await?;
-    Ok(failing_since)
 }
 
 pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResult<()> {

@@ -6,10 +6,11 @@
 //! writer: that writer commits on its own schedule, and the point is one commit for both. The
 //! writer shares the one write connection, so the two never interleave.
 
-use super::messages::{create_in, EndpointCache};
+use super::messages::create_in;
 use super::{conflict_or, SqliteStore};
 use crate::domain::workspace::*;
 use crate::domain::{EndpointId, EndpointUrl, Message};
+use crate::store::rules::EndpointsByApp;
 use crate::store::workspace::{ChannelMessageQuery, FollowUps, PostResult, WorkspaceStore};
 use crate::store::{from_ms, to_ms, CreateMessageOutcome, FanOut, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -19,7 +20,7 @@ use sqlx::{Row, SqliteConnection};
 /// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
 /// returns the deliveries queued.
 async fn queue_in(conn: &mut SqliteConnection, messages: &[Message]) -> StoreResult<usize> {
-    let mut cache = EndpointCache::default();
+    let mut cache = EndpointsByApp::default();
     let mut queued = 0;
     for msg in messages {
         if let CreateMessageOutcome::Created { deliveries } = create_in(

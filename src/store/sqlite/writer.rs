@@ -20,10 +20,10 @@
 //! on a clean connection, so writes succeed again as soon as there is room, without a restart.
 
 use super::batch::{publish_all, record_all, PublishIn, RecordIn};
-use super::messages::{create_in, EndpointCache};
-use super::queue::record_attempt_in;
+use super::messages::create_in;
 use crate::domain::{Attempt, Message};
 use crate::store::health::WriteHealth;
+use crate::store::rules::EndpointsByApp;
 use crate::store::*;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
@@ -199,7 +199,7 @@ async fn apply_together(
         }
     }
     let mut tx = pool.begin().await?;
-    let mut cache = EndpointCache::default();
+    let mut cache = EndpointsByApp::default();
     let mut published = publish_all(&mut tx, &mut cache, &publishes, now)
         .await?
         .into_iter();
@@ -241,7 +241,7 @@ async fn apply_one_by_one(
     let mut done = Vec::with_capacity(batch.len());
     let committed: Result<(), StoreError> = async {
         let mut tx = pool.begin().await?;
-        let mut cache = EndpointCache::default();
+        let mut cache = EndpointsByApp::default();
         for op in batch.iter() {
             // A savepoint: `begin` on a connection already in a transaction nests.
             let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
@@ -268,17 +268,20 @@ async fn apply_one_by_one(
                     update,
                     now,
                     ..
-                } => Done::Record(
-                    record_attempt_in(
-                        &mut savepoint,
-                        node,
-                        *delivery_id,
-                        attempt.as_ref(),
-                        *update,
-                        *now,
+                } => {
+                    // A batch of one: the same statements as the fast path.
+                    let one = RecordIn {
+                        delivery_id: *delivery_id,
+                        attempt: attempt.as_ref(),
+                        update: *update,
+                        now: *now,
+                    };
+                    Done::Record(
+                        record_all(&mut savepoint, node, std::slice::from_ref(&one))
+                            .await
+                            .map(|mut runs| runs.pop().flatten()),
                     )
-                    .await,
-                ),
+                }
             };
             let error = match &result {
                 Done::Publish(r) => r.as_ref().err(),

@@ -6,7 +6,8 @@
 //! on the index until the first commits, then replays its response.
 
 use super::resources::page_sql;
-use super::rows::{self, names_to_json, small, to_json};
+use super::rows::{self, small};
+use super::writer::{publish_all, PublishIn};
 use super::PgStore;
 use crate::domain::*;
 use crate::store::*;
@@ -44,84 +45,16 @@ pub(super) async fn create_in(
     fan_out: &FanOut,
     idempotency: Option<&IdempotentWrite>,
 ) -> StoreResult<CreateMessageOutcome> {
-    if let Some(idem) = idempotency {
-        // The key is as old as the message it answers for.
-        if !take_key(&mut *tx, idem, msg.created_at).await? {
-            // Under READ COMMITTED this new statement sees the row that beat us.
-            let row =
-                sqlx::query("SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2")
-                    .bind(&idem.key)
-                    .bind(&idem.scope)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            return Ok(CreateMessageOutcome::Replayed(stored_response(&row)));
-        }
-    }
-
-    // A message aimed at one endpoint is a person's test event: a manual trigger.
-    let (targets, trigger): (Vec<String>, TriggerType) = match fan_out {
-        FanOut::Subscribed => {
-            let wanted: Vec<String> =
-                sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND NOT disabled")
-                    .bind(msg.app_id.as_str())
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(rows::endpoint)
-                    .filter(|ep| {
-                        ep.fields
-                            .subscribes_to(&msg.event_type, msg.channels.as_ref())
-                    })
-                    .map(|ep| ep.id.as_str().to_owned())
-                    .collect();
-            (wanted, TriggerType::Scheduled)
-        }
-        FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
+    // A batch of one: the group-commit writer's statements.
+    let one = PublishIn {
+        msg,
+        fan_out,
+        idempotency,
     };
-
-    let created = to_ms(msg.created_at);
-    sqlx::query(
-        "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags,
-                              created_at, payload_expires_at, deliver_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(msg.id.as_str())
-    .bind(msg.app_id.as_str())
-    .bind(msg.event_type.as_str())
-    .bind(&msg.event_id)
-    .bind(&msg.payload)
-    .bind(names_to_json(&msg.channels))
-    .bind(msg.tags.as_ref().map(to_json))
-    .bind(created)
-    .bind(to_ms(msg.payload_expires_at))
-    .bind(msg.deliver_at.map(to_ms))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| StoreError::conflict_or(e, EVENT_ID_TAKEN))?;
-    let mut deliveries = 0;
-    if !targets.is_empty() {
-        // One statement for the whole fan-out, however many endpoints. It inserts only the
-        // endpoints that still exist (and, unless aimed at one, are still enabled) as the
-        // statement runs, so one deleted or disabled meanwhile on any node is simply left
-        // out; the foreign key check then holds each one's key lock until commit.
-        deliveries = sqlx::query(
-            "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
-                                   trigger_type, created_at, updated_at)
-             SELECT $1, e.id, $2, 1, $7, $4, $3, $3 FROM endpoint e
-             WHERE e.id = ANY($5::text[]) AND e.app_id = $2 AND (NOT e.disabled OR $6)",
-        )
-        .bind(msg.id.as_str())
-        .bind(msg.app_id.as_str())
-        .bind(created)
-        .bind(trigger as i16)
-        .bind(&targets)
-        .bind(trigger == TriggerType::Manual)
-        .bind(to_ms(msg.first_attempt_at()))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as usize;
-    }
-    Ok(CreateMessageOutcome::Created { deliveries })
+    let (mut outcomes, _) = publish_all(tx, std::slice::from_ref(&one)).await?;
+    outcomes
+        .pop()
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a publish had no outcome")))
 }
 
 /// Writes the idempotency row with the response to replay, unless a live one holds the key.

@@ -13,6 +13,7 @@
 //! one), so a listener never wakes for work it cannot yet see.
 
 use super::rows::{self, small};
+use super::writer::{record_all, RecordIn};
 use super::PgStore;
 use crate::domain::*;
 use crate::store::*;
@@ -96,6 +97,8 @@ pub(super) async fn next_due_at(s: &PgStore) -> StoreResult<Option<DateTime<Utc>
     Ok(at.map(from_ms))
 }
 
+/// Records one attempt in its own transaction: a batch of one through the writer's
+/// statements (`writer::record_all`), for the writer's retry of a failed batch.
 pub(super) async fn record_attempt(
     s: &PgStore,
     delivery_id: i64,
@@ -103,87 +106,19 @@ pub(super) async fn record_attempt(
     update: DeliveryUpdate,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let mut tx = s.pool.begin().await?;
-    let mut failing_since = None;
-    if let Some(a) = attempt {
-        sqlx::query(
-            "INSERT INTO attempt (id, app_id, msg_id, endpoint_id, url, response_status_code,
-                                  response, duration_ms, status, trigger_type, failure_reason,
-                                  created_at)
-             SELECT $1, app_id, msg_id, endpoint_id, $2, $3, $4, $5, $6, $7, $8, $9
-             FROM delivery WHERE id = $10",
-        )
-        .bind(a.id.as_str())
-        .bind(&a.url)
-        .bind(a.response_status_code)
-        .bind(a.response.as_bytes())
-        .bind(a.response_duration_ms)
-        .bind(a.status as i16)
-        .bind(a.trigger_type as i16)
-        .bind(&a.failure_reason)
-        .bind(to_ms(a.created_at))
-        .bind(delivery_id)
-        .execute(&mut *tx)
-        .await?;
-        // The endpoint's run of failures changes only at its edges (the first failure after a
-        // success, the first success after failures), so the row is written only then: an
-        // unconditional write would take the endpoint's row lock in every attempt's
-        // transaction and serialise all deliveries to one endpoint across every node.
-        let success = a.status == DeliveryStatus::Success;
-        let edge = if success {
-            sqlx::query(
-                "UPDATE endpoint SET failing_since = NULL
-                 WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $1)
-                   AND failing_since IS NOT NULL",
-            )
-            .bind(delivery_id)
-        } else {
-            // The run of failures starts when the failed request was made.
-            sqlx::query(
-                "UPDATE endpoint SET failing_since = $2
-                 WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $1)
-                   AND failing_since IS NULL",
-            )
-            .bind(delivery_id)
-            .bind(to_ms(a.created_at))
-        };
-        edge.execute(&mut *tx).await?;
-        failing_since = if success {
-            None
-        } else {
-            sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT failing_since FROM endpoint WHERE id = (SELECT endpoint_id FROM delivery WHERE id = $1)",
-            )
-            .bind(delivery_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten()
-            .map(from_ms)
-        };
-    }
-    let (status, next) = match update {
-        DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
-        DeliveryUpdate::RetryAt(at) => (DeliveryStatus::Pending, Some(to_ms(at))),
-        DeliveryUpdate::Exhausted => (DeliveryStatus::Fail, None),
-        DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
+    let one = RecordIn {
+        delivery_id,
+        attempt,
+        update,
+        now,
     };
-    sqlx::query(
-        "UPDATE delivery SET status = $1, next_attempt_at = $2, lease_until = NULL, leased_by = NULL,
-                reserved = FALSE, attempts = attempts + $3, updated_at = $4
-         WHERE id = $5 AND status = 3 AND leased_by = $6",
-    )
-    .bind(status as i16)
-    .bind(next)
-    .bind(i32::from(attempt.is_some()))
-    .bind(to_ms(now))
-    .bind(delivery_id)
-    // A lease this node lost (it ran out and another node claimed the delivery) is not ours
-    // to move on; the attempt above is still history and stays recorded.
-    .bind(&s.node)
-    .execute(&mut *tx)
-    .await?;
+    let mut tx = s.pool.begin().await?;
+    let run = record_all(&mut tx, &s.node, std::slice::from_ref(&one))
+        .await?
+        .pop()
+        .flatten();
     tx.commit().await?;
-    Ok(failing_since)
+    Ok(run)
 }
 
 pub(super) async fn defer(s: &PgStore, deferrals: &[Deferral]) -> StoreResult<()> {

@@ -17,7 +17,9 @@ use super::queue::record_attempt;
 use super::rows::{self, names_to_json, to_json};
 use super::PgStore;
 use crate::domain::*;
+use crate::store::rules::{self, status, EndpointsByApp, FailureRuns, KeysInBatch};
 use crate::store::*;
+use sqlx::PgConnection;
 use std::collections::HashMap;
 use std::sync::Weak;
 use tokio::sync::{mpsc, oneshot};
@@ -149,9 +151,57 @@ type Together = (Vec<CreateMessageOutcome>, Vec<Option<DateTime<Utc>>>);
 
 async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreResult<Together> {
     let mut tx = s.pool.begin().await?;
+    let publishes: Vec<PublishIn> = batch
+        .iter()
+        .map(|p| PublishIn {
+            msg: &p.msg,
+            fan_out: &p.fan_out,
+            idempotency: p.idempotency.as_ref(),
+        })
+        .collect();
+    let (outcomes, queued) = publish_all(&mut tx, &publishes).await?;
+    let records: Vec<RecordIn> = records
+        .iter()
+        .map(|r| RecordIn {
+            delivery_id: r.delivery_id,
+            attempt: r.attempt.as_ref(),
+            update: r.update,
+            now: r.now,
+        })
+        .collect();
+    let runs = record_all(&mut tx, &s.node, &records).await?;
+    tx.commit().await?;
+    if queued > 0 {
+        s.announce_work();
+    }
+    Ok((outcomes, runs))
+}
+
+/// A publish in a batch.
+pub(super) struct PublishIn<'a> {
+    pub msg: &'a Message,
+    pub fan_out: &'a FanOut,
+    pub idempotency: Option<&'a IdempotentWrite>,
+}
+
+/// An attempt record in a batch.
+pub(super) struct RecordIn<'a> {
+    pub delivery_id: i64,
+    pub attempt: Option<&'a Attempt>,
+    pub update: DeliveryUpdate,
+    pub now: DateTime<Utc>,
+}
+
+/// Stores `batch`'s messages and queues their deliveries on `tx`, inside the caller's
+/// transaction; returns each publish's outcome and how many deliveries were queued. The
+/// caller commits, then announces the work.
+pub(super) async fn publish_all(
+    tx: &mut PgConnection,
+    batch: &[PublishIn<'_>],
+) -> StoreResult<(Vec<CreateMessageOutcome>, u64)> {
     let mut outcomes = Vec::with_capacity(batch.len());
-    let mut endpoints: HashMap<&str, Vec<Endpoint>> = HashMap::new();
-    let mut keys_in_batch: HashMap<(&str, &str), StoredResponse> = HashMap::new();
+    let mut endpoints = EndpointsByApp::default();
+    let mut keys_in_batch = KeysInBatch::default();
     // Column arrays for the two UNNEST inserts.
     let (mut ids, mut apps, mut types, mut event_ids, mut payloads) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -160,13 +210,14 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
     let (mut d_msg, mut d_ep, mut d_app, mut d_at, mut d_trigger) =
         (vec![], vec![], vec![], vec![], vec![]);
     for p in batch {
-        if let Some(idem) = &p.idempotency {
-            let k = (idem.key.as_str(), idem.scope.as_str());
-            if let Some(first) = keys_in_batch.get(&k) {
-                outcomes.push(CreateMessageOutcome::Replayed(first.clone()));
+        if let Some(idem) = p.idempotency {
+            if let Some(first) = keys_in_batch.earlier(idem) {
+                outcomes.push(CreateMessageOutcome::Replayed(first));
                 continue;
             }
-            if !take_key(&mut tx, idem, p.msg.created_at).await? {
+            // The key is as old as the message it answers for.
+            if !take_key(&mut *tx, idem, p.msg.created_at).await? {
+                // Under READ COMMITTED this new statement sees the row that beat us.
                 let row = sqlx::query(
                     "SELECT status, body FROM idempotency WHERE key = $1 AND scope = $2",
                 )
@@ -177,33 +228,23 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
                 outcomes.push(CreateMessageOutcome::Replayed(stored_response(&row)));
                 continue;
             }
-            keys_in_batch.insert(k, idem.response.clone());
+            keys_in_batch.take(idem);
         }
-        let m = &p.msg;
-        let (targets, trigger): (Vec<String>, TriggerType) = match &p.fan_out {
-            FanOut::Subscribed => {
-                if !endpoints.contains_key(m.app_id.as_str()) {
-                    let eps =
-                        sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND NOT disabled")
-                            .bind(m.app_id.as_str())
-                            .fetch_all(&mut *tx)
-                            .await?
-                            .iter()
-                            .map(rows::endpoint)
-                            .collect();
-                    endpoints.insert(m.app_id.as_str(), eps);
-                }
-                (
-                    endpoints[m.app_id.as_str()]
-                        .iter()
-                        .filter(|ep| ep.fields.subscribes_to(&m.event_type, m.channels.as_ref()))
-                        .map(|ep| ep.id.as_str().to_owned())
-                        .collect(),
-                    TriggerType::Scheduled,
-                )
+        let m = p.msg;
+        let enabled = match endpoints.get(&m.app_id) {
+            Some(eps) => eps,
+            None => {
+                let eps = sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND NOT disabled")
+                    .bind(m.app_id.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(rows::endpoint)
+                    .collect();
+                endpoints.insert(&m.app_id, eps)
             }
-            FanOut::Only(id) => (vec![id.as_str().to_owned()], TriggerType::Manual),
         };
+        let (targets, trigger) = rules::fan_out_targets(enabled, m, p.fan_out);
         outcomes.push(CreateMessageOutcome::Created {
             deliveries: targets.len(),
         });
@@ -245,7 +286,9 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
         .bind(&expires)
         .bind(&deliver_at)
         .execute(&mut *tx)
-        .await?;
+        .await
+        // Alone (the one-at-a-time retry), a taken eventId is this publish's conflict.
+        .map_err(|e| StoreError::conflict_or(e, EVENT_ID_TAKEN))?;
     }
     let mut queued = 0;
     if !d_msg.is_empty() {
@@ -269,18 +312,15 @@ async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreRe
         .await?
         .rows_affected();
     }
-    let runs = record_all(&mut tx, &s.node, records).await?;
-    tx.commit().await?;
-    if queued > 0 {
-        s.announce_work();
-    }
-    Ok((outcomes, runs))
+    Ok((outcomes, queued))
 }
 
-async fn record_all(
-    tx: &mut sqlx::PgConnection,
+/// Records attempts and moves their deliveries on, on `tx`, inside the caller's transaction;
+/// returns each endpoint's run of failures after its attempt ([`FailureRuns::record`]).
+pub(super) async fn record_all(
+    tx: &mut PgConnection,
     node: &str,
-    records: &[Record],
+    records: &[RecordIn<'_>],
 ) -> StoreResult<Vec<Option<DateTime<Utc>>>> {
     if records.is_empty() {
         return Ok(Vec::new());
@@ -299,30 +339,21 @@ async fn record_all(
         .iter()
         .map(|r| (r.get("d_id"), r.get("e_id")))
         .collect();
-    let before: HashMap<String, Option<i64>> = rows
+    let mut runs = FailureRuns::new(
+        rows.iter()
+            .map(|r| (r.get("e_id"), r.get::<Option<i64>, _>("since").map(from_ms))),
+    );
+    let results: Vec<_> = records
         .iter()
-        .map(|r| (r.get("e_id"), r.get("since")))
-        .collect();
-    let mut run = before.clone();
-    let mut results = Vec::with_capacity(records.len());
-    for r in records {
-        results.push(match (&r.attempt, endpoint_of.get(&r.delivery_id)) {
-            (Some(a), Some(ep)) => {
-                let since = run.entry(ep.clone()).or_default();
-                *since = if a.status == DeliveryStatus::Success {
-                    None
-                } else {
-                    Some(since.unwrap_or(to_ms(a.created_at)))
-                };
-                since.map(from_ms)
-            }
+        .map(|r| match (r.attempt, endpoint_of.get(&r.delivery_id)) {
+            (Some(a), Some(ep)) => runs.record(ep, a),
             _ => None,
-        });
-    }
+        })
+        .collect();
 
     let attempts: Vec<(i64, &Attempt)> = records
         .iter()
-        .filter_map(|r| r.attempt.as_ref().map(|a| (r.delivery_id, a)))
+        .filter_map(|r| r.attempt.map(|a| (r.delivery_id, a)))
         .collect();
     if !attempts.is_empty() {
         let col = |f: fn(&(i64, &Attempt)) -> String| attempts.iter().map(f).collect::<Vec<_>>();
@@ -387,10 +418,8 @@ async fn record_all(
     }
 
     // Only the endpoints whose run changed are written: each write takes the row's lock.
-    let changed: Vec<(&String, &Option<i64>)> = run
-        .iter()
-        .filter(|(ep, v)| before.get(*ep) != Some(*v))
-        .collect();
+    // The edges of a run, in id order so concurrent batches lock endpoint rows in one order.
+    let changed = runs.changed();
     if !changed.is_empty() {
         sqlx::query(
             "UPDATE endpoint SET failing_since = v.since
@@ -399,10 +428,15 @@ async fn record_all(
         .bind(
             changed
                 .iter()
-                .map(|(id, _)| (*id).clone())
+                .map(|(id, _)| id.to_string())
                 .collect::<Vec<_>>(),
         )
-        .bind(changed.iter().map(|(_, since)| **since).collect::<Vec<_>>())
+        .bind(
+            changed
+                .iter()
+                .map(|(_, since)| since.map(to_ms))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await?;
     }
@@ -415,27 +449,25 @@ async fn record_all(
     let mut status = Vec::with_capacity(records.len());
     let mut next = Vec::with_capacity(records.len());
     for r in records {
-        let (st, n) = match r.update {
-            DeliveryUpdate::Delivered => (DeliveryStatus::Success, None),
-            DeliveryUpdate::RetryAt(at) => (DeliveryStatus::Pending, Some(to_ms(at))),
-            DeliveryUpdate::Exhausted => (DeliveryStatus::Fail, None),
-            DeliveryUpdate::Canceled => (DeliveryStatus::Canceled, None),
-        };
+        let (st, n) = r.update.row();
         status.push(st as i16);
-        next.push(n);
+        next.push(n.map(to_ms));
     }
-    sqlx::query(
+    sqlx::query(concat!(
         "UPDATE delivery d SET status = v.st, next_attempt_at = v.next, attempts = d.attempts + v.inc,
                 lease_until = NULL, leased_by = NULL, reserved = FALSE, updated_at = $5
          FROM UNNEST($1::bigint[], $2::smallint[], $3::bigint[], $4::int[]) AS v(id, st, next, inc)
-         WHERE d.id = v.id AND d.status = 3 AND d.leased_by = $6",
-    )
+         WHERE d.id = v.id AND d.status = ",
+        status!(Sending),
+        " AND d.leased_by = $6"
+    ))
     .bind(&ids)
     .bind(&status)
     .bind(&next)
     .bind(records.iter().map(|r| i32::from(r.attempt.is_some())).collect::<Vec<_>>())
     .bind(now)
-    // A lease this node lost is not ours to move on (see `queue::record_attempt`).
+    // A lease this node lost (it ran out and another node claimed the delivery) is not ours
+    // to move on; the attempt above is still history and stays recorded.
     .bind(node)
     .execute(&mut *tx)
     .await?;

@@ -7,7 +7,7 @@
 //! cannot drift apart on a rule, and each rule is unit-tested once, without a database.
 
 use crate::domain::*;
-use crate::store::{DeliveryUpdate, FanOut, IdempotentWrite, StoredResponse};
+use crate::store::{from_ms, to_ms, DeliveryUpdate, FanOut, IdempotentWrite, StoredResponse};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -141,7 +141,8 @@ impl FailureRuns {
         *run = if attempt.status == DeliveryStatus::Success {
             None
         } else {
-            Some(run.unwrap_or(attempt.created_at))
+            // To the millisecond, as stored: what is returned reads back the same.
+            Some(run.unwrap_or(from_ms(to_ms(attempt.created_at))))
         };
         *run
     }
@@ -163,7 +164,6 @@ impl FailureRuns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{from_ms, to_ms};
 
     fn attempt(ok: bool, at_ms: i64) -> Attempt {
         Attempt {
@@ -253,7 +253,14 @@ mod tests {
             vec![("a", None), ("z", Some(from_ms(60)))],
             "in id order"
         );
-        assert_eq!(to_ms(from_ms(60)), 60);
+    }
+
+    #[test]
+    fn a_run_starts_at_the_millisecond_the_database_keeps() {
+        let mut a = attempt(false, 0);
+        a.created_at = from_ms(1_500) + chrono::TimeDelta::microseconds(999);
+        let mut runs = FailureRuns::new([]);
+        assert_eq!(runs.record("a", &a), Some(from_ms(1_500)));
     }
 
     #[test]

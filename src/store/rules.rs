@@ -36,6 +36,17 @@ macro_rules! status {
 }
 pub(crate) use status;
 
+/// [`TriggerType`] values as SQL literals, as [`status!`] is for statuses.
+macro_rules! trigger {
+    (Scheduled) => {
+        "0"
+    };
+    (Manual) => {
+        "1"
+    };
+}
+pub(crate) use trigger;
+
 impl DeliveryUpdate {
     /// The status the delivery row takes after this update, and when it is next due (only a
     /// retry has a next attempt).
@@ -196,6 +207,11 @@ mod tests {
         ] {
             assert_eq!(literal, (status as i64).to_string());
         }
+        assert_eq!(
+            trigger!(Scheduled),
+            (TriggerType::Scheduled as i64).to_string()
+        );
+        assert_eq!(trigger!(Manual), (TriggerType::Manual as i64).to_string());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::rows::{self, small};
 use super::writer::{record_all, RecordIn};
 use super::PgStore;
 use crate::domain::*;
+use crate::store::rules::{status, trigger};
 use crate::store::*;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
@@ -39,14 +40,14 @@ pub(super) async fn claim_due(
     // allowed on a UNION); rows locked but cut by the final LIMIT are freed at commit and
     // claimed next time. The join reads what the sender needs in the same round trip.
     let rows = sqlx::query(
-        "WITH expired AS (
-            SELECT id FROM delivery WHERE status = 3 AND lease_until < $2
+        concat!("WITH expired AS (
+            SELECT id FROM delivery WHERE status = ", status!(Sending), " AND lease_until < $2
             ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED
          ), due AS (
-            SELECT id FROM delivery WHERE status = 1 AND next_attempt_at <= $2
+            SELECT id FROM delivery WHERE status = ", status!(Pending), " AND next_attempt_at <= $2
             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
          ), claimed AS (
-            UPDATE delivery SET status = 3, lease_until = $1, leased_by = $4, updated_at = $2, paced = FALSE
+            UPDATE delivery SET status = ", status!(Sending), ", lease_until = $1, leased_by = $4, updated_at = $2, paced = FALSE
             WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS c
                          LIMIT $3)
             RETURNING id, msg_id, endpoint_id, attempts, trigger_type, reserved, recovering
@@ -57,7 +58,7 @@ pub(super) async fn claim_due(
          FROM claimed c
          JOIN message m ON m.id = c.msg_id
          JOIN endpoint e ON e.id = c.endpoint_id
-         ORDER BY c.id",
+         ORDER BY c.id"),
     )
     .bind(lease_until)
     .bind(now_ms)
@@ -88,10 +89,14 @@ pub(super) async fn claim_due(
 
 pub(super) async fn next_due_at(s: &PgStore) -> StoreResult<Option<DateTime<Utc>>> {
     // LEAST ignores NULLs; each MIN is one probe of its partial index.
-    let at: Option<i64> = sqlx::query_scalar(
-        "SELECT LEAST((SELECT MIN(next_attempt_at) FROM delivery WHERE status = 1),
-                      (SELECT MIN(lease_until) FROM delivery WHERE status = 3))",
-    )
+    let at: Option<i64> = sqlx::query_scalar(concat!(
+        "SELECT LEAST((SELECT MIN(next_attempt_at) FROM delivery WHERE status = ",
+        status!(Pending),
+        "),
+                      (SELECT MIN(lease_until) FROM delivery WHERE status = ",
+        status!(Sending),
+        "))"
+    ))
     .fetch_one(&s.pool)
     .await?;
     Ok(at.map(from_ms))
@@ -132,13 +137,17 @@ pub(super) async fn defer(s: &PgStore, deferrals: &[Deferral]) -> StoreResult<()
     let mut tx = s.pool.begin().await?;
     // One statement for the batch. `status = 3`: a delivery whose lease ran out and that
     // another node has claimed and finished meanwhile is not moved back.
-    sqlx::query(
-        "UPDATE delivery d SET status = 1, next_attempt_at = x.until, reserved = x.reserved,
+    sqlx::query(concat!(
+        "UPDATE delivery d SET status = ",
+        status!(Pending),
+        ", next_attempt_at = x.until, reserved = x.reserved,
                 paced = x.paced, lease_until = NULL, leased_by = NULL
          FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[], $5::boolean[])
               AS x(id, until, reserved, paced)
-         WHERE d.id = x.id AND d.status = 3 AND d.leased_by = $4",
-    )
+         WHERE d.id = x.id AND d.status = ",
+        status!(Sending),
+        " AND d.leased_by = $4"
+    ))
     .bind(&ids)
     .bind(&until)
     .bind(&reserved)
@@ -157,10 +166,12 @@ pub(super) async fn recall_paced(
     endpoint: &EndpointId,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "UPDATE delivery SET next_attempt_at = $2, paced = FALSE
-         WHERE endpoint_id = $1 AND status = 1 AND paced AND next_attempt_at > $2",
-    )
+         WHERE endpoint_id = $1 AND status = ",
+        status!(Pending),
+        " AND paced AND next_attempt_at > $2"
+    ))
     .bind(endpoint.as_str())
     .bind(to_ms(now))
     .execute(&s.pool)
@@ -172,11 +183,12 @@ pub(super) async fn recall_paced(
 }
 
 pub(super) async fn queue_depth(s: &PgStore, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1) AS due,
                 COUNT(*) FILTER (WHERE next_attempt_at > $1) AS later
-         FROM delivery WHERE status = 1",
-    )
+         FROM delivery WHERE status = ",
+        status!(Pending)
+    ))
     .bind(to_ms(now))
     .fetch_one(&s.pool)
     .await?;
@@ -193,18 +205,29 @@ pub(super) async fn requeue(
     let mut tx = s.pool.begin().await?;
     // A delivery being claimed or sent holds its row lock or status 3; the upsert waits for
     // the lock, then sees status 3 and leaves it alone.
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
                                trigger_type, created_at, updated_at)
-         VALUES ($1, $2, $3, 1, 0, $4, 1, $4, $4)
+         VALUES ($1, $2, $3, ",
+        status!(Pending),
+        ", 0, $4, ",
+        trigger!(Manual),
+        ", $4, $4)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE
-            SET status = 1, attempts = 0, next_attempt_at = $4, lease_until = NULL,
+            SET status = ",
+        status!(Pending),
+        ", attempts = 0, next_attempt_at = $4, lease_until = NULL,
                 trigger_type = 1, updated_at = $4,
-                recovering = CASE WHEN delivery.status = 0 THEN 0
-                                  WHEN delivery.status = 2 OR delivery.attempts >= $5 THEN 1
+                recovering = CASE WHEN delivery.status = ",
+        status!(Success),
+        " THEN 0
+                                  WHEN delivery.status = ",
+        status!(Fail),
+        " OR delivery.attempts >= $5 THEN 1
                                   ELSE delivery.recovering END
-            WHERE delivery.status <> 3",
-    )
+            WHERE delivery.status <> ",
+        status!(Sending)
+    ))
     .bind(msg.as_str())
     .bind(endpoint.as_str())
     .bind(app.as_str())
@@ -229,13 +252,17 @@ pub(super) async fn recover_failed(
 ) -> StoreResult<u64> {
     let now = to_ms(s.clock.now());
     let mut tx = s.pool.begin().await?;
-    let done = sqlx::query(
-        "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = $1, lease_until = NULL,
+    let done = sqlx::query(concat!(
+        "UPDATE delivery SET status = ",
+        status!(Pending),
+        ", attempts = 0, next_attempt_at = $1, lease_until = NULL,
                 trigger_type = 1, updated_at = $1, recovering = 1
-         WHERE app_id = $2 AND endpoint_id = $3 AND status = 2
+         WHERE app_id = $2 AND endpoint_id = $3 AND status = ",
+        status!(Fail),
+        "
            AND msg_id IN (SELECT id FROM message
-                          WHERE app_id = $2 AND created_at >= $4 AND created_at < $5)",
-    )
+                          WHERE app_id = $2 AND created_at >= $4 AND created_at < $5)"
+    ))
     .bind(now)
     .bind(app.as_str())
     .bind(endpoint.as_str())
@@ -289,11 +316,15 @@ pub(super) async fn watch_new_work(
 
 pub(super) async fn release_own_leases(s: &PgStore) -> StoreResult<u64> {
     let now = to_ms(s.clock.now());
-    let done = sqlx::query(
-        "UPDATE delivery SET status = 1, lease_until = NULL, leased_by = NULL, next_attempt_at = $1,
+    let done = sqlx::query(concat!(
+        "UPDATE delivery SET status = ",
+        status!(Pending),
+        ", lease_until = NULL, leased_by = NULL, next_attempt_at = $1,
                 updated_at = $1
-         WHERE status = 3 AND leased_by = $2",
-    )
+         WHERE status = ",
+        status!(Sending),
+        " AND leased_by = $2"
+    ))
     .bind(now)
     .bind(&s.node)
     .execute(&s.pool)

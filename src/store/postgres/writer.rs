@@ -17,7 +17,7 @@ use super::queue::record_attempt;
 use super::rows::{self, names_to_json, to_json};
 use super::PgStore;
 use crate::domain::*;
-use crate::store::rules::{self, status, EndpointsByApp, FailureRuns, KeysInBatch};
+use crate::store::rules::{self, status, trigger, EndpointsByApp, FailureRuns, KeysInBatch};
 use crate::store::*;
 use sqlx::PgConnection;
 use std::collections::HashMap;
@@ -294,15 +294,19 @@ pub(super) async fn publish_all(
     if !d_msg.is_empty() {
         // As on the single path: only endpoints that still exist (and are enabled, unless
         // aimed at by a test event) get a delivery.
-        queued = sqlx::query(
+        queued = sqlx::query(concat!(
             "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
                                    trigger_type, created_at, updated_at)
-             SELECT v.m, e.id, v.a, 1, COALESCE(m.deliver_at, v.at), v.t, v.at, v.at
+             SELECT v.m, e.id, v.a, ",
+            status!(Pending),
+            ", COALESCE(m.deliver_at, v.at), v.t, v.at, v.at
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::smallint[])
                   AS v(m, ep, a, at, t)
-             JOIN endpoint e ON e.id = v.ep AND e.app_id = v.a AND (NOT e.disabled OR v.t = 1)
-             JOIN message m ON m.id = v.m",
-        )
+             JOIN endpoint e ON e.id = v.ep AND e.app_id = v.a AND (NOT e.disabled OR v.t = ",
+            trigger!(Manual),
+            ")
+             JOIN message m ON m.id = v.m"
+        ))
         .bind(&d_msg)
         .bind(&d_ep)
         .bind(&d_app)

@@ -3,6 +3,7 @@
 use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
+use crate::store::rules::{status, trigger};
 use crate::store::*;
 use sqlx::Row;
 
@@ -18,18 +19,24 @@ pub(super) async fn claim_due(
     // Two index scans joined by UNION ALL (an OR would defeat the partial indexes): work
     // whose lease ran out (its worker died; rare, and overdue by then) first, so a backlog of
     // due work cannot starve it, then due pending work in due order.
-    let ids: Vec<i64> = sqlx::query(
-        "UPDATE delivery SET status = 3, lease_until = ?1, leased_by = ?4, updated_at = ?2, paced = 0
+    let ids: Vec<i64> = sqlx::query(concat!(
+        "UPDATE delivery SET status = ",
+        status!(Sending),
+        ", lease_until = ?1, leased_by = ?4, updated_at = ?2, paced = 0
          WHERE id IN (
             SELECT id FROM (
-                SELECT id FROM (SELECT id FROM delivery WHERE status = 3 AND lease_until < ?2
+                SELECT id FROM (SELECT id FROM delivery WHERE status = ",
+        status!(Sending),
+        " AND lease_until < ?2
                                 ORDER BY lease_until LIMIT ?3)
                 UNION ALL
-                SELECT id FROM (SELECT id FROM delivery WHERE status = 1 AND next_attempt_at <= ?2
+                SELECT id FROM (SELECT id FROM delivery WHERE status = ",
+        status!(Pending),
+        " AND next_attempt_at <= ?2
                                 ORDER BY next_attempt_at LIMIT ?3)
             ) LIMIT ?3)
-         RETURNING id",
-    )
+         RETURNING id"
+    ))
     .bind(lease_until)
     .bind(now_ms)
     .bind(i64::from(limit))
@@ -78,12 +85,16 @@ pub(super) async fn claim_due(
 }
 
 pub(super) async fn next_due_at(s: &SqliteStore) -> StoreResult<Option<DateTime<Utc>>> {
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "SELECT MIN(t) FROM (
-            SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status = 1
+            SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status = ",
+        status!(Pending),
+        "
             UNION ALL
-            SELECT MIN(lease_until) AS t FROM delivery WHERE status = 3)",
-    )
+            SELECT MIN(lease_until) AS t FROM delivery WHERE status = ",
+        status!(Sending),
+        ")"
+    ))
     .fetch_one(&s.read)
     .await?;
     Ok(row.get::<Option<i64>, _>(0).map(from_ms))
@@ -94,11 +105,13 @@ pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResul
         return Ok(());
     }
     // One statement for the lot: each statement is a round trip to the connection's thread.
-    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "UPDATE delivery SET status = 1, next_attempt_at = v.column2, reserved = v.column3,
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(concat!(
+        "UPDATE delivery SET status = ",
+        status!(Pending),
+        ", next_attempt_at = v.column2, reserved = v.column3,
                 paced = v.column4, lease_until = NULL, leased_by = NULL
-         FROM (",
-    );
+         FROM ("
+    ));
     q.push_values(deferrals, |mut row, d| {
         row.push_bind(d.delivery_id)
             .push_bind(to_ms(d.until))
@@ -106,9 +119,11 @@ pub(super) async fn defer(s: &SqliteStore, deferrals: &[Deferral]) -> StoreResul
             .push_bind(d.paced);
     });
     // Only deliveries this node still holds: a lease that ran out is someone else's now.
-    q.push(
-        ") AS v WHERE delivery.id = v.column1 AND delivery.status = 3 AND delivery.leased_by = ",
-    );
+    q.push(concat!(
+        ") AS v WHERE delivery.id = v.column1 AND delivery.status = ",
+        status!(Sending),
+        " AND delivery.leased_by = "
+    ));
     q.push_bind(&s.node);
     q.build().execute(&s.write).await?;
     Ok(())
@@ -119,10 +134,12 @@ pub(super) async fn recall_paced(
     endpoint: &EndpointId,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "UPDATE delivery SET next_attempt_at = ?2, paced = 0
-         WHERE endpoint_id = ?1 AND status = 1 AND paced = 1 AND next_attempt_at > ?2",
-    )
+         WHERE endpoint_id = ?1 AND status = ",
+        status!(Pending),
+        " AND paced = 1 AND next_attempt_at > ?2"
+    ))
     .bind(endpoint.as_str())
     .bind(to_ms(now))
     .execute(&s.write)
@@ -132,8 +149,8 @@ pub(super) async fn recall_paced(
 
 pub(super) async fn queue_depth(s: &SqliteStore, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(next_attempt_at <= ?1), 0) AS due, COALESCE(SUM(next_attempt_at > ?1), 0) AS later
-         FROM delivery WHERE status = 1",
+        concat!("SELECT COALESCE(SUM(next_attempt_at <= ?1), 0) AS due, COALESCE(SUM(next_attempt_at > ?1), 0) AS later
+         FROM delivery WHERE status = ", status!(Pending)),
     )
     .bind(to_ms(now))
     .fetch_one(&s.read)
@@ -143,11 +160,14 @@ pub(super) async fn queue_depth(s: &SqliteStore, now: DateTime<Utc>) -> StoreRes
 
 pub(super) async fn release_all_leases(s: &SqliteStore) -> StoreResult<u64> {
     let now = to_ms(s.clock.now());
-    let done = sqlx::query(
-        "UPDATE delivery SET status = 1, lease_until = NULL, leased_by = NULL, next_attempt_at = ?,
+    let done = sqlx::query(concat!(
+        "UPDATE delivery SET status = ",
+        status!(Pending),
+        ", lease_until = NULL, leased_by = NULL, next_attempt_at = ?,
                 updated_at = ?
-         WHERE status = 3",
-    )
+         WHERE status = ",
+        status!(Sending)
+    ))
     .bind(now)
     .bind(now)
     .execute(&s.write)
@@ -162,18 +182,29 @@ pub(super) async fn requeue(
     endpoint: &EndpointId,
 ) -> StoreResult<bool> {
     let now = to_ms(s.clock.now());
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
                                trigger_type, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 1, 0, ?4, 1, ?4, ?4)
+         VALUES (?1, ?2, ?3, ",
+        status!(Pending),
+        ", 0, ?4, ",
+        trigger!(Manual),
+        ", ?4, ?4)
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE
-            SET status = 1, attempts = 0, next_attempt_at = ?4, lease_until = NULL,
+            SET status = ",
+        status!(Pending),
+        ", attempts = 0, next_attempt_at = ?4, lease_until = NULL,
                 trigger_type = 1, updated_at = ?4,
-                recovering = CASE WHEN delivery.status = 0 THEN 0
-                                  WHEN delivery.status = 2 OR delivery.attempts >= ?5 THEN 1
+                recovering = CASE WHEN delivery.status = ",
+        status!(Success),
+        " THEN 0
+                                  WHEN delivery.status = ",
+        status!(Fail),
+        " OR delivery.attempts >= ?5 THEN 1
                                   ELSE delivery.recovering END
-            WHERE delivery.status != 3",
-    )
+            WHERE delivery.status != ",
+        status!(Sending)
+    ))
     .bind(msg.as_str())
     .bind(endpoint.as_str())
     .bind(app.as_str())
@@ -193,10 +224,10 @@ pub(super) async fn recover_failed(
 ) -> StoreResult<u64> {
     let now = to_ms(s.clock.now());
     let done = sqlx::query(
-        "UPDATE delivery SET status = 1, attempts = 0, next_attempt_at = ?1, lease_until = NULL,
+        concat!("UPDATE delivery SET status = ", status!(Pending), ", attempts = 0, next_attempt_at = ?1, lease_until = NULL,
                 trigger_type = 1, updated_at = ?1, recovering = 1
-         WHERE app_id = ?2 AND endpoint_id = ?3 AND status = 2
-           AND msg_id IN (SELECT id FROM message WHERE app_id = ?2 AND created_at >= ?4 AND created_at < ?5)",
+         WHERE app_id = ?2 AND endpoint_id = ?3 AND status = ", status!(Fail), "
+           AND msg_id IN (SELECT id FROM message WHERE app_id = ?2 AND created_at >= ?4 AND created_at < ?5)"),
     )
     .bind(now)
     .bind(app.as_str())

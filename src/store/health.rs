@@ -76,13 +76,25 @@ pub struct WriteHealth {
     last_error: Mutex<Option<String>>,
     /// When a write last failed for want of storage.
     last_failure: Mutex<Option<Instant>>,
+    /// When an episode's start was last logged; see [`QUIET`].
+    last_logged: Mutex<Option<Instant>>,
+    /// Whether the current episode's start was logged, so its end is too.
+    logged: AtomicBool,
 }
+
+/// Near a size cap or on a nearly full disk, small writes fit while large ones do not, so
+/// writes can fail and succeed by turns many times a second. An episode that starts within
+/// this long of the last logged one is not logged again (it is still counted and shown by
+/// the health check): one line per outage, not one per flap.
+const QUIET: Duration = Duration::from_secs(30);
 
 impl WriteHealth {
     /// A write committed: the episode (if any) is over.
     pub fn succeeded(&self) {
         if self.failing.swap(false, Ordering::AcqRel) {
-            tracing::warn!("storage writes succeed again");
+            if self.logged.swap(false, Ordering::AcqRel) {
+                tracing::warn!("storage writes succeed again");
+            }
             *self.last_error.lock().expect("health lock") = None;
         }
     }
@@ -93,8 +105,15 @@ impl WriteHealth {
         *self.last_failure.lock().expect("health lock") = Some(Instant::now());
         if !self.failing.swap(true, Ordering::AcqRel) {
             let text = error.to_string();
-            tracing::error!(error = %text,
-                "storage writes are failing; answering 503 until they succeed again");
+            let mut last_logged = self.last_logged.lock().expect("health lock");
+            if last_logged.is_none_or(|at| at.elapsed() >= QUIET) {
+                tracing::error!(error = %text,
+                    "storage writes are failing; answering 503 until they succeed again");
+                *last_logged = Some(Instant::now());
+                self.logged.store(true, Ordering::Release);
+            } else {
+                tracing::debug!(error = %text, "storage writes are failing again");
+            }
             *self.last_error.lock().expect("health lock") = Some(text);
         }
     }
@@ -161,5 +180,23 @@ mod tests {
         h.succeeded();
         assert!(!h.is_failing());
         assert_eq!(h.last_error(), None);
+    }
+
+    #[test]
+    fn a_flapping_store_is_logged_once() {
+        let h = WriteHealth::default();
+        h.failed(&"full");
+        assert!(
+            h.logged.load(Ordering::Acquire),
+            "the first episode is logged"
+        );
+        h.succeeded();
+        h.failed(&"full again");
+        assert!(h.is_failing(), "still reported as failing");
+        assert!(
+            !h.logged.load(Ordering::Acquire),
+            "an episode right after the last is not logged again"
+        );
+        assert_eq!(h.failures(), 2);
     }
 }

@@ -8,6 +8,7 @@
 //! Each backend keeps its own SQL and migrations (`migrations/<backend>/`).
 
 pub mod bins;
+pub(crate) mod group_commit;
 pub mod health;
 pub mod postgres;
 pub mod rules;

@@ -7,34 +7,15 @@
 
 use super::resources::page_sql;
 use super::rows::{self, small};
-use super::writer::{publish_all, PublishIn};
+use super::writer::publish_all;
 use super::PgStore;
 use crate::domain::*;
+use crate::store::group_commit::PublishIn;
 use crate::store::*;
 use sqlx::{PgConnection, Row};
 
 /// How long a response is replayed for its idempotency key (Svix: 24 hours).
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
-
-pub(super) async fn create(
-    s: &PgStore,
-    msg: &Message,
-    fan_out: FanOut,
-    idempotency: Option<IdempotentWrite>,
-) -> StoreResult<CreateMessageOutcome> {
-    let mut tx = s.pool.begin().await?;
-    let outcome = create_in(&mut tx, msg, &fan_out, idempotency.as_ref()).await?;
-    match outcome {
-        CreateMessageOutcome::Created { deliveries } => {
-            tx.commit().await?;
-            if deliveries > 0 {
-                s.announce_work();
-            }
-        }
-        CreateMessageOutcome::Replayed(_) => tx.rollback().await?,
-    }
-    Ok(outcome)
-}
 
 /// Stores a message and queues its deliveries on `conn`, inside the caller's transaction; the
 /// caller commits and then announces the work ([`PgStore::announce_work`]). On `Replayed` the

@@ -30,6 +30,7 @@ mod security;
 mod workspace;
 mod writer;
 
+use super::group_commit::GroupCommit;
 use super::health::WriteHealth;
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -43,8 +44,8 @@ const MAX_CONNECTIONS: u32 = 10;
 
 pub struct PgStore {
     pool: PgPool,
-    /// Group commit for publishes (`writer.rs`).
-    publisher: writer::Queue,
+    /// Group commit for publishes and attempt records (`writer.rs`).
+    publisher: GroupCommit,
     /// Pokes the task that announces new work to other nodes (`queue::announce_work_forever`).
     work_announcer: std::sync::Arc<tokio::sync::Notify>,
     /// This node's id, written into the leases it takes.
@@ -94,7 +95,7 @@ impl PgStore {
         ));
         // The publish writer holds the store weakly, so dropping the store ends it.
         Ok(std::sync::Arc::new_cyclic(|store| Self {
-            publisher: writer::spawn(store.clone()),
+            publisher: GroupCommit::spawn(store.clone()),
             work_announcer,
             pool,
             node: node.to_owned(),
@@ -264,7 +265,7 @@ impl Store for PgStore {
         fan_out: FanOut,
         idempotency: Option<IdempotentWrite>,
     ) -> StoreResult<CreateMessageOutcome> {
-        writer::publish(&self.publisher, msg, fan_out, idempotency).await
+        self.publisher.publish(msg, fan_out, idempotency).await
     }
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
         messages::get(self, app, id).await
@@ -350,7 +351,9 @@ impl Store for PgStore {
         update: DeliveryUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>> {
-        writer::record(&self.publisher, delivery_id, attempt, update, now).await
+        self.publisher
+            .record(delivery_id, attempt, update, now)
+            .await
     }
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
         queue::defer(self, deferrals).await

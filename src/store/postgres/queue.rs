@@ -13,7 +13,6 @@
 //! one), so a listener never wakes for work it cannot yet see.
 
 use super::rows::{self, small};
-use super::writer::{record_all, RecordIn};
 use super::PgStore;
 use crate::domain::*;
 use crate::store::rules::{status, trigger};
@@ -100,30 +99,6 @@ pub(super) async fn next_due_at(s: &PgStore) -> StoreResult<Option<DateTime<Utc>
     .fetch_one(&s.pool)
     .await?;
     Ok(at.map(from_ms))
-}
-
-/// Records one attempt in its own transaction: a batch of one through the writer's
-/// statements (`writer::record_all`), for the writer's retry of a failed batch.
-pub(super) async fn record_attempt(
-    s: &PgStore,
-    delivery_id: i64,
-    attempt: Option<&Attempt>,
-    update: DeliveryUpdate,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    let one = RecordIn {
-        delivery_id,
-        attempt,
-        update,
-        now,
-    };
-    let mut tx = s.pool.begin().await?;
-    let run = record_all(&mut tx, &s.node, std::slice::from_ref(&one))
-        .await?
-        .pop()
-        .flatten();
-    tx.commit().await?;
-    Ok(run)
 }
 
 pub(super) async fn defer(s: &PgStore, deferrals: &[Deferral]) -> StoreResult<()> {

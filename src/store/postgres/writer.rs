@@ -1,195 +1,68 @@
-//! Group commit on PostgreSQL: concurrent publishes and attempt records on one node share a
-//! transaction and a handful of array statements, instead of a transaction (and a WAL flush)
-//! each.
+//! PostgreSQL's part in group commit ([`crate::store::group_commit`]): a batch of publishes
+//! and attempt records in a handful of array statements, instead of a transaction (and a WAL
+//! flush) each.
 //!
-//! The writer task takes every publish queued since its last commit (up to [`MAX_BATCH`]),
-//! claims their idempotency keys one by one (another node may hold a key: that wait must stay
-//! per key), reads each application's endpoints once, inserts all messages with one
-//! `UNNEST` statement and all deliveries with another, commits, and only then answers. If any
-//! statement fails, the batch is rolled back and each write is retried on its own path
-//! (`messages::create`, `queue::record_attempt`), so one bad write fails alone. Attempt
-//! records go the same way: all attempts in one insert, each endpoint's run of failures
-//! written only where it changes, all deliveries moved on in one update. The queue is bounded: callers wait
-//! for room rather than pile up in memory.
+//! Idempotency keys are claimed one by one (another node may hold a key: that wait must stay
+//! per key); each application's endpoints are read once; all messages go in with one
+//! `UNNEST` statement and all deliveries with another. Attempt records go the same way: all
+//! attempts in one insert, each endpoint's run of failures written only where it changes
+//! ([`rules::FailureRuns`]), all deliveries moved on in one update. After a commit that queued
+//! work, other nodes are told (`NOTIFY`, through [`PgStore::announce_work`]).
 
-use super::messages::{create, stored_response, take_key};
-use super::queue::record_attempt;
+use super::messages::{stored_response, take_key};
 use super::rows::{self, names_to_json, to_json};
 use super::PgStore;
 use crate::domain::*;
+use crate::store::group_commit::{BatchWriter, PublishIn, RecordIn};
+use crate::store::health::WriteHealth;
 use crate::store::rules::{self, status, trigger, EndpointsByApp, FailureRuns, KeysInBatch};
 use crate::store::*;
+use async_trait::async_trait;
 use sqlx::PgConnection;
+use sqlx::{Postgres, Transaction};
 use std::collections::HashMap;
-use std::sync::Weak;
-use tokio::sync::{mpsc, oneshot};
 
-const MAX_BATCH: usize = 256;
-const QUEUE_DEPTH: usize = 2048;
+#[async_trait]
+impl BatchWriter for PgStore {
+    type Tx = Transaction<'static, Postgres>;
 
-pub(super) struct Publish {
-    msg: Message,
-    fan_out: FanOut,
-    idempotency: Option<IdempotentWrite>,
-    reply: oneshot::Sender<StoreResult<CreateMessageOutcome>>,
-}
-
-pub(super) struct Record {
-    delivery_id: i64,
-    attempt: Option<Attempt>,
-    update: DeliveryUpdate,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<StoreResult<Option<DateTime<Utc>>>>,
-}
-
-pub(super) enum Op {
-    Publish(Publish),
-    Record(Record),
-}
-
-pub(super) type Queue = mpsc::Sender<Op>;
-
-/// Starts the writer for `store`; it ends when the store is dropped.
-pub(super) fn spawn(store: Weak<PgStore>) -> Queue {
-    let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-    tokio::spawn(run(store, rx));
-    queue
-}
-
-pub(super) async fn publish(
-    queue: &Queue,
-    msg: &Message,
-    fan_out: FanOut,
-    idempotency: Option<IdempotentWrite>,
-) -> StoreResult<CreateMessageOutcome> {
-    let (reply, answer) = oneshot::channel();
-    let stopped = || StoreError::Other(anyhow::anyhow!("the PostgreSQL writer has stopped"));
-    queue
-        .send(Op::Publish(Publish {
-            msg: msg.clone(),
-            fan_out,
-            idempotency,
-            reply,
-        }))
-        .await
-        .map_err(|_| stopped())?;
-    answer.await.map_err(|_| stopped())?
-}
-
-pub(super) async fn record(
-    queue: &Queue,
-    delivery_id: i64,
-    attempt: Option<&Attempt>,
-    update: DeliveryUpdate,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    let (reply, answer) = oneshot::channel();
-    let stopped = || StoreError::Other(anyhow::anyhow!("the PostgreSQL writer has stopped"));
-    queue
-        .send(Op::Record(Record {
-            delivery_id,
-            attempt: attempt.cloned(),
-            update,
-            now,
-            reply,
-        }))
-        .await
-        .map_err(|_| stopped())?;
-    answer.await.map_err(|_| stopped())?
-}
-
-async fn run(store: Weak<PgStore>, mut rx: mpsc::Receiver<Op>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let Some(store) = store.upgrade() else { return };
-        let (mut publishes, mut records) = (Vec::new(), Vec::new());
-        for op in batch.drain(..) {
-            match op {
-                Op::Publish(p) => publishes.push(p),
-                Op::Record(r) => records.push(r),
-            }
-        }
-        match together(&store, &publishes, &records).await {
-            Ok((outcomes, runs)) => {
-                store.health.succeeded();
-                for (p, outcome) in publishes.into_iter().zip(outcomes) {
-                    let _ = p.reply.send(Ok(outcome));
-                }
-                for (r, run) in records.into_iter().zip(runs) {
-                    let _ = r.reply.send(Ok(run));
-                }
-            }
-            // The database is down or full: retrying each write alone would only fail again,
-            // one timeout at a time. Every caller is told at once (503, nothing stored).
-            Err(StoreError::Unavailable(m)) => {
-                store.health.failed(&m);
-                for p in publishes {
-                    let _ = p.reply.send(Err(StoreError::Unavailable(m.clone())));
-                }
-                for r in records {
-                    let _ = r.reply.send(Err(StoreError::Unavailable(m.clone())));
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "a write batch failed; retrying each write alone");
-                for p in publishes {
-                    let result = create(&store, &p.msg, p.fan_out, p.idempotency).await;
-                    let _ = p.reply.send(result);
-                }
-                for r in records {
-                    let result =
-                        record_attempt(&store, r.delivery_id, r.attempt.as_ref(), r.update, r.now)
-                            .await;
-                    let _ = r.reply.send(result);
-                }
-            }
-        }
+    async fn begin(&self) -> StoreResult<Self::Tx> {
+        Ok(self.pool.begin().await?)
     }
-}
 
-type Together = (Vec<CreateMessageOutcome>, Vec<Option<DateTime<Utc>>>);
-
-async fn together(s: &PgStore, batch: &[Publish], records: &[Record]) -> StoreResult<Together> {
-    let mut tx = s.pool.begin().await?;
-    let publishes: Vec<PublishIn> = batch
-        .iter()
-        .map(|p| PublishIn {
-            msg: &p.msg,
-            fan_out: &p.fan_out,
-            idempotency: p.idempotency.as_ref(),
-        })
-        .collect();
-    let (outcomes, queued) = publish_all(&mut tx, &publishes).await?;
-    let records: Vec<RecordIn> = records
-        .iter()
-        .map(|r| RecordIn {
-            delivery_id: r.delivery_id,
-            attempt: r.attempt.as_ref(),
-            update: r.update,
-            now: r.now,
-        })
-        .collect();
-    let runs = record_all(&mut tx, &s.node, &records).await?;
-    tx.commit().await?;
-    if queued > 0 {
-        s.announce_work();
+    async fn commit(&self, tx: Self::Tx) -> StoreResult<()> {
+        Ok(tx.commit().await?)
     }
-    Ok((outcomes, runs))
-}
 
-/// A publish in a batch.
-pub(super) struct PublishIn<'a> {
-    pub msg: &'a Message,
-    pub fan_out: &'a FanOut,
-    pub idempotency: Option<&'a IdempotentWrite>,
-}
+    async fn publish_all(
+        &self,
+        tx: &mut Self::Tx,
+        publishes: &[PublishIn<'_>],
+        _now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<CreateMessageOutcome>, u64)> {
+        publish_all(tx, publishes).await
+    }
 
-/// An attempt record in a batch.
-pub(super) struct RecordIn<'a> {
-    pub delivery_id: i64,
-    pub attempt: Option<&'a Attempt>,
-    pub update: DeliveryUpdate,
-    pub now: DateTime<Utc>,
+    async fn record_all(
+        &self,
+        tx: &mut Self::Tx,
+        records: &[RecordIn<'_>],
+    ) -> StoreResult<Vec<Option<DateTime<Utc>>>> {
+        record_all(tx, &self.node, records).await
+    }
+
+    /// Other nodes hear of the new work (`queue::announce_work_forever`).
+    fn queued(&self) {
+        self.announce_work();
+    }
+
+    fn health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// Stores `batch`'s messages and queues their deliveries on `tx`, inside the caller's

@@ -12,26 +12,12 @@
 use super::messages::{find_idempotent, targets};
 use super::rows::{names_to_json, to_json};
 use crate::domain::*;
+use crate::store::group_commit::{PublishIn, RecordIn};
 use crate::store::rules::EndpointsByApp;
 use crate::store::rules::{status, FailureRuns, KeysInBatch};
 use crate::store::*;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
-
-/// A publish in the batch.
-pub(super) struct PublishIn<'a> {
-    pub msg: &'a Message,
-    pub fan_out: &'a FanOut,
-    pub idempotency: Option<&'a IdempotentWrite>,
-}
-
-/// An attempt record in the batch.
-pub(super) struct RecordIn<'a> {
-    pub delivery_id: i64,
-    pub attempt: Option<&'a Attempt>,
-    pub update: DeliveryUpdate,
-    pub now: DateTime<Utc>,
-}
 
 /// Rows per multi-row statement; far below SQLite's limit of 32,766 bound values.
 const ROWS_PER_STATEMENT: usize = 256;

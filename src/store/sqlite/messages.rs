@@ -1,10 +1,11 @@
 //! Messages, their deliveries and attempts, and idempotency keys.
 
-use super::batch::{publish_all, PublishIn};
+use super::batch::publish_all;
 use super::resources::page_sql;
 use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
+use crate::store::group_commit::PublishIn;
 use crate::store::rules::{self, EndpointsByApp};
 use crate::store::*;
 use sqlx::{Row, SqliteConnection, SqlitePool};

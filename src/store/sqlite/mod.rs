@@ -19,6 +19,7 @@ mod wal;
 mod workspace;
 mod writer;
 
+use super::group_commit::GroupCommit;
 use super::health::WriteHealth;
 use super::*;
 use sqlx::sqlite::{
@@ -34,7 +35,9 @@ pub struct SqliteStore {
     /// This node's id, written into the leases it takes.
     node: String,
     /// Group commit for publishes and attempt records.
-    writer: writer::Writer,
+    writer: GroupCommit,
+    /// What the writer writes through; the writer ends when this is dropped.
+    _batches: Arc<writer::Batches>,
     /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
     health: Arc<WriteHealth>,
     /// Stamps rows and decides what is due ([`StoreOptions::clock`]).
@@ -94,13 +97,15 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let health = Arc::new(WriteHealth::default());
+        let batches = Arc::new(writer::Batches {
+            pool: write.clone(),
+            node: node.to_owned(),
+            health: health.clone(),
+            clock: opts.clock.clone(),
+        });
         Ok(Self {
-            writer: writer::Writer::spawn(
-                write.clone(),
-                node.to_owned(),
-                health.clone(),
-                opts.clock.clone(),
-            ),
+            writer: GroupCommit::spawn(Arc::downgrade(&batches)),
+            _batches: batches,
             write,
             read,
             checkpointer,

@@ -1,0 +1,302 @@
+//! Group commit, for every backend: the hot writes (publishing a message, recording an
+//! attempt) are queued to one writer task per node, which applies whatever has queued up in a
+//! single transaction.
+//!
+//! A commit costs far more than the rows in it (an fsync on SQLite, a WAL flush and a round
+//! trip on PostgreSQL), so a transaction per message caps throughput at the commit rate. Here
+//! concurrent requests share a commit: the writer takes up to [`MAX_BATCH`] queued writes,
+//! the backend applies them with a few multi-row statements ([`BatchWriter`]), the writer
+//! commits once, then answers every caller. Nobody is answered before the commit, so a 202
+//! still means "stored". When only one request is waiting, the batch is that one request:
+//! there is no timer and no added latency.
+//!
+//! Should a statement fail, the batch is rolled back and each write is applied again alone,
+//! in its own transaction through the same statements (a batch of one), so one bad write
+//! fails alone and the others commit. When storage itself fails (a full disk, an I/O error, a
+//! database that is down), there is nothing to retry: every caller in the batch gets
+//! [`StoreError::Unavailable`] (503, nothing stored) and [`WriteHealth`] hears of it. The
+//! next batch tries again, so writes succeed again as soon as storage is back.
+//!
+//! The queue is bounded ([`QUEUE_DEPTH`]): when the database cannot keep up, callers wait
+//! for room instead of piling up in memory.
+
+use super::health::WriteHealth;
+use super::*;
+use async_trait::async_trait;
+use std::sync::Weak;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most writes committed together.
+const MAX_BATCH: usize = 512;
+/// Writes waiting for the writer before callers are held back.
+const QUEUE_DEPTH: usize = 4096;
+
+/// A publish in a batch.
+pub(crate) struct PublishIn<'a> {
+    pub msg: &'a Message,
+    pub fan_out: &'a FanOut,
+    pub idempotency: Option<&'a IdempotentWrite>,
+}
+
+/// An attempt record in a batch.
+pub(crate) struct RecordIn<'a> {
+    pub delivery_id: i64,
+    pub attempt: Option<&'a Attempt>,
+    pub update: DeliveryUpdate,
+    pub now: DateTime<Utc>,
+}
+
+/// What a backend does for the writer: its SQL for a batch, and its transactions.
+#[async_trait]
+pub(crate) trait BatchWriter: Send + Sync + 'static {
+    /// An open transaction on the backend's write connection.
+    type Tx: Send;
+
+    async fn begin(&self) -> StoreResult<Self::Tx>;
+    async fn commit(&self, tx: Self::Tx) -> StoreResult<()>;
+    /// Stores the messages and queues their deliveries; returns each publish's outcome (in
+    /// order) and how many deliveries were queued in all.
+    async fn publish_all(
+        &self,
+        tx: &mut Self::Tx,
+        publishes: &[PublishIn<'_>],
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<CreateMessageOutcome>, u64)>;
+    /// Records the attempts and moves their deliveries on; returns each endpoint's run of
+    /// failures after its attempt (in order).
+    async fn record_all(
+        &self,
+        tx: &mut Self::Tx,
+        records: &[RecordIn<'_>],
+    ) -> StoreResult<Vec<Option<DateTime<Utc>>>>;
+    /// Called after every commit that queued deliveries (PostgreSQL tells the other nodes).
+    fn queued(&self) {}
+    fn health(&self) -> &WriteHealth;
+    fn now(&self) -> DateTime<Utc>;
+}
+
+enum Op {
+    Publish {
+        msg: Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+        reply: oneshot::Sender<StoreResult<CreateMessageOutcome>>,
+    },
+    Record {
+        delivery_id: i64,
+        attempt: Option<Attempt>,
+        update: DeliveryUpdate,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<StoreResult<Option<DateTime<Utc>>>>,
+    },
+}
+
+/// The handle callers queue writes through.
+pub(crate) struct GroupCommit {
+    queue: mpsc::Sender<Op>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task for `backend`; it ends when the backend is dropped.
+    pub fn spawn<W: BatchWriter>(backend: Weak<W>) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(backend, rx));
+        Self { queue }
+    }
+
+    pub async fn publish(
+        &self,
+        msg: &Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+    ) -> StoreResult<CreateMessageOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Publish {
+            msg: msg.clone(),
+            fan_out,
+            idempotency,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub async fn record(
+        &self,
+        delivery_id: i64,
+        attempt: Option<&Attempt>,
+        update: DeliveryUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Record {
+            delivery_id,
+            attempt: attempt.cloned(),
+            update,
+            now,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn send(&self, op: Op) -> StoreResult<()> {
+        self.queue.send(op).await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Other(anyhow::anyhow!("the store's writer has stopped"))
+}
+
+async fn run<W: BatchWriter>(backend: Weak<W>, mut rx: mpsc::Receiver<Op>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let Some(backend) = backend.upgrade() else {
+            return;
+        };
+        apply(&*backend, &mut batch).await;
+    }
+}
+
+/// What one write came to.
+enum Done {
+    Publish(StoreResult<CreateMessageOutcome>),
+    Record(StoreResult<Option<DateTime<Utc>>>),
+}
+
+async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
+    // One time for the whole batch: what it stamps reads as one commit.
+    let now = backend.now();
+    match together(backend, batch, now).await {
+        Ok((done, queued)) => {
+            backend.health().succeeded();
+            if queued > 0 {
+                backend.queued();
+            }
+            answer(batch, done);
+        }
+        // The database is down or full: applying each write alone would only fail again, one
+        // timeout at a time. Every caller is told at once (503, nothing stored).
+        Err(StoreError::Unavailable(m)) => {
+            backend.health().failed(&m);
+            let done = batch.iter().map(|op| unavailable_for(op, &m)).collect();
+            answer(batch, done);
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, writes = batch.len(), "a write batch failed; applying each write alone");
+            let mut done = Vec::with_capacity(batch.len());
+            let mut down: Option<String> = None;
+            for op in batch.iter() {
+                let result = match &down {
+                    // Storage gave out meanwhile: the rest would only wait for it too.
+                    Some(m) => unavailable_for(op, m),
+                    None => alone(backend, op, now).await,
+                };
+                if let Some(m) = down_reason(&result) {
+                    if down.is_none() {
+                        backend.health().failed(&m);
+                    }
+                    down = Some(m);
+                }
+                done.push(result);
+            }
+            answer(batch, done);
+        }
+    }
+}
+
+/// The fast path: the whole batch in one transaction.
+async fn together<W: BatchWriter>(
+    backend: &W,
+    batch: &[Op],
+    now: DateTime<Utc>,
+) -> StoreResult<(Vec<Done>, u64)> {
+    let mut publishes = Vec::new();
+    let mut records = Vec::new();
+    for op in batch {
+        match op {
+            Op::Publish {
+                msg,
+                fan_out,
+                idempotency,
+                ..
+            } => publishes.push(PublishIn {
+                msg,
+                fan_out,
+                idempotency: idempotency.as_ref(),
+            }),
+            Op::Record {
+                delivery_id,
+                attempt,
+                update,
+                now,
+                ..
+            } => records.push(RecordIn {
+                delivery_id: *delivery_id,
+                attempt: attempt.as_ref(),
+                update: *update,
+                now: *now,
+            }),
+        }
+    }
+    let mut tx = backend.begin().await?;
+    let (published, queued) = backend.publish_all(&mut tx, &publishes, now).await?;
+    let recorded = backend.record_all(&mut tx, &records).await?;
+    backend.commit(tx).await?;
+    let (mut published, mut recorded) = (published.into_iter(), recorded.into_iter());
+    let done = batch
+        .iter()
+        .map(|op| match op {
+            Op::Publish { .. } => {
+                Done::Publish(Ok(published.next().expect("one outcome per publish")))
+            }
+            Op::Record { .. } => Done::Record(Ok(recorded.next().expect("one run per record"))),
+        })
+        .collect();
+    Ok((done, queued))
+}
+
+/// The slow path: one write in its own transaction, through the same statements.
+async fn alone<W: BatchWriter>(backend: &W, op: &Op, now: DateTime<Utc>) -> Done {
+    let one = std::slice::from_ref(op);
+    match together(backend, one, now).await {
+        Ok((mut done, queued)) => {
+            if queued > 0 {
+                backend.queued();
+            }
+            done.pop().expect("one result for one write")
+        }
+        Err(e) => match op {
+            Op::Publish { .. } => Done::Publish(Err(e)),
+            Op::Record { .. } => Done::Record(Err(e)),
+        },
+    }
+}
+
+fn down_reason(done: &Done) -> Option<String> {
+    match done {
+        Done::Publish(Err(StoreError::Unavailable(m)))
+        | Done::Record(Err(StoreError::Unavailable(m))) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+fn unavailable_for(op: &Op, m: &str) -> Done {
+    match op {
+        Op::Publish { .. } => Done::Publish(Err(StoreError::Unavailable(m.to_owned()))),
+        Op::Record { .. } => Done::Record(Err(StoreError::Unavailable(m.to_owned()))),
+    }
+}
+
+/// Answers every caller of a batch, in order.
+fn answer(batch: &mut Vec<Op>, done: Vec<Done>) {
+    for (op, result) in batch.drain(..).zip(done) {
+        // A caller that gave up (its request was dropped) does not mind.
+        let _ = match (op, result) {
+            (Op::Publish { reply, .. }, Done::Publish(r)) => reply.send(r).map_err(drop),
+            (Op::Record { reply, .. }, Done::Record(r)) => reply.send(r).map_err(drop),
+            _ => unreachable!("results are made in the order of the batch"),
+        };
+    }
+}

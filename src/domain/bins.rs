@@ -50,7 +50,7 @@ impl BinId {
     }
 
     /// For values read back from our own database.
-    pub fn from_trusted(s: String) -> Self {
+    pub(crate) fn from_trusted(s: String) -> Self {
         Self(s)
     }
 

@@ -32,7 +32,7 @@ macro_rules! prefixed_id {
             }
 
             /// For values read back from our own database, which only ever holds valid ids.
-            pub fn from_trusted(s: String) -> Self {
+            pub(crate) fn from_trusted(s: String) -> Self {
                 Self(s)
             }
 

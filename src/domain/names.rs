@@ -40,7 +40,7 @@ macro_rules! name_type {
             }
 
             /// For values read back from our own database.
-            pub fn from_trusted(s: String) -> Self {
+            pub(crate) fn from_trusted(s: String) -> Self {
                 Self(s)
             }
 

@@ -46,7 +46,7 @@ impl EndpointUrl {
     }
 
     /// For values read back from our own database.
-    pub fn from_trusted(s: &str) -> Option<Self> {
+    pub(crate) fn from_trusted(s: &str) -> Option<Self> {
         url::Url::parse(s).ok().map(Self)
     }
 

@@ -52,7 +52,7 @@ macro_rules! slack_id {
             }
 
             /// For values read back from our own database.
-            pub fn from_trusted(s: String) -> Self {
+            pub(crate) fn from_trusted(s: String) -> Self {
                 Self(s)
             }
 
@@ -114,7 +114,7 @@ impl SlackChannelName {
         }
     }
 
-    pub fn from_trusted(s: String) -> Self {
+    pub(crate) fn from_trusted(s: String) -> Self {
         Self(s)
     }
 
@@ -264,7 +264,7 @@ impl PosterKind {
         }
     }
 
-    pub fn from_trusted(s: &str) -> Self {
+    pub(crate) fn from_trusted(s: &str) -> Self {
         match s {
             "app" => Self::App,
             "bot" => Self::Bot,
@@ -291,7 +291,7 @@ impl TriggerWhen {
         }
     }
 
-    pub fn from_trusted(s: &str) -> Self {
+    pub(crate) fn from_trusted(s: &str) -> Self {
         if s == "starts_with" {
             Self::StartsWith
         } else {
@@ -324,7 +324,7 @@ impl OutgoingContentType {
         }
     }
 
-    pub fn from_trusted(s: &str) -> Self {
+    pub(crate) fn from_trusted(s: &str) -> Self {
         if s == "json" {
             Self::Json
         } else {
@@ -350,7 +350,7 @@ impl TriggerWord {
         }
     }
 
-    pub fn from_trusted(s: String) -> Self {
+    pub(crate) fn from_trusted(s: String) -> Self {
         Self(s)
     }
 

@@ -218,7 +218,17 @@ pub enum DeliveryUpdate {
 }
 
 #[async_trait]
-pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync + 'static {
+pub trait Store:
+    AppStore
+    + MessageStore
+    + QueueStore
+    + WorkspaceStore
+    + SecurityStore
+    + bins::BinStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Whether the database answers (health checks).
     async fn ping(&self) -> StoreResult<()>;
     /// Whether this node's writes have been succeeding ([`health`]).
@@ -229,32 +239,6 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
     /// Ends background work and closes every connection cleanly (graceful shutdown); on
     /// SQLite this also empties the write-ahead log.
     async fn close(&self);
-
-    // Applications.
-    async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application>;
-    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>>;
-    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>>;
-    async fn update_app(&self, id: &AppId, fields: ApplicationFields) -> StoreResult<Application>;
-    async fn delete_app(&self, id: &AppId) -> StoreResult<()>;
-
-    // Event types.
-    async fn create_event_type(
-        &self,
-        name: &EventTypeName,
-        fields: EventTypeFields,
-    ) -> StoreResult<EventType>;
-    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>>;
-    async fn list_event_types(
-        &self,
-        page: &PageRequest,
-        include_archived: bool,
-    ) -> StoreResult<Vec<EventType>>;
-    async fn update_event_type(
-        &self,
-        name: &EventTypeName,
-        fields: EventTypeFields,
-    ) -> StoreResult<EventType>;
-    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()>;
 
     // Endpoints.
     async fn create_endpoint(
@@ -297,7 +281,6 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         disabled: bool,
     ) -> StoreResult<()>;
 
-    // Messages.
     /// Stores the message and queues its deliveries in one transaction; with an idempotency
     /// key, the response is kept in that same transaction, so a repeated request gets the
     /// first answer even if the server died right after committing.
@@ -307,6 +290,78 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         fan_out: FanOut,
         idempotency: Option<IdempotentWrite>,
     ) -> StoreResult<CreateMessageOutcome>;
+
+    // Idempotency for requests other than message creation.
+    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>>;
+    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()>;
+    /// Takes the key atomically (a pending row), unless a request holds it or its response is
+    /// kept; so concurrent requests with one key do the work once.
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim>;
+    /// Gives back a claimed key whose work failed (or whose answer must not be kept).
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()>;
+
+    /// Records an attempt and moves its delivery on, in one transaction. Also keeps the
+    /// endpoint's run of failures: returns since when it has been failing without a success
+    /// (`None` after a success or when nothing was attempted).
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: Option<&Attempt>,
+        update: DeliveryUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Calls `on_work` whenever another node may have queued work (a message, a resend, a
+    /// recovery, a deferral), so an idle dispatcher wakes at once instead of at its next poll.
+    /// Also calls it after a lost connection is restored, since news may have been missed.
+    /// Returns once watching has started; it goes on in the background until the store is
+    /// dropped. Where one node owns the database (SQLite) this does nothing: the in-process
+    /// waker already hears of all work.
+    async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()>;
+
+    // Live streams (`crate::live`).
+    /// Tells the other nodes that a live topic (a channel, a bin) has news, after the commit
+    /// that made it. Where one node owns the database (SQLite) this does nothing.
+    async fn announce_live(&self, topic: &str) -> StoreResult<()>;
+    /// Calls `on_topic` with every topic another node announces, and with `None` when
+    /// announcements may have been missed (a lost connection). Returns once watching has
+    /// started. On SQLite this does nothing.
+    async fn watch_live(&self, on_topic: OnLiveTopic) -> StoreResult<()>;
+}
+
+/// Applications and the event catalog.
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application>;
+    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>>;
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>>;
+    async fn update_app(&self, id: &AppId, fields: ApplicationFields) -> StoreResult<Application>;
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()>;
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType>;
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>>;
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>>;
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: EventTypeFields,
+    ) -> StoreResult<EventType>;
+    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()>;
+    /// The id of one of Kanca's own applications (created on first use), hidden from the
+    /// application routes.
+    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId>;
+}
+
+/// Messages and their attempts, as the API lists them. Creating a message goes through
+/// [`Store::create_message`] (group commit).
+#[async_trait]
+pub trait MessageStore: Send + Sync {
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>>;
     /// The message with this `eventId` (unique per application, as in Svix).
     async fn get_message_by_event_id(
@@ -334,8 +389,6 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         msg: &MessageId,
         page: &PageRequest,
     ) -> StoreResult<Vec<MessageDestination>>;
-
-    // Attempts.
     async fn list_attempts(
         &self,
         app: &AppId,
@@ -348,17 +401,12 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         msg: &MessageId,
         id: &AttemptId,
     ) -> StoreResult<Option<Attempt>>;
+}
 
-    // Idempotency for requests other than message creation.
-    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>>;
-    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()>;
-    /// Takes the key atomically (a pending row), unless a request holds it or its response is
-    /// kept; so concurrent requests with one key do the work once.
-    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim>;
-    /// Gives back a claimed key whose work failed (or whose answer must not be kept).
-    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()>;
-
-    // The delivery queue.
+/// The delivery queue: claims with leases, deferrals, resends and recovery. Recording an
+/// attempt goes through [`Store::record_attempt`] (group commit).
+#[async_trait]
+pub trait QueueStore: Send + Sync {
     /// Claims up to `limit` deliveries that are due (or whose lease has run out), leasing them
     /// for `lease` so no other worker takes them meanwhile.
     async fn claim_due(
@@ -369,16 +417,6 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// When the earliest pending delivery falls due, so the dispatcher can sleep until then.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Records an attempt and moves its delivery on, in one transaction. Also keeps the
-    /// endpoint's run of failures: returns since when it has been failing without a success
-    /// (`None` after a success or when nothing was attempted).
-    async fn record_attempt(
-        &self,
-        delivery_id: i64,
-        attempt: Option<&Attempt>,
-        update: DeliveryUpdate,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>>;
     /// Puts claimed deliveries back in the queue without an attempt (the endpoint is over its
     /// throttle rate or in-flight cap), each due at its time; `reserved` marks a slot the
     /// throttle has already granted.
@@ -392,9 +430,6 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
     /// Drops the payloads of messages whose retention period has passed (at most `limit`);
     /// the messages and their attempts stay. Returns how many were cleared.
     async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
-    /// The id of one of Kanca's own applications (created on first use), hidden from the
-    /// application routes.
-    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId>;
     /// Puts every delivery that a previous run of this node (same node id) left mid-send back
     /// in the queue, so a restart resends them at once instead of after their lease. On
     /// SQLite, where one node owns the database, that is every leased delivery.
@@ -416,22 +451,6 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<u64>;
-    /// Calls `on_work` whenever another node may have queued work (a message, a resend, a
-    /// recovery, a deferral), so an idle dispatcher wakes at once instead of at its next poll.
-    /// Also calls it after a lost connection is restored, since news may have been missed.
-    /// Returns once watching has started; it goes on in the background until the store is
-    /// dropped. Where one node owns the database (SQLite) this does nothing: the in-process
-    /// waker already hears of all work.
-    async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()>;
-
-    // Live streams (`crate::live`).
-    /// Tells the other nodes that a live topic (a channel, a bin) has news, after the commit
-    /// that made it. Where one node owns the database (SQLite) this does nothing.
-    async fn announce_live(&self, topic: &str) -> StoreResult<()>;
-    /// Calls `on_topic` with every topic another node announces, and with `None` when
-    /// announcements may have been missed (a lost connection). Returns once watching has
-    /// started. On SQLite this does nothing.
-    async fn watch_live(&self, on_topic: OnLiveTopic) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -12,6 +12,7 @@ use super::PgStore;
 use crate::domain::*;
 use crate::store::group_commit::PublishIn;
 use crate::store::*;
+use async_trait::async_trait;
 use sqlx::{PgConnection, Row};
 
 /// How long a response is replayed for its idempotency key (Svix: 24 hours).
@@ -73,129 +74,6 @@ pub(super) fn stored_response(row: &sqlx::postgres::PgRow) -> StoredResponse {
         status: row.get::<i16, _>("status") as u16,
         body: row.get("body"),
     }
-}
-
-pub(super) async fn get(s: &PgStore, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
-    let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND id = $2")
-        .bind(app.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&s.pool)
-        .await?;
-    Ok(row.as_ref().map(rows::message))
-}
-
-pub(super) async fn list(
-    s: &PgStore,
-    app: &AppId,
-    page: &PageRequest,
-    filter: &MessageFilter,
-) -> StoreResult<Vec<Message>> {
-    let (cmp, dir) = page_sql(page);
-    let types: Option<Vec<&str>> = filter
-        .event_types
-        .as_ref()
-        .map(|t| t.iter().map(|n| n.as_str()).collect());
-    // `channels` is JSON text written by Kanca (names from a safe alphabet), so the cast to
-    // JSONB cannot fail; NULL channels match no channel filter, as on SQLite.
-    let sql = format!(
-        "SELECT * FROM message m
-         WHERE app_id = $1 AND ($2::text IS NULL OR id {cmp} $2)
-           AND ($3::text[] IS NULL OR event_type = ANY($3))
-           AND ($4::text IS NULL OR m.channels::jsonb @> jsonb_build_array($4::text))
-           AND ($5::bigint IS NULL OR created_at < $5)
-           AND ($6::bigint IS NULL OR created_at > $6)
-         ORDER BY id {dir} LIMIT $7"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(types)
-        .bind(filter.channel.as_ref().map(|c| c.as_str()))
-        .bind(filter.before.map(to_ms))
-        .bind(filter.after.map(to_ms))
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows.iter().map(rows::message).collect())
-}
-
-pub(super) async fn destinations(
-    s: &PgStore,
-    app: &AppId,
-    msg: &MessageId,
-    page: &PageRequest,
-) -> StoreResult<Vec<MessageDestination>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, e.*
-         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
-         WHERE d.app_id = $1 AND d.msg_id = $2 AND ($3::text IS NULL OR e.id {cmp} $3)
-         ORDER BY e.id {dir} LIMIT $4"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(msg.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let status = DeliveryStatus::from_i64(small(row, "d_status"));
-            MessageDestination {
-                endpoint: rows::endpoint(row),
-                status,
-                next_attempt_at: match status {
-                    DeliveryStatus::Pending | DeliveryStatus::Sending => {
-                        row.get::<Option<i64>, _>("d_next").map(from_ms)
-                    }
-                    _ => None,
-                },
-            }
-        })
-        .collect())
-}
-
-pub(super) async fn list_attempts(
-    s: &PgStore,
-    app: &AppId,
-    filter: &AttemptFilter,
-    page: &PageRequest,
-) -> StoreResult<Vec<Attempt>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT * FROM attempt
-         WHERE app_id = $1 AND ($2::text IS NULL OR msg_id = $2)
-           AND ($3::text IS NULL OR endpoint_id = $3)
-           AND ($4::smallint IS NULL OR status = $4) AND ($5::text IS NULL OR id {cmp} $5)
-         ORDER BY id {dir} LIMIT $6"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(filter.msg_id.as_ref().map(|m| m.as_str()))
-        .bind(filter.endpoint_id.as_ref().map(|e| e.as_str()))
-        .bind(filter.status.map(|st| st as i16))
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows.iter().map(rows::attempt).collect())
-}
-
-pub(super) async fn get_attempt(
-    s: &PgStore,
-    app: &AppId,
-    msg: &MessageId,
-    id: &AttemptId,
-) -> StoreResult<Option<Attempt>> {
-    let row = sqlx::query("SELECT * FROM attempt WHERE app_id = $1 AND msg_id = $2 AND id = $3")
-        .bind(app.as_str())
-        .bind(msg.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&s.pool)
-        .await?;
-    Ok(row.as_ref().map(rows::attempt))
 }
 
 pub(super) async fn get_idempotent(
@@ -270,54 +148,46 @@ pub(super) async fn put_idempotent(s: &PgStore, w: &IdempotentWrite) -> StoreRes
     Ok(())
 }
 
-pub(super) async fn clear_expired_payloads(
-    s: &PgStore,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> StoreResult<u64> {
-    // SKIP LOCKED: every node runs the sweep; each takes a different batch instead of queueing
-    // behind the others' row locks.
-    let done = sqlx::query(
-        "UPDATE message SET payload = NULL
-         WHERE id IN (SELECT id FROM message WHERE payload IS NOT NULL AND payload_expires_at <= $1
-                      LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    )
-    .bind(to_ms(now))
-    .bind(i64::from(limit))
-    .execute(&s.pool)
-    .await?;
-    Ok(done.rows_affected())
-}
+#[async_trait]
+impl MessageStore for PgStore {
+    async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND id = $2")
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::message))
+    }
 
-pub(super) async fn get_by_event_id(
-    s: &PgStore,
-    app: &AppId,
-    event_id: &str,
-) -> StoreResult<Option<Message>> {
-    let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND event_id = $2")
-        .bind(app.as_str())
-        .bind(event_id)
-        .fetch_optional(&s.pool)
-        .await?;
-    Ok(row.as_ref().map(rows::message))
-}
+    async fn get_message_by_event_id(
+        &self,
+        app: &AppId,
+        event_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND event_id = $2")
+            .bind(app.as_str())
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::message))
+    }
 
-/// The messages queued for one endpoint, with where each stands for it; paged by message id.
-pub(super) async fn endpoint_messages(
-    s: &PgStore,
-    app: &AppId,
-    endpoint: &EndpointId,
-    page: &PageRequest,
-    filter: &EndpointMessageFilter,
-) -> StoreResult<Vec<EndpointMessage>> {
-    let (cmp, dir) = page_sql(page);
-    let f = &filter.messages;
-    let types: Option<Vec<&str>> = f
-        .event_types
-        .as_ref()
-        .map(|t| t.iter().map(|n| n.as_str()).collect());
-    let sql = format!(
-        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, m.*
+    /// The messages queued for one endpoint, with where each stands for it; paged by message id.
+    async fn endpoint_messages(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        page: &PageRequest,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<EndpointMessage>> {
+        let (cmp, dir) = page_sql(page);
+        let f = &filter.messages;
+        let types: Option<Vec<&str>> = f
+            .event_types
+            .as_ref()
+            .map(|t| t.iter().map(|n| n.as_str()).collect());
+        let sql = format!(
+            "SELECT d.status AS d_status, d.next_attempt_at AS d_next, m.*
          FROM delivery d JOIN message m ON m.id = d.msg_id
          WHERE d.app_id = $1 AND d.endpoint_id = $2 AND ($3::text IS NULL OR m.id {cmp} $3)
            AND ($4::text[] IS NULL OR m.event_type = ANY($4))
@@ -326,31 +196,147 @@ pub(super) async fn endpoint_messages(
            AND ($7::bigint IS NULL OR m.created_at > $7)
            AND ($8::smallint IS NULL OR d.status = $8)
          ORDER BY m.id {dir} LIMIT $9"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(endpoint.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(types)
-        .bind(f.channel.as_ref().map(|c| c.as_str()))
-        .bind(f.before.map(to_ms))
-        .bind(f.after.map(to_ms))
-        .bind(filter.status.map(|s| s as i16))
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let status = DeliveryStatus::from_i64(small(row, "d_status"));
-            EndpointMessage {
-                message: rows::message(row),
-                status,
-                next_attempt_at: status
-                    .is_open()
-                    .then(|| row.get::<Option<i64>, _>("d_next").map(from_ms))
-                    .flatten(),
-            }
-        })
-        .collect())
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(endpoint.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(types)
+            .bind(f.channel.as_ref().map(|c| c.as_str()))
+            .bind(f.before.map(to_ms))
+            .bind(f.after.map(to_ms))
+            .bind(filter.status.map(|s| s as i16))
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let status = DeliveryStatus::from_i64(small(row, "d_status"));
+                EndpointMessage {
+                    message: rows::message(row),
+                    status,
+                    next_attempt_at: status
+                        .is_open()
+                        .then(|| row.get::<Option<i64>, _>("d_next").map(from_ms))
+                        .flatten(),
+                }
+            })
+            .collect())
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        page: &PageRequest,
+        filter: &MessageFilter,
+    ) -> StoreResult<Vec<Message>> {
+        let (cmp, dir) = page_sql(page);
+        let types: Option<Vec<&str>> = filter
+            .event_types
+            .as_ref()
+            .map(|t| t.iter().map(|n| n.as_str()).collect());
+        // `channels` is JSON text written by Kanca (names from a safe alphabet), so the cast to
+        // JSONB cannot fail; NULL channels match no channel filter, as on SQLite.
+        let sql = format!(
+            "SELECT * FROM message m
+         WHERE app_id = $1 AND ($2::text IS NULL OR id {cmp} $2)
+           AND ($3::text[] IS NULL OR event_type = ANY($3))
+           AND ($4::text IS NULL OR m.channels::jsonb @> jsonb_build_array($4::text))
+           AND ($5::bigint IS NULL OR created_at < $5)
+           AND ($6::bigint IS NULL OR created_at > $6)
+         ORDER BY id {dir} LIMIT $7"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(types)
+            .bind(filter.channel.as_ref().map(|c| c.as_str()))
+            .bind(filter.before.map(to_ms))
+            .bind(filter.after.map(to_ms))
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rows::message).collect())
+    }
+
+    async fn message_destinations(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT d.status AS d_status, d.next_attempt_at AS d_next, e.*
+         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
+         WHERE d.app_id = $1 AND d.msg_id = $2 AND ($3::text IS NULL OR e.id {cmp} $3)
+         ORDER BY e.id {dir} LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(msg.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let status = DeliveryStatus::from_i64(small(row, "d_status"));
+                MessageDestination {
+                    endpoint: rows::endpoint(row),
+                    status,
+                    next_attempt_at: match status {
+                        DeliveryStatus::Pending | DeliveryStatus::Sending => {
+                            row.get::<Option<i64>, _>("d_next").map(from_ms)
+                        }
+                        _ => None,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Attempt>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM attempt
+         WHERE app_id = $1 AND ($2::text IS NULL OR msg_id = $2)
+           AND ($3::text IS NULL OR endpoint_id = $3)
+           AND ($4::smallint IS NULL OR status = $4) AND ($5::text IS NULL OR id {cmp} $5)
+         ORDER BY id {dir} LIMIT $6"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(filter.msg_id.as_ref().map(|m| m.as_str()))
+            .bind(filter.endpoint_id.as_ref().map(|e| e.as_str()))
+            .bind(filter.status.map(|st| st as i16))
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rows::attempt).collect())
+    }
+
+    async fn get_attempt(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>> {
+        let row =
+            sqlx::query("SELECT * FROM attempt WHERE app_id = $1 AND msg_id = $2 AND id = $3")
+                .bind(app.as_str())
+                .bind(msg.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.as_ref().map(rows::attempt))
+    }
 }

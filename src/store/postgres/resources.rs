@@ -6,7 +6,8 @@
 use super::rows::{self, to_json};
 use super::{conflict_or, PgStore};
 use crate::domain::*;
-use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
+use crate::store::{to_ms, AppStore, PageRequest, StoreError, StoreResult};
+use async_trait::async_trait;
 
 /// `(comparison, ORDER BY direction)` for a keyset page.
 pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
@@ -17,19 +18,21 @@ pub(super) fn page_sql(page: &PageRequest) -> (&'static str, &'static str) {
     }
 }
 
-pub(super) async fn create_app(s: &PgStore, f: ApplicationFields) -> StoreResult<Application> {
-    // Milliseconds, as stored: what is returned now equals what is read back later.
-    let now = s.clock.now();
-    let app = Application {
-        id: AppId::generate(),
-        uid: f.uid,
-        name: f.name,
-        throttle_rate: f.throttle_rate,
-        metadata: f.metadata,
-        created_at: now,
-        updated_at: now,
-    };
-    sqlx::query(
+#[async_trait]
+impl AppStore for PgStore {
+    async fn create_app(&self, f: ApplicationFields) -> StoreResult<Application> {
+        // Milliseconds, as stored: what is returned now equals what is read back later.
+        let now = self.clock.now();
+        let app = Application {
+            id: AppId::generate(),
+            uid: f.uid,
+            name: f.name,
+            throttle_rate: f.throttle_rate,
+            metadata: f.metadata,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(
         "INSERT INTO application (id, uid, name, throttle_rate, metadata, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
@@ -39,180 +42,176 @@ pub(super) async fn create_app(s: &PgStore, f: ApplicationFields) -> StoreResult
     .bind(app.throttle_rate.map(i32::from))
     .bind(to_json(&app.metadata))
     .bind(to_ms(now))
-    .execute(&s.pool)
+    .execute(&self.pool)
     .await
     .map_err(|e| conflict_or(e, "an application with this uid already exists"))?;
-    Ok(app)
-}
+        Ok(app)
+    }
 
-pub(super) async fn get_app(s: &PgStore, key: &IdOrUid) -> StoreResult<Option<Application>> {
-    let row = sqlx::query("SELECT * FROM application WHERE (id = $1 OR uid = $1) AND NOT internal")
-        .bind(key.as_str())
-        .fetch_optional(&s.pool)
-        .await?;
-    Ok(row.as_ref().map(rows::app))
-}
+    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>> {
+        let row =
+            sqlx::query("SELECT * FROM application WHERE (id = $1 OR uid = $1) AND NOT internal")
+                .bind(key.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.as_ref().map(rows::app))
+    }
 
-pub(super) async fn list_apps(s: &PgStore, page: &PageRequest) -> StoreResult<Vec<Application>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT * FROM application WHERE NOT internal AND ($1::text IS NULL OR id {cmp} $1)
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM application WHERE NOT internal AND ($1::text IS NULL OR id {cmp} $1)
          ORDER BY id {dir} LIMIT $2"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows.iter().map(rows::app).collect())
-}
+        );
+        let rows = sqlx::query(&sql)
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rows::app).collect())
+    }
 
-pub(super) async fn update_app(
-    s: &PgStore,
-    id: &AppId,
-    f: ApplicationFields,
-) -> StoreResult<Application> {
-    let row = sqlx::query(
-        "UPDATE application SET uid = $1, name = $2, throttle_rate = $3, metadata = $4,
+    async fn update_app(&self, id: &AppId, f: ApplicationFields) -> StoreResult<Application> {
+        let row = sqlx::query(
+            "UPDATE application SET uid = $1, name = $2, throttle_rate = $3, metadata = $4,
                 updated_at = $5
          WHERE id = $6 RETURNING *",
-    )
-    .bind(f.uid.as_ref().map(|u| u.as_str()))
-    .bind(&f.name)
-    .bind(f.throttle_rate.map(i32::from))
-    .bind(to_json(&f.metadata))
-    .bind(to_ms(s.clock.now()))
-    .bind(id.as_str())
-    .fetch_optional(&s.pool)
-    .await
-    .map_err(|e| conflict_or(e, "an application with this uid already exists"))?;
-    row.as_ref().map(rows::app).ok_or(StoreError::NotFound)
-}
-
-pub(super) async fn delete_app(s: &PgStore, id: &AppId) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM application WHERE id = $1")
+        )
+        .bind(f.uid.as_ref().map(|u| u.as_str()))
+        .bind(&f.name)
+        .bind(f.throttle_rate.map(i32::from))
+        .bind(to_json(&f.metadata))
+        .bind(to_ms(self.clock.now()))
         .bind(id.as_str())
-        .execute(&s.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "an application with this uid already exists"))?;
+        row.as_ref().map(rows::app).ok_or(StoreError::NotFound)
     }
-    Ok(())
-}
 
-pub(super) async fn create_event_type(
-    s: &PgStore,
-    name: &EventTypeName,
-    f: EventTypeFields,
-) -> StoreResult<EventType> {
-    let now = to_ms(s.clock.now());
-    let row = sqlx::query(
-        "INSERT INTO event_type (name, description, archived, deprecated, schemas, group_name,
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM application WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        f: EventTypeFields,
+    ) -> StoreResult<EventType> {
+        let now = to_ms(self.clock.now());
+        let row = sqlx::query(
+            "INSERT INTO event_type (name, description, archived, deprecated, schemas, group_name,
                                  feature_flags, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
-    )
-    .bind(name.as_str())
-    .bind(&f.description)
-    .bind(f.archived)
-    .bind(f.deprecated)
-    .bind(f.schemas.as_ref().map(to_json))
-    .bind(&f.group_name)
-    .bind(f.feature_flags.as_ref().map(to_json))
-    .bind(now)
-    .fetch_one(&s.pool)
-    .await
-    .map_err(|e| conflict_or(e, "an event type with this name already exists"))?;
-    Ok(rows::event_type(&row))
-}
-
-pub(super) async fn get_event_type(
-    s: &PgStore,
-    name: &EventTypeName,
-) -> StoreResult<Option<EventType>> {
-    let row = sqlx::query("SELECT * FROM event_type WHERE name = $1")
+        )
         .bind(name.as_str())
-        .fetch_optional(&s.pool)
-        .await?;
-    Ok(row.as_ref().map(rows::event_type))
-}
+        .bind(&f.description)
+        .bind(f.archived)
+        .bind(f.deprecated)
+        .bind(f.schemas.as_ref().map(to_json))
+        .bind(&f.group_name)
+        .bind(f.feature_flags.as_ref().map(to_json))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "an event type with this name already exists"))?;
+        Ok(rows::event_type(&row))
+    }
 
-pub(super) async fn list_event_types(
-    s: &PgStore,
-    page: &PageRequest,
-    include_archived: bool,
-) -> StoreResult<Vec<EventType>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT * FROM event_type
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>> {
+        let row = sqlx::query("SELECT * FROM event_type WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::event_type))
+    }
+
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM event_type
          WHERE ($1::text IS NULL OR name {cmp} $1) AND ($2 OR NOT archived)
          ORDER BY name {dir} LIMIT $3"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(page.iterator.as_deref())
-        .bind(include_archived)
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows.iter().map(rows::event_type).collect())
-}
+        );
+        let rows = sqlx::query(&sql)
+            .bind(page.iterator.as_deref())
+            .bind(include_archived)
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rows::event_type).collect())
+    }
 
-pub(super) async fn update_event_type(
-    s: &PgStore,
-    name: &EventTypeName,
-    f: EventTypeFields,
-) -> StoreResult<EventType> {
-    let row = sqlx::query(
-        "UPDATE event_type SET description = $1, archived = $2, deprecated = $3, schemas = $4,
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        f: EventTypeFields,
+    ) -> StoreResult<EventType> {
+        let row = sqlx::query(
+            "UPDATE event_type SET description = $1, archived = $2, deprecated = $3, schemas = $4,
                 group_name = $5, feature_flags = $6, updated_at = $7
          WHERE name = $8 RETURNING *",
-    )
-    .bind(&f.description)
-    .bind(f.archived)
-    .bind(f.deprecated)
-    .bind(f.schemas.as_ref().map(to_json))
-    .bind(&f.group_name)
-    .bind(f.feature_flags.as_ref().map(to_json))
-    .bind(to_ms(s.clock.now()))
-    .bind(name.as_str())
-    .fetch_optional(&s.pool)
-    .await?;
-    row.as_ref()
-        .map(rows::event_type)
-        .ok_or(StoreError::NotFound)
-}
-
-pub(super) async fn delete_event_type(s: &PgStore, name: &EventTypeName) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM event_type WHERE name = $1")
+        )
+        .bind(&f.description)
+        .bind(f.archived)
+        .bind(f.deprecated)
+        .bind(f.schemas.as_ref().map(to_json))
+        .bind(&f.group_name)
+        .bind(f.feature_flags.as_ref().map(to_json))
+        .bind(to_ms(self.clock.now()))
         .bind(name.as_str())
-        .execute(&s.pool)
+        .fetch_optional(&self.pool)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        row.as_ref()
+            .map(rows::event_type)
+            .ok_or(StoreError::NotFound)
     }
-    Ok(())
-}
 
-pub(super) async fn ensure_internal_app(s: &PgStore, uid: &Uid, name: &str) -> StoreResult<AppId> {
-    let now = to_ms(s.clock.now());
-    // Insert-or-ignore then read, so nodes starting together agree on one application: a
-    // second insert waits on the unique index until the first commits, then does nothing,
-    // and the read (a fresh snapshot under READ COMMITTED) sees the winner's row.
-    sqlx::query(
-        "INSERT INTO application (id, uid, name, internal, created_at, updated_at)
+    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM event_type WHERE name = $1")
+            .bind(name.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId> {
+        let now = to_ms(self.clock.now());
+        // Insert-or-ignore then read, so nodes starting together agree on one application: a
+        // second insert waits on the unique index until the first commits, then does nothing,
+        // and the read (a fresh snapshot under READ COMMITTED) sees the winner's row.
+        sqlx::query(
+            "INSERT INTO application (id, uid, name, internal, created_at, updated_at)
          VALUES ($1, $2, $3, TRUE, $4, $4) ON CONFLICT (uid) DO NOTHING",
-    )
-    .bind(AppId::generate().as_str())
-    .bind(uid.as_str())
-    .bind(name)
-    .bind(now)
-    .execute(&s.pool)
-    .await?;
-    let id: String = sqlx::query_scalar("SELECT id FROM application WHERE uid = $1 AND internal")
+        )
+        .bind(AppId::generate().as_str())
         .bind(uid.as_str())
-        .fetch_optional(&s.pool)
-        .await?
-        .ok_or_else(|| {
-            StoreError::Conflict(format!("the uid `{uid}` is taken by a user application"))
-        })?;
-    Ok(AppId::from_trusted(id))
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let id: String =
+            sqlx::query_scalar("SELECT id FROM application WHERE uid = $1 AND internal")
+                .bind(uid.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!("the uid `{uid}` is taken by a user application"))
+                })?;
+        Ok(AppId::from_trusted(id))
+    }
 }

@@ -8,6 +8,7 @@ use crate::domain::*;
 use crate::store::group_commit::PublishIn;
 use crate::store::rules::{self, EndpointsByApp};
 use crate::store::*;
+use async_trait::async_trait;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 /// How long a response is replayed for its idempotency key (Svix: 24 hours).
@@ -57,130 +58,6 @@ pub(super) async fn create_in(
     outcomes
         .pop()
         .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a publish had no outcome")))
-}
-
-pub(super) async fn get(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &MessageId,
-) -> StoreResult<Option<Message>> {
-    let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND id = ?")
-        .bind(app.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&s.read)
-        .await?;
-    Ok(row.as_ref().map(rows::message))
-}
-
-pub(super) async fn list(
-    s: &SqliteStore,
-    app: &AppId,
-    page: &PageRequest,
-    filter: &MessageFilter,
-) -> StoreResult<Vec<Message>> {
-    let (cmp, dir) = page_sql(page);
-    let types = filter
-        .event_types
-        .as_ref()
-        .map(|t| to_json(&t.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
-    let sql = format!(
-        "SELECT * FROM message m
-         WHERE app_id = ?1 AND (?2 IS NULL OR id {cmp} ?2)
-           AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
-           AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?4))
-           AND (?5 IS NULL OR created_at < ?5)
-           AND (?6 IS NULL OR created_at > ?6)
-         ORDER BY id {dir} LIMIT ?7"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(types)
-        .bind(filter.channel.as_ref().map(|c| c.as_str()))
-        .bind(filter.before.map(to_ms))
-        .bind(filter.after.map(to_ms))
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.read)
-        .await?;
-    Ok(rows.iter().map(rows::message).collect())
-}
-
-pub(super) async fn destinations(
-    s: &SqliteStore,
-    app: &AppId,
-    msg: &MessageId,
-    page: &PageRequest,
-) -> StoreResult<Vec<MessageDestination>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, e.*
-         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
-         WHERE d.app_id = ?1 AND d.msg_id = ?2 AND (?3 IS NULL OR e.id {cmp} ?3)
-         ORDER BY e.id {dir} LIMIT ?4"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(msg.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.read)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let status = DeliveryStatus::from_i64(row.get("d_status"));
-            MessageDestination {
-                endpoint: rows::endpoint(row),
-                status,
-                next_attempt_at: match status {
-                    DeliveryStatus::Pending | DeliveryStatus::Sending => {
-                        row.get::<Option<i64>, _>("d_next").map(from_ms)
-                    }
-                    _ => None,
-                },
-            }
-        })
-        .collect())
-}
-
-pub(super) async fn list_attempts(
-    s: &SqliteStore,
-    app: &AppId,
-    filter: &AttemptFilter,
-    page: &PageRequest,
-) -> StoreResult<Vec<Attempt>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT * FROM attempt
-         WHERE app_id = ?1 AND (?2 IS NULL OR msg_id = ?2) AND (?3 IS NULL OR endpoint_id = ?3)
-           AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id {cmp} ?5)
-         ORDER BY id {dir} LIMIT ?6"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(filter.msg_id.as_ref().map(|m| m.as_str()))
-        .bind(filter.endpoint_id.as_ref().map(|e| e.as_str()))
-        .bind(filter.status.map(|st| st as i64))
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.read)
-        .await?;
-    Ok(rows.iter().map(rows::attempt).collect())
-}
-
-pub(super) async fn get_attempt(
-    s: &SqliteStore,
-    app: &AppId,
-    msg: &MessageId,
-    id: &AttemptId,
-) -> StoreResult<Option<Attempt>> {
-    let row = sqlx::query("SELECT * FROM attempt WHERE app_id = ? AND msg_id = ? AND id = ?")
-        .bind(app.as_str())
-        .bind(msg.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&s.read)
-        .await?;
-    Ok(row.as_ref().map(rows::attempt))
 }
 
 pub(super) async fn find_idempotent(
@@ -276,51 +153,46 @@ pub(super) async fn release_idempotent(
     Ok(())
 }
 
-pub(super) async fn clear_expired_payloads(
-    s: &SqliteStore,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "UPDATE message SET payload = NULL
-         WHERE id IN (SELECT id FROM message WHERE payload IS NOT NULL AND payload_expires_at <= ? LIMIT ?)",
-    )
-    .bind(to_ms(now))
-    .bind(i64::from(limit))
-    .execute(&s.write)
-    .await?;
-    Ok(done.rows_affected())
-}
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND id = ?")
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(rows::message))
+    }
 
-pub(super) async fn get_by_event_id(
-    s: &SqliteStore,
-    app: &AppId,
-    event_id: &str,
-) -> StoreResult<Option<Message>> {
-    let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND event_id = ?")
-        .bind(app.as_str())
-        .bind(event_id)
-        .fetch_optional(&s.read)
-        .await?;
-    Ok(row.as_ref().map(rows::message))
-}
+    async fn get_message_by_event_id(
+        &self,
+        app: &AppId,
+        event_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND event_id = ?")
+            .bind(app.as_str())
+            .bind(event_id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(rows::message))
+    }
 
-/// The messages queued for one endpoint, with where each stands for it; paged by message id.
-pub(super) async fn endpoint_messages(
-    s: &SqliteStore,
-    app: &AppId,
-    endpoint: &EndpointId,
-    page: &PageRequest,
-    filter: &EndpointMessageFilter,
-) -> StoreResult<Vec<EndpointMessage>> {
-    let (cmp, dir) = page_sql(page);
-    let f = &filter.messages;
-    let types = f
-        .event_types
-        .as_ref()
-        .map(|t| to_json(&t.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
-    let sql = format!(
-        "SELECT d.status AS d_status, d.next_attempt_at AS d_next, m.*
+    /// The messages queued for one endpoint, with where each stands for it; paged by message id.
+    async fn endpoint_messages(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        page: &PageRequest,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<EndpointMessage>> {
+        let (cmp, dir) = page_sql(page);
+        let f = &filter.messages;
+        let types = f
+            .event_types
+            .as_ref()
+            .map(|t| to_json(&t.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
+        let sql = format!(
+            "SELECT d.status AS d_status, d.next_attempt_at AS d_next, m.*
          FROM delivery d JOIN message m ON m.id = d.msg_id
          WHERE d.app_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR m.id {cmp} ?3)
            AND (?4 IS NULL OR m.event_type IN (SELECT value FROM json_each(?4)))
@@ -329,31 +201,143 @@ pub(super) async fn endpoint_messages(
            AND (?7 IS NULL OR m.created_at > ?7)
            AND (?8 IS NULL OR d.status = ?8)
          ORDER BY m.id {dir} LIMIT ?9"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(endpoint.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(types)
-        .bind(f.channel.as_ref().map(|c| c.as_str()))
-        .bind(f.before.map(to_ms))
-        .bind(f.after.map(to_ms))
-        .bind(filter.status.map(|s| s as i64))
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.read)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let status = DeliveryStatus::from_i64(row.get("d_status"));
-            EndpointMessage {
-                message: rows::message(row),
-                status,
-                next_attempt_at: status
-                    .is_open()
-                    .then(|| row.get::<Option<i64>, _>("d_next").map(from_ms))
-                    .flatten(),
-            }
-        })
-        .collect())
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(endpoint.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(types)
+            .bind(f.channel.as_ref().map(|c| c.as_str()))
+            .bind(f.before.map(to_ms))
+            .bind(f.after.map(to_ms))
+            .bind(filter.status.map(|s| s as i64))
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let status = DeliveryStatus::from_i64(row.get("d_status"));
+                EndpointMessage {
+                    message: rows::message(row),
+                    status,
+                    next_attempt_at: status
+                        .is_open()
+                        .then(|| row.get::<Option<i64>, _>("d_next").map(from_ms))
+                        .flatten(),
+                }
+            })
+            .collect())
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        page: &PageRequest,
+        filter: &MessageFilter,
+    ) -> StoreResult<Vec<Message>> {
+        let (cmp, dir) = page_sql(page);
+        let types = filter
+            .event_types
+            .as_ref()
+            .map(|t| to_json(&t.iter().map(|n| n.as_str()).collect::<Vec<_>>()));
+        let sql = format!(
+            "SELECT * FROM message m
+         WHERE app_id = ?1 AND (?2 IS NULL OR id {cmp} ?2)
+           AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
+           AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?4))
+           AND (?5 IS NULL OR created_at < ?5)
+           AND (?6 IS NULL OR created_at > ?6)
+         ORDER BY id {dir} LIMIT ?7"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(types)
+            .bind(filter.channel.as_ref().map(|c| c.as_str()))
+            .bind(filter.before.map(to_ms))
+            .bind(filter.after.map(to_ms))
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(rows::message).collect())
+    }
+
+    async fn message_destinations(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT d.status AS d_status, d.next_attempt_at AS d_next, e.*
+         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
+         WHERE d.app_id = ?1 AND d.msg_id = ?2 AND (?3 IS NULL OR e.id {cmp} ?3)
+         ORDER BY e.id {dir} LIMIT ?4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(msg.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let status = DeliveryStatus::from_i64(row.get("d_status"));
+                MessageDestination {
+                    endpoint: rows::endpoint(row),
+                    status,
+                    next_attempt_at: match status {
+                        DeliveryStatus::Pending | DeliveryStatus::Sending => {
+                            row.get::<Option<i64>, _>("d_next").map(from_ms)
+                        }
+                        _ => None,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Attempt>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM attempt
+         WHERE app_id = ?1 AND (?2 IS NULL OR msg_id = ?2) AND (?3 IS NULL OR endpoint_id = ?3)
+           AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id {cmp} ?5)
+         ORDER BY id {dir} LIMIT ?6"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(filter.msg_id.as_ref().map(|m| m.as_str()))
+            .bind(filter.endpoint_id.as_ref().map(|e| e.as_str()))
+            .bind(filter.status.map(|st| st as i64))
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(rows::attempt).collect())
+    }
+
+    async fn get_attempt(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>> {
+        let row = sqlx::query("SELECT * FROM attempt WHERE app_id = ? AND msg_id = ? AND id = ?")
+            .bind(app.as_str())
+            .bind(msg.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(rows::attempt))
+    }
 }

@@ -214,50 +214,6 @@ impl Store for SqliteStore {
         self.checkpointer.close().await;
     }
 
-    async fn create_app(&self, fields: ApplicationFields) -> StoreResult<Application> {
-        resources::create_app(self, fields).await
-    }
-    async fn get_app(&self, key: &IdOrUid) -> StoreResult<Option<Application>> {
-        resources::get_app(self, key).await
-    }
-    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Vec<Application>> {
-        resources::list_apps(self, page).await
-    }
-    async fn update_app(&self, id: &AppId, fields: ApplicationFields) -> StoreResult<Application> {
-        resources::update_app(self, id, fields).await
-    }
-    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
-        resources::delete_app(self, id).await
-    }
-
-    async fn create_event_type(
-        &self,
-        name: &EventTypeName,
-        fields: EventTypeFields,
-    ) -> StoreResult<EventType> {
-        resources::create_event_type(self, name, fields).await
-    }
-    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>> {
-        resources::get_event_type(self, name).await
-    }
-    async fn list_event_types(
-        &self,
-        page: &PageRequest,
-        include_archived: bool,
-    ) -> StoreResult<Vec<EventType>> {
-        resources::list_event_types(self, page, include_archived).await
-    }
-    async fn update_event_type(
-        &self,
-        name: &EventTypeName,
-        fields: EventTypeFields,
-    ) -> StoreResult<EventType> {
-        resources::update_event_type(self, name, fields).await
-    }
-    async fn delete_event_type(&self, name: &EventTypeName) -> StoreResult<()> {
-        resources::delete_event_type(self, name).await
-    }
-
     async fn create_endpoint(
         &self,
         app: &AppId,
@@ -321,59 +277,6 @@ impl Store for SqliteStore {
     ) -> StoreResult<CreateMessageOutcome> {
         self.writer.publish(msg, fan_out, idempotency).await
     }
-    async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
-        messages::get(self, app, id).await
-    }
-    async fn get_message_by_event_id(
-        &self,
-        app: &AppId,
-        event_id: &str,
-    ) -> StoreResult<Option<Message>> {
-        messages::get_by_event_id(self, app, event_id).await
-    }
-    async fn endpoint_messages(
-        &self,
-        app: &AppId,
-        endpoint: &EndpointId,
-        page: &PageRequest,
-        filter: &EndpointMessageFilter,
-    ) -> StoreResult<Vec<EndpointMessage>> {
-        messages::endpoint_messages(self, app, endpoint, page, filter).await
-    }
-    async fn list_messages(
-        &self,
-        app: &AppId,
-        page: &PageRequest,
-        filter: &MessageFilter,
-    ) -> StoreResult<Vec<Message>> {
-        messages::list(self, app, page, filter).await
-    }
-    async fn message_destinations(
-        &self,
-        app: &AppId,
-        msg: &MessageId,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<MessageDestination>> {
-        messages::destinations(self, app, msg, page).await
-    }
-
-    async fn list_attempts(
-        &self,
-        app: &AppId,
-        filter: &AttemptFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<Attempt>> {
-        messages::list_attempts(self, app, filter, page).await
-    }
-    async fn get_attempt(
-        &self,
-        app: &AppId,
-        msg: &MessageId,
-        id: &AttemptId,
-    ) -> StoreResult<Option<Attempt>> {
-        messages::get_attempt(self, app, msg, id).await
-    }
-
     async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>> {
         messages::get_idempotent(&self.read, key, scope, self.clock.now()).await
     }
@@ -391,17 +294,6 @@ impl Store for SqliteStore {
         messages::release_idempotent(&mut conn, key, scope).await
     }
 
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease: Duration,
-    ) -> StoreResult<Vec<DeliveryJob>> {
-        queue::claim_due(self, now, limit, lease).await
-    }
-    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        queue::next_due_at(self).await
-    }
     async fn record_attempt(
         &self,
         delivery_id: i64,
@@ -410,41 +302,6 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>> {
         self.writer.record(delivery_id, attempt, update, now).await
-    }
-    async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
-        queue::defer(self, deferrals).await
-    }
-    async fn recall_paced(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> StoreResult<u64> {
-        queue::recall_paced(self, endpoint, now).await
-    }
-    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
-        queue::queue_depth(self, now).await
-    }
-    async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
-        messages::clear_expired_payloads(self, now, limit).await
-    }
-    async fn ensure_internal_app(&self, uid: &Uid, name: &str) -> StoreResult<AppId> {
-        resources::ensure_internal_app(self, uid, name).await
-    }
-    async fn release_own_leases(&self) -> StoreResult<u64> {
-        queue::release_all_leases(self).await
-    }
-    async fn requeue(
-        &self,
-        app: &AppId,
-        msg: &MessageId,
-        endpoint: &EndpointId,
-    ) -> StoreResult<bool> {
-        queue::requeue(self, app, msg, endpoint).await
-    }
-    async fn recover_failed(
-        &self,
-        app: &AppId,
-        endpoint: &EndpointId,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        queue::recover_failed(self, app, endpoint, since, until).await
     }
     /// Nothing to watch: this node is the only writer, and the in-process waker hears of
     /// every piece of work it creates.

@@ -4,7 +4,7 @@
 //! alert and a threaded reply, a bin with a captured JSON request selected).
 //!
 //! Ignored by default (it writes files); regenerate with
-//! `cargo test --test console_screenshots -- --ignored`. The PNGs land in `docs/`.
+//! `cargo test --test it console_screenshots -- --ignored`. The PNGs land in `docs/`.
 
 use crate::common::*;
 use serde_json::json;

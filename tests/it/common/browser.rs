@@ -58,10 +58,10 @@ impl Browser {
             && std::path::Path::new(&chromedriver).exists();
         let required = std::env::var("KANCA_TEST_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
         if !installed && !required {
-            eprintln!(
-                "SKIPPED: browser test needs {chromium} and {chromedriver} \
+            super::database::skipped(&format!(
+                "a browser test needs {chromium} and {chromedriver} \
                  (apt-get install chromium chromium-driver; .ci/run installs them)"
-            );
+            ));
             return None;
         }
         // Two rustls crypto providers are linked into the tests (ring through reqwest,

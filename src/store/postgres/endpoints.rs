@@ -121,7 +121,10 @@ pub(super) async fn update(
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    let ep = row.as_ref().map(rows::endpoint).ok_or(StoreError::NotFound)?;
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
     let deliveries = queue_in(&mut tx, &events(&ep)).await?;
     tx.commit().await?;
     if deliveries > 0 {
@@ -142,7 +145,10 @@ pub(super) async fn delete(
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-    let ep = row.as_ref().map(rows::endpoint).ok_or(StoreError::NotFound)?;
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
     let deliveries = queue_in(&mut tx, &events(&ep)).await?;
     tx.commit().await?;
     if deliveries > 0 {

@@ -41,7 +41,7 @@ pub mod mrkdwn;
 pub mod pretty_json;
 mod session;
 
-use crate::api::AppState;
+use crate::services::Services;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderName, HeaderValue};
@@ -53,7 +53,7 @@ use axum::Router;
 pub use session::SESSION_COOKIE;
 
 /// The console's routes, every page behind a session except sign-in and the static assets.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     let signed_in = Router::new()
         .route("/", get(|| async { Redirect::to("/apps") }))
         .merge(applications::routes())

@@ -424,6 +424,10 @@ async fn an_endpoint_change_is_stored_with_its_event_or_not_at_all() {
         .await
         .expect("updating");
     f.store
+        .set_endpoint_disabled_with_events(&tenant, &ep.id, true, told("endpoint.disabled"))
+        .await
+        .expect("disabling");
+    f.store
         .delete_endpoint_with_events(&tenant, &ep.id, told("endpoint.deleted"))
         .await
         .expect("deleting");
@@ -437,15 +441,16 @@ async fn an_endpoint_change_is_stored_with_its_event_or_not_at_all() {
         vec![
             json!("endpoint.created"),
             json!("endpoint.updated"),
+            json!("endpoint.disabled"),
             json!("endpoint.deleted")
         ]
     );
     assert_eq!(
-        events(&f).await[2]["data"]["description"],
+        events(&f).await[3]["data"]["description"],
         "second",
         "made of the endpoint as it was"
     );
-    assert_eq!(queued().await, 3);
+    assert_eq!(queued().await, 4);
 
     // Nothing to change: nothing stored, the event neither.
     let gone = f
@@ -453,5 +458,5 @@ async fn an_endpoint_change_is_stored_with_its_event_or_not_at_all() {
         .delete_endpoint_with_events(&tenant, &ep.id, told("endpoint.deleted"))
         .await;
     assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
-    assert_eq!(events(&f).await.len(), 3);
+    assert_eq!(events(&f).await.len(), 4);
 }

@@ -82,21 +82,20 @@ impl Operational {
         ))
     }
 
-    /// `endpoint.disabled` by the delivery engine: `trigger` is `automatic` (failing for too
-    /// long, or 410 Gone).
-    pub async fn endpoint_disabled(
+    /// `endpoint.disabled` by the delivery engine (`trigger: automatic`: failing since
+    /// `fail_since` for too long, or 410 Gone), to be stored with the change.
+    pub async fn endpoint_disabled_automatically(
         &self,
         app_id: &AppId,
         ep: &Endpoint,
         fail_since: Option<DateTime<Utc>>,
-        trigger: &str,
-    ) {
+    ) -> Option<Message> {
         if *app_id == self.app_id {
-            return;
+            return None;
         }
         let app_uid = self.app_uid(app_id).await;
-        let data = disabled_data(app_id, app_uid, ep, fail_since, trigger);
-        self.emit("endpoint.disabled", data).await;
+        let data = disabled_data(app_id, app_uid, ep, fail_since, "automatic");
+        Some(self.event("endpoint.disabled", data))
     }
 
     /// `message.attempt.failing|exhausted|recovered` about one attempt.

@@ -88,7 +88,8 @@ fn parse_event_types(
 }
 
 /// Custom headers sent with every delivery. Names that would break signing or the HTTP
-/// exchange itself (hop-by-hop headers) are refused.
+/// exchange itself (hop-by-hop headers) are refused, and so is anything the delivery
+/// engine's client could not send (checked with its own header types).
 fn parse_headers(
     headers: Option<BTreeMap<String, String>>,
 ) -> Result<BTreeMap<String, String>, SendError> {
@@ -110,7 +111,7 @@ fn parse_headers(
     let mut out = BTreeMap::new();
     for (name, value) in headers.unwrap_or_default() {
         let lower = name.to_ascii_lowercase();
-        if axum::http::HeaderName::try_from(lower.as_str()).is_err() {
+        if reqwest::header::HeaderName::try_from(lower.as_str()).is_err() {
             return Err(SendError::Validation(format!(
                 "`{name}` is not a valid header name"
             )));
@@ -123,7 +124,7 @@ fn parse_headers(
                 "header `{name}` is set by Kanca itself and cannot be overridden"
             )));
         }
-        if axum::http::HeaderValue::try_from(value.as_str()).is_err() {
+        if reqwest::header::HeaderValue::try_from(value.as_str()).is_err() {
             return Err(SendError::Validation(format!(
                 "the value of header `{name}` is not valid"
             )));

@@ -308,6 +308,18 @@ pub trait Store: WorkspaceStore + SecurityStore + bins::BinStore + Send + Sync +
         app: &AppId,
         id: &EndpointId,
         disabled: bool,
+    ) -> StoreResult<()> {
+        self.set_endpoint_disabled_with_events(app, id, disabled, no_events())
+            .await
+    }
+    /// [`Self::set_endpoint_disabled`], storing the messages `events` makes of the changed
+    /// endpoint in the same transaction. `NotFound` stores nothing.
+    async fn set_endpoint_disabled_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+        events: EndpointEvents,
     ) -> StoreResult<()>;
 
     // Messages.

@@ -4,7 +4,7 @@
 //! the order they came, a replay form that shows the target's answer, and the request as a
 //! `curl` command to copy.
 //!
-//! The live list is the API's bin stream (`api::sse::resumable` on the bin's topic) served
+//! The live list is the API's bin stream (`http::sse::resumable` on the bin's topic) served
 //! behind the console's session, since `EventSource` cannot send the API's bearer token. Its
 //! events carry the list row already rendered on the server ([`request_row`]), so the script
 //! only inserts it. Everything a request held is escaped by maud: bins take requests from

@@ -2,7 +2,7 @@
 //! with replies under their parent, a composer for the channel and for each thread, and the
 //! live stream that adds new messages to an open page without a reload.
 //!
-//! The live stream is the API's (`api::sse::resumable` on the channel's topic), served here
+//! The live stream is the API's (`http::sse::resumable` on the channel's topic), served here
 //! behind the console's session because `EventSource` cannot send a bearer token; the API's
 //! own stream keeps its bearer auth. Its events carry the message already rendered by
 //! [`channel_message::render`] (escaped on the server), so the script only places it and never

@@ -2,7 +2,7 @@
 //! and a rate limit, with an error beside each field that was refused.
 //!
 //! Each field is parsed here into its domain type so that the error lands beside the right
-//! input; the checked values then go through `api::endpoints::ops::create`, the same function
+//! input; the checked values then go through `send::Sending::create_endpoint`, the same call
 //! as `POST /api/v1/app/{app}/endpoint`, so operational webhooks hear of the new endpoint.
 
 use super::applications::find;

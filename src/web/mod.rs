@@ -11,9 +11,9 @@
 //! the session, whose events carry markup already rendered and escaped here). Both assets
 //! are embedded with `include_str!`.
 //!
-//! The console calls the same plain functions as the JSON API (`api::endpoints::ops`,
-//! `api::messages::compose`, …), so a change made here behaves exactly like one made there,
-//! operational webhooks included. The API keeps its bearer-token auth; the console signs in
+//! The console calls the same services as the JSON API ([`crate::send`], [`crate::workspace`],
+//! [`crate::inspect`]) and never the API itself, so a change made here behaves exactly like
+//! one made there, operational webhooks included. The API keeps its bearer-token auth; the console signs in
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
 //!

@@ -1,6 +1,6 @@
 //! Endpoints: CRUD scoped to their application, and delivery counts.
 //!
-//! A create, update or delete commits together with the events that describe it
+//! A create, update, delete or disable commits together with the events that describe it
 //! ([`EndpointEvents`]), inserted by the workspace's `queue_in` on the same transaction; other
 //! nodes hear of their deliveries after the commit ([`PgStore::announce_work`]).
 
@@ -185,18 +185,27 @@ pub(super) async fn set_disabled(
     app: &AppId,
     id: &EndpointId,
     disabled: bool,
+    events: EndpointEvents,
 ) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4",
+    let mut tx = s.pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4
+         RETURNING *",
     )
     .bind(disabled)
     .bind(to_ms(Utc::now()))
     .bind(app.as_str())
     .bind(id.as_str())
-    .execute(&s.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
+    if deliveries > 0 {
+        s.announce_work();
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Endpoints: CRUD scoped to their application, and delivery counts.
 //!
-//! A create, update or delete commits together with the events that describe it
+//! A create, update, delete or disable commits together with the events that describe it
 //! ([`EndpointEvents`]), inserted by the workspace's `queue_in` on the same transaction.
 
 use super::resources::page_sql;
@@ -181,18 +181,24 @@ pub(super) async fn set_disabled(
     app: &AppId,
     id: &EndpointId,
     disabled: bool,
+    events: EndpointEvents,
 ) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ?")
-            .bind(disabled)
-            .bind(to_ms(Utc::now()))
-            .bind(app.as_str())
-            .bind(id.as_str())
-            .execute(&s.write)
-            .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
+    let mut tx = s.write.begin().await?;
+    let row = sqlx::query(
+        "UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ? RETURNING *",
+    )
+    .bind(disabled)
+    .bind(to_ms(Utc::now()))
+    .bind(app.as_str())
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
     Ok(())
 }
 

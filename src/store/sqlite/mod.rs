@@ -301,13 +301,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         endpoints::set_headers(self, app, id, headers).await
     }
-    async fn set_endpoint_disabled(
+    async fn set_endpoint_disabled_with_events(
         &self,
         app: &AppId,
         id: &EndpointId,
         disabled: bool,
+        events: EndpointEvents,
     ) -> StoreResult<()> {
-        endpoints::set_disabled(self, app, id, disabled).await
+        endpoints::set_disabled(self, app, id, disabled, events).await
     }
 
     async fn create_message(

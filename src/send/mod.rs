@@ -12,16 +12,18 @@
 //! queue, so a change is never stored without the event that must follow it.
 
 mod applications;
+mod endpoint_input;
 mod endpoints;
 mod error;
 mod event_types;
 mod messages;
 
 pub use applications::{ApplicationInput, ApplicationPatch};
-pub use endpoints::{
-    headers_out, EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,
+pub use endpoint_input::{
+    EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,
     ROTATION_GRACE_SECONDS,
 };
+pub use endpoints::headers_out;
 pub use error::SendError;
 pub use event_types::{EventTypeInput, EventTypePatch};
 pub use messages::{parse_channels, MessageInput, NewMessage, Published};

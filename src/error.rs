@@ -69,6 +69,18 @@ impl From<ParseError> for ApiError {
     }
 }
 
+impl From<crate::send::SendError> for ApiError {
+    fn from(e: crate::send::SendError) -> Self {
+        use crate::send::SendError;
+        match e {
+            SendError::Validation(m) => Self::Validation(m),
+            SendError::NotFound(m) => Self::NotFound(m),
+            SendError::Conflict(m) => Self::Conflict(m),
+            SendError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

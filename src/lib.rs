@@ -9,6 +9,7 @@
 //!
 //! - [`domain`]: the values Kanca works with (ids, names, URLs, secrets, records), parsed at
 //!   the boundary; no I/O.
+//! - [`clock`]: the time Kanca goes by, which tests can move forward.
 //! - [`store`]: the storage interface and its backends. The database is also the delivery
 //!   queue.
 //! - [`delivery`]: the engine that claims due deliveries, signs and sends them through the
@@ -19,11 +20,18 @@
 //!   export; the API, the console and `kanca listen` all go through it.
 //! - [`workspace`]: the Slack-compatible workspace: channels, messages, incoming and outgoing
 //!   webhooks (Slack's wire protocol), their security guard, and the events they publish.
-//! - [`api`]: the HTTP API (`/api/v1`), one router per resource.
-//! - [`web`]: the web console at `/` (server-rendered pages, session sign-in), beside the
-//!   API and calling the same functions.
-//! - [`error`]: the API's error type and how it answers.
-//! - [`clock`]: the time Kanca goes by, which tests can move forward.
+//! - [`send`]: the sending side as a service: applications, event types, endpoints and
+//!   messages, with the operational events their changes store; publishing and waking the
+//!   dispatcher happen here only.
+//! - [`services`]: the services above and the HTTP settings, built by `startup`, as the
+//!   routes reach them.
+//! - [`error`]: the API's error type and how it answers (the services' errors become it).
+//! - [`http`]: what the API and the console share: who is asking (client address, admin
+//!   token) and live streams that resume.
+//! - [`api`]: the HTTP API (`/api/v1`), one router per resource: request → domain values →
+//!   a service call → Svix's answer.
+//! - [`web`]: the web console at `/` (server-rendered pages, session sign-in), a peer of the
+//!   API that calls the same services and never imports it.
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.
 //! - [`http_server`]: the accept loop: header-read and idle timeouts, a connection limit,
 //!   a shutdown that half-sent requests cannot hold up.
@@ -42,9 +50,12 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod http_server;
 pub mod inspect;
 pub mod live;
+pub mod send;
+pub mod services;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -6,7 +6,7 @@
 //! cancelled, then lets in-flight deliveries finish (or leaves them to be retried after a
 //! restart: their leases are released on the next start).
 
-use crate::api::{self, ApiConfig, AppState};
+use crate::api;
 use crate::config::Settings;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::delivery::metrics::Metrics;
@@ -16,6 +16,8 @@ use crate::delivery::sender::Sender;
 use crate::delivery::throttle::Limiter;
 use crate::delivery::{Engine, EngineConfig, Waker};
 use crate::domain::bins::OwnBinUrls;
+use crate::send::{Sending, SendingDeps};
+use crate::services::{HttpConfig, Services};
 use crate::store::{self, DynStore};
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
@@ -186,14 +188,21 @@ impl Application {
             )));
         }
 
-        let state = AppState {
+        let send = Arc::new(Sending::new(SendingDeps {
             store: self.store.clone(),
-            apps: Default::default(),
             waker,
-            clock,
+            clock: clock.clone(),
             ops,
+            allow_private_targets: settings.allow_private_targets,
+            own_bins: own_bins.clone(),
+            built_in_app: workspace.events_app().clone(),
+        }));
+        let state = Services {
+            store: self.store.clone(),
+            send,
+            clock,
             metrics,
-            config: Arc::new(ApiConfig::new(
+            config: Arc::new(HttpConfig::new(
                 &self.admin_token,
                 settings.allow_private_targets,
                 settings.max_body_bytes,

@@ -1,9 +1,10 @@
 //! `/api/v1/app`: applications, the tenants that own endpoints and messages.
 
 use super::extract::double_option;
-use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
-use crate::domain::{AppId, Application, ApplicationFields, IdOrUid, Metadata, Uid};
+use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
+use crate::domain::{AppId, Application, Metadata, Uid};
 use crate::error::ApiError;
+use crate::send::{ApplicationInput, ApplicationPatch as PatchInput};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -11,7 +12,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new().route("/app", get(list).post(create)).route(
         "/app/{app_id}",
         get(fetch).put(update).patch(patch).delete(delete),
@@ -29,25 +30,15 @@ pub(crate) struct ApplicationIn {
     metadata: Option<Metadata>,
 }
 
-impl ApplicationIn {
-    fn parse(self) -> Result<ApplicationFields, ApiError> {
-        Ok(ApplicationFields {
-            uid: self
-                .uid
-                .map(|u| Uid::parse_for(AppId::PREFIX, &u))
-                .transpose()?,
-            name: parse_name(self.name)?,
-            throttle_rate: self.throttle_rate,
-            metadata: self.metadata.unwrap_or_default(),
-        })
+impl From<ApplicationIn> for ApplicationInput {
+    fn from(a: ApplicationIn) -> Self {
+        Self {
+            name: a.name,
+            uid: a.uid,
+            throttle_rate: a.throttle_rate,
+            metadata: a.metadata,
+        }
     }
-}
-
-fn parse_name(name: String) -> Result<String, ApiError> {
-    if name.trim().is_empty() {
-        return Err(ApiError::Validation("name must not be empty".into()));
-    }
-    Ok(name)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -62,6 +53,17 @@ pub(crate) struct ApplicationPatch {
     throttle_rate: Option<Option<u16>>,
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     metadata: Option<Metadata>,
+}
+
+impl From<ApplicationPatch> for PatchInput {
+    fn from(p: ApplicationPatch) -> Self {
+        Self {
+            name: p.name,
+            uid: p.uid,
+            throttle_rate: p.throttle_rate,
+            metadata: p.metadata,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -93,66 +95,6 @@ impl From<Application> for ApplicationOut {
     }
 }
 
-/// Finds an application by id or uid, or answers 404. Every call under `/app/{app}/…`
-/// starts here, so found applications are remembered for [`AppCache::TTL`].
-pub async fn resolve(state: &AppState, key: &str) -> Result<Application, ApiError> {
-    if let Some(app) = state.apps.get(key) {
-        return Ok(app);
-    }
-    let found = resolve_fresh(state, key).await?;
-    state.apps.put(key, &found);
-    Ok(found)
-}
-
-/// Finds an application in the store, bypassing the cache.
-async fn resolve_fresh(state: &AppState, key: &str) -> Result<Application, ApiError> {
-    let key = IdOrUid::parse(key).map_err(|_| ApiError::not_found("application"))?;
-    state
-        .store
-        .get_app(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application"))
-}
-
-/// Recently resolved applications, by the id or uid they were asked for.
-///
-/// Publishing resolves the application on every message, and a database read per message
-/// costs more than the rest of the request. Entries live one second: a change made on this
-/// node clears them at once; one made on another node shows within the second. A message
-/// for an application deleted meanwhile still fails cleanly (404): its insert breaks the
-/// foreign key.
-#[derive(Default)]
-pub struct AppCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Application)>>,
-}
-
-impl AppCache {
-    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
-    /// Bounds memory: past this many keys the cache starts over.
-    const MAX_ENTRIES: usize = 10_000;
-
-    fn get(&self, key: &str) -> Option<Application> {
-        let entries = self.entries.lock().expect("app cache lock");
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < Self::TTL)
-            .map(|(_, app)| app.clone())
-    }
-
-    fn put(&self, key: &str, app: &Application) {
-        let mut entries = self.entries.lock().expect("app cache lock");
-        if entries.len() >= Self::MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key.to_owned(), (std::time::Instant::now(), app.clone()));
-    }
-
-    /// Forgets everything: applications changed (rare, so precision is not worth it).
-    pub fn clear(&self) {
-        self.entries.lock().expect("app cache lock").clear();
-    }
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct CreateQuery {
@@ -176,20 +118,13 @@ pub(crate) struct CreateQuery {
     ),
 )]
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<CreateQuery>,
     ApiJson(body): ApiJson<ApplicationIn>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
-    let fields = body.parse()?;
     let get_if_exists = q.get_if_exists.unwrap_or(false);
-    if let (true, Some(uid)) = (get_if_exists, &fields.uid) {
-        let key = IdOrUid::parse(uid.as_str())?;
-        if let Some(existing) = state.store.get_app(&key).await? {
-            return Ok((StatusCode::OK, Json(existing.into())));
-        }
-    }
-    let app = state.store.create_app(fields).await?;
-    Ok((StatusCode::CREATED, Json(app.into())))
+    let (app, created) = state.send.create_app(body.into(), get_if_exists).await?;
+    Ok((created_or_ok(created), Json(app.into())))
 }
 
 #[utoipa::path(
@@ -204,11 +139,11 @@ pub(crate) async fn create(
     ),
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<ApplicationOut>>, ApiError> {
     let page = q.page(true)?;
-    let rows = state.store.list_apps(&page).await?;
+    let rows = state.send.list_apps(&page).await?;
     Ok(Json(ListResponse::from_rows(
         rows,
         &page,
@@ -229,10 +164,10 @@ pub(crate) async fn list(
     ),
 )]
 pub(crate) async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
-    Ok(Json(resolve_fresh(&state, &app_id).await?.into()))
+    Ok(Json(state.send.app_fresh(&app_id).await?.into()))
 }
 
 #[utoipa::path(
@@ -255,32 +190,19 @@ pub(crate) async fn fetch(
 /// A full update, or, as Svix's `upsert` does, a create when nothing has this id or uid yet:
 /// the path's key becomes the new application's uid unless the body names one.
 pub(crate) async fn update(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
-    ApiJson(mut body): ApiJson<ApplicationIn>,
+    ApiJson(body): ApiJson<ApplicationIn>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
-    match resolve(&state, &app_id).await {
-        Ok(app) => {
-            // Addressed by its uid and given none: keep it, or the next upsert by that uid
-            // would create a second application.
-            if body.uid.is_none() && app.uid.as_ref().is_some_and(|u| u.as_str() == app_id) {
-                body.uid = Some(app_id);
-            }
-            let fields = body.parse()?;
-            if fields.uid != app.uid {
-                refuse_built_in(&state, &app, "given another uid")?;
-            }
-            let updated = state.store.update_app(&app.id, fields).await?;
-            state.apps.clear();
-            Ok((StatusCode::OK, Json(updated.into())))
-        }
-        Err(ApiError::NotFound(_)) if Uid::parse_for(AppId::PREFIX, &app_id).is_ok() => {
-            body.uid.get_or_insert(app_id);
-            let created = state.store.create_app(body.parse()?).await?;
-            state.apps.clear();
-            Ok((StatusCode::CREATED, Json(created.into())))
-        }
-        Err(e) => Err(e),
+    let (app, created) = state.send.put_app(&app_id, body.into()).await?;
+    Ok((created_or_ok(created), Json(app.into())))
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     }
 }
 
@@ -301,45 +223,13 @@ pub(crate) async fn update(
     ),
 )]
 pub(crate) async fn patch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
     ApiJson(body): ApiJson<ApplicationPatch>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
-    let app = resolve(&state, &app_id).await?;
-    let built_in = refuse_built_in(&state, &app, "given another uid");
-    let old_uid = app.uid.clone();
-    let fields = ApplicationFields {
-        uid: match body.uid {
-            None => app.uid,
-            Some(None) => None,
-            Some(Some(u)) => Some(Uid::parse_for(AppId::PREFIX, &u)?),
-        },
-        name: match body.name {
-            Some(n) => parse_name(n)?,
-            None => app.name,
-        },
-        throttle_rate: body.throttle_rate.unwrap_or(app.throttle_rate),
-        metadata: body.metadata.unwrap_or(app.metadata),
-    };
-    if fields.uid != old_uid {
-        built_in?;
-    }
-    let updated = state.store.update_app(&app.id, fields).await?;
-    state.apps.clear();
-    Ok(Json(updated.into()))
-}
-
-/// The built-in `workspace` application receives the workspace's events (every channel
-/// message is published into it, in the same transaction): deleting it would break every
-/// channel and hook, and changing its uid would make the next start create another one.
-fn refuse_built_in(state: &AppState, app: &Application, what: &str) -> Result<(), ApiError> {
-    if &app.id == state.workspace.events_app() {
-        return Err(ApiError::Conflict(format!(
-            "the built-in `{}` application cannot be {what}: the workspace publishes its events into it",
-            crate::workspace::events::APP_UID
-        )));
-    }
-    Ok(())
+    Ok(Json(
+        state.send.patch_app(&app_id, body.into()).await?.into(),
+    ))
 }
 
 #[utoipa::path(
@@ -354,32 +244,17 @@ fn refuse_built_in(state: &AppState, app: &Application, what: &str) -> Result<()
     ),
 )]
 pub(crate) async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let app = resolve(&state, &app_id).await?;
-    refuse_built_in(&state, &app, "deleted")?;
-    state.store.delete_app(&app.id).await?;
-    state.apps.clear();
+    state.send.delete_app(&app_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Creates the application a message names in its `application` field (Svix's "create the
-/// application with the first message"); the path segment becomes its uid.
-pub async fn create_for_message(
-    state: &AppState,
-    key: &str,
-    body: serde_json::Value,
-) -> Result<Application, ApiError> {
-    let mut input: ApplicationIn = serde_json::from_value(body)
+/// The application a message names in its `application` field (Svix's "create the
+/// application with the first message"), as the service takes it.
+pub(crate) fn input_for_message(body: serde_json::Value) -> Result<ApplicationInput, ApiError> {
+    let input: ApplicationIn = serde_json::from_value(body)
         .map_err(|e| ApiError::Validation(format!("invalid application: {e}")))?;
-    if input.uid.is_none() {
-        input.uid = Some(key.to_owned());
-    }
-    match state.store.create_app(input.parse()?).await {
-        Ok(app) => Ok(app),
-        // Another request created it meanwhile.
-        Err(crate::store::StoreError::Conflict(_)) => resolve(state, key).await,
-        Err(e) => Err(e.into()),
-    }
+    Ok(input.into())
 }

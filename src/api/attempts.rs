@@ -1,8 +1,8 @@
 //! Attempts: every request made while delivering, by message or by endpoint, and where each
 //! message stands for each endpoint.
 
-use super::{applications, endpoints, messages};
-use super::{ApiQuery, AppState, ListQuery, ListResponse};
+use super::{endpoints, messages};
+use super::{ApiQuery, ListQuery, ListResponse, Services};
 use crate::domain::*;
 use crate::error::ApiError;
 use crate::store::{AttemptFilter, EndpointMessageFilter};
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/app/{app_id}/attempt/msg/{msg_id}", get(by_message))
         .route(
@@ -51,33 +51,14 @@ pub fn router() -> Router<AppState> {
     ),
 )]
 pub(crate) async fn resend(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let msg = messages::resolve(&state, &app.id, &msg_id).await?;
-    let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
-    resend_to(&state, &app.id, &msg, &ep.id).await?;
+    let app = state.send.app(&app_id).await?;
+    let msg = state.send.message(&app.id, &msg_id).await?;
+    let ep = state.send.endpoint(&app.id, &endpoint_id).await?;
+    state.send.resend(&app.id, &msg, &ep.id).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
-}
-
-/// Queues a message for one endpoint again, unless its payload has expired.
-pub(crate) async fn resend_to(
-    state: &AppState,
-    app: &AppId,
-    msg: &Message,
-    ep: &EndpointId,
-) -> Result<(), ApiError> {
-    if msg.payload.is_none() {
-        return Err(ApiError::Validation(
-            "the message's payload has expired (payloadRetentionPeriod), so it cannot be resent"
-                .into(),
-        ));
-    }
-    if state.store.requeue(app, &msg.id, ep).await? {
-        state.waker.wake();
-    }
-    Ok(())
 }
 
 /// Svix's `MessageAttemptOut`, plus `failureReason`.
@@ -138,7 +119,7 @@ fn status_filter(status: Option<i64>) -> Result<Option<DeliveryStatus>, ApiError
 }
 
 async fn list(
-    state: &AppState,
+    state: &Services,
     app: &AppId,
     filter: AttemptFilter,
     q: &ListQuery,
@@ -166,15 +147,15 @@ async fn list(
     ),
 )]
 pub(crate) async fn by_message(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<AttemptQuery>,
 ) -> Result<Json<ListResponse<AttemptOut>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let msg = messages::resolve(&state, &app.id, &msg_id).await?;
+    let app = state.send.app(&app_id).await?;
+    let msg = state.send.message(&app.id, &msg_id).await?;
     let endpoint_id = match q.endpoint_id.as_deref() {
-        Some(e) => Some(endpoints::resolve(&state, &app.id, e).await?.id),
+        Some(e) => Some(state.send.endpoint(&app.id, e).await?.id),
         None => None,
     };
     let filter = AttemptFilter {
@@ -198,13 +179,13 @@ pub(crate) async fn by_message(
     ),
 )]
 pub(crate) async fn by_endpoint(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<AttemptQuery>,
 ) -> Result<Json<ListResponse<AttemptOut>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
+    let app = state.send.app(&app_id).await?;
+    let ep = state.send.endpoint(&app.id, &endpoint_id).await?;
     let filter = AttemptFilter {
         msg_id: None,
         endpoint_id: Some(ep.id),
@@ -225,11 +206,11 @@ pub(crate) async fn by_endpoint(
     ),
 )]
 pub(crate) async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
 ) -> Result<Json<AttemptOut>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let msg = messages::resolve(&state, &app.id, &msg_id).await?;
+    let app = state.send.app(&app_id).await?;
+    let msg = state.send.message(&app.id, &msg_id).await?;
     let id = AttemptId::parse(&attempt_id).map_err(|_| ApiError::not_found("attempt"))?;
     let attempt = state
         .store
@@ -280,12 +261,12 @@ pub(crate) struct DestinationOut {
     ),
 )]
 pub(crate) async fn destinations(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<DestinationOut>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let msg = messages::resolve(&state, &app.id, &msg_id).await?;
+    let app = state.send.app(&app_id).await?;
+    let msg = state.send.message(&app.id, &msg_id).await?;
     let page = q.page(true)?;
     let rows = state
         .store
@@ -361,14 +342,14 @@ pub(crate) struct EndpointMessageQuery {
     ),
 )]
 pub(crate) async fn endpoint_messages(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<messages::MessageListQuery>,
     ApiQuery(s): ApiQuery<EndpointMessageQuery>,
 ) -> Result<Json<ListResponse<serde_json::Value>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = endpoints::resolve(&state, &app.id, &endpoint_id).await?;
+    let app = state.send.app(&app_id).await?;
+    let ep = state.send.endpoint(&app.id, &endpoint_id).await?;
     let page = page.page(false)?;
     let filter = EndpointMessageFilter {
         messages: q.filter()?,

@@ -4,10 +4,10 @@
 //! Thin handlers over [`crate::workspace::Workspace`]; this file also maps the workspace's
 //! error to the API's.
 
-use super::sse::{self, LiveItem};
-use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
 use crate::domain::workspace::Ts;
 use crate::error::ApiError;
+use crate::http::sse::{self, LiveItem};
 use crate::workspace::channels::{ChannelView, MessagePage, MessageView};
 use crate::workspace::WorkspaceError;
 use axum::extract::{Path, State};
@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/channels", get(list).post(create))
         .route("/channels/{key}", get(fetch).patch(rename))
@@ -46,14 +46,14 @@ struct NameIn {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<NameIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     let channel = state.workspace.create_channel(&body.name).await?;
     Ok((StatusCode::CREATED, Json(ChannelView::from(channel))))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<ChannelView>>, ApiError> {
+async fn list(State(state): State<Services>) -> Result<Json<ListResponse<ChannelView>>, ApiError> {
     let channels = state.workspace.list_channels().await?;
     Ok(Json(ListResponse {
         data: channels.into_iter().map(ChannelView::from).collect(),
@@ -64,14 +64,14 @@ async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<Channel
 }
 
 async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
 ) -> Result<Json<ChannelView>, ApiError> {
     Ok(Json(state.workspace.channel(&key).await?.into()))
 }
 
 async fn rename(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
     ApiJson(body): ApiJson<NameIn>,
 ) -> Result<Json<ChannelView>, ApiError> {
@@ -85,14 +85,14 @@ async fn rename(
 }
 
 async fn archive(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
 ) -> Result<Json<ChannelView>, ApiError> {
     Ok(Json(state.workspace.set_archived(&key, true).await?.into()))
 }
 
 async fn unarchive(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
 ) -> Result<Json<ChannelView>, ApiError> {
     Ok(Json(
@@ -113,7 +113,7 @@ struct MessagesQuery {
 /// Newest first by default, as Slack's `conversations.history`; `order=ascending` for oldest
 /// first. The iterator is a message `ts`.
 async fn messages(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<ListResponse<MessageView>>, ApiError> {
@@ -155,7 +155,7 @@ struct PostIn {
 }
 
 async fn post_message(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
     ApiJson(body): ApiJson<PostIn>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -175,7 +175,7 @@ struct StreamQuery {
 /// One `message` event per message, its `ts` as the event id: a client that reconnects with
 /// `Last-Event-ID` gets exactly the messages after the last one it saw.
 async fn stream(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,

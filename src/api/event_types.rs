@@ -2,9 +2,10 @@
 //! examples; "send test event" delivers an example.
 
 use super::extract::double_option;
-use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
-use crate::domain::{EventType, EventTypeFields, EventTypeName};
+use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
+use crate::domain::{EventType, EventTypeName};
 use crate::error::ApiError;
+use crate::send::{EventTypeInput, EventTypePatch as PatchInput};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/event-type", get(list).post(create))
         .route(
@@ -39,38 +40,20 @@ pub(crate) struct EventTypeIn {
 }
 
 impl EventTypeIn {
-    fn fields(self) -> Result<EventTypeFields, ApiError> {
+    fn input(self) -> EventTypeInput {
         let feature_flags = match (self.feature_flags, self.feature_flag) {
             (Some(set), _) => Some(set),
             (None, Some(one)) => Some([one].into()),
             (None, None) => None,
         };
-        Ok(EventTypeFields {
+        EventTypeInput {
             description: self.description,
-            archived: self.archived.unwrap_or(false),
-            deprecated: self.deprecated.unwrap_or(false),
-            schemas: check_schemas(self.schemas)?,
+            archived: self.archived,
+            deprecated: self.deprecated,
+            schemas: self.schemas,
             group_name: self.group_name,
             feature_flags,
-        })
-    }
-}
-
-/// `schemas` maps a version ("1", "2" …) to a JSON Schema object.
-fn check_schemas(s: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, ApiError> {
-    match s {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Object(map)) => {
-            if let Some((version, _)) = map.iter().find(|(_, v)| !v.is_object()) {
-                return Err(ApiError::Validation(format!(
-                    "schemas[\"{version}\"] must be a JSON Schema object"
-                )));
-            }
-            Ok(Some(serde_json::Value::Object(map)))
         }
-        Some(_) => Err(ApiError::Validation(
-            "schemas must be an object mapping versions to JSON Schemas".into(),
-        )),
     }
 }
 
@@ -89,6 +72,19 @@ pub(crate) struct EventTypePatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     feature_flags: Option<Option<BTreeSet<String>>>,
+}
+
+impl From<EventTypePatch> for PatchInput {
+    fn from(p: EventTypePatch) -> Self {
+        Self {
+            description: p.description,
+            archived: p.archived,
+            deprecated: p.deprecated,
+            schemas: p.schemas,
+            group_name: p.group_name,
+            feature_flags: p.feature_flags,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -122,19 +118,6 @@ impl From<EventType> for EventTypeOut {
     }
 }
 
-fn parse_name(name: &str) -> Result<EventTypeName, ApiError> {
-    Ok(EventTypeName::parse(name)?)
-}
-
-async fn find(state: &AppState, name: &str) -> Result<EventType, ApiError> {
-    let name = EventTypeName::parse(name).map_err(|_| ApiError::not_found("event type"))?;
-    state
-        .store
-        .get_event_type(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event type"))
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/event-type",
@@ -150,15 +133,14 @@ async fn find(state: &AppState, name: &str) -> Result<EventType, ApiError> {
     ),
 )]
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<EventTypeIn>,
 ) -> Result<(StatusCode, Json<EventTypeOut>), ApiError> {
     let name = body
         .name
-        .as_deref()
-        .ok_or_else(|| ApiError::Validation("invalid request body: missing field `name`".into()))
-        .and_then(parse_name)?;
-    let et = state.store.create_event_type(&name, body.fields()?).await?;
+        .clone()
+        .ok_or_else(|| ApiError::Validation("invalid request body: missing field `name`".into()))?;
+    let et = state.send.create_event_type(&name, body.input()).await?;
     Ok((StatusCode::CREATED, Json(et.into())))
 }
 
@@ -181,13 +163,13 @@ pub(crate) struct ArchivedQuery {
     ),
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(list): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<ArchivedQuery>,
 ) -> Result<Json<ListResponse<EventTypeOut>>, ApiError> {
     let page = list.page(true)?;
     let rows = state
-        .store
+        .send
         .list_event_types(&page, q.include_archived.unwrap_or(false))
         .await?;
     Ok(Json(ListResponse::from_rows(
@@ -210,10 +192,10 @@ pub(crate) async fn list(
     ),
 )]
 pub(crate) async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(name): Path<String>,
 ) -> Result<Json<EventTypeOut>, ApiError> {
-    Ok(Json(find(&state, &name).await?.into()))
+    Ok(Json(state.send.event_type(&name).await?.into()))
 }
 
 /// A full update; like Svix, it creates the event type when it does not exist yet.
@@ -233,22 +215,17 @@ pub(crate) async fn fetch(
     ),
 )]
 pub(crate) async fn update(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<EventTypeIn>,
 ) -> Result<(StatusCode, Json<EventTypeOut>), ApiError> {
-    let name = parse_name(&name)?;
-    let fields = body.fields()?;
-    match state.store.get_event_type(&name).await? {
-        Some(_) => Ok((
-            StatusCode::OK,
-            Json(state.store.update_event_type(&name, fields).await?.into()),
-        )),
-        None => Ok((
-            StatusCode::CREATED,
-            Json(state.store.create_event_type(&name, fields).await?.into()),
-        )),
-    }
+    let (et, created) = state.send.put_event_type(&name, body.input()).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(et.into())))
 }
 
 #[utoipa::path(
@@ -267,26 +244,14 @@ pub(crate) async fn update(
     ),
 )]
 pub(crate) async fn patch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<EventTypePatch>,
 ) -> Result<Json<EventTypeOut>, ApiError> {
-    let et = find(&state, &name).await?;
-    let fields = EventTypeFields {
-        description: body.description.unwrap_or(et.description),
-        archived: body.archived.unwrap_or(et.archived),
-        deprecated: body.deprecated.unwrap_or(et.deprecated),
-        schemas: match body.schemas {
-            Some(s) => check_schemas(s)?,
-            None => et.schemas,
-        },
-        group_name: body.group_name.unwrap_or(et.group_name),
-        feature_flags: body.feature_flags.unwrap_or(et.feature_flags),
-    };
     Ok(Json(
         state
-            .store
-            .update_event_type(&et.name, fields)
+            .send
+            .patch_event_type(&name, body.into())
             .await?
             .into(),
     ))
@@ -313,23 +278,13 @@ pub(crate) struct DeleteQuery {
     ),
 )]
 pub(crate) async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let et = find(&state, &name).await?;
-    if q.expunge.unwrap_or(false) {
-        state.store.delete_event_type(&et.name).await?;
-    } else {
-        let fields = EventTypeFields {
-            description: et.description,
-            archived: true,
-            deprecated: et.deprecated,
-            schemas: et.schemas,
-            group_name: et.group_name,
-            feature_flags: et.feature_flags,
-        };
-        state.store.update_event_type(&et.name, fields).await?;
-    }
+    state
+        .send
+        .delete_event_type(&name, q.expunge.unwrap_or(false))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

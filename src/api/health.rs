@@ -9,7 +9,7 @@
 //! waiting for traffic to find out. While real writes are failing (one failed in the last
 //! few seconds), it says 503 without probing: a small probe can fit where a publish does not.
 
-use super::AppState;
+use super::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/health", get(health))
         .route("/health/ping", get(ping))
@@ -61,7 +61,7 @@ pub(crate) async fn ping() -> StatusCode {
     ),
     security(()),
 )]
-pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn health(State(state): State<Services>) -> impl IntoResponse {
     let read = state.store.ping().await;
     let write = match &read {
         Ok(()) if state.store.write_health().failed_within(RECENT_FAILURE) => Err(()),

@@ -22,7 +22,7 @@
 //! to be revoked or deleted. Refusing the header instead would break clients that send a key
 //! with every POST.
 
-use super::AppState;
+use super::Services;
 use crate::error::ApiError;
 use crate::store::{IdempotencyClaim, IdempotentWrite, StoredResponse};
 use axum::body::Body;
@@ -64,7 +64,7 @@ fn stores_its_own_response(req: &Request) -> bool {
 }
 
 /// Waits until this request holds the key, or another request's response is kept.
-async fn claim(state: &AppState, key: &str, scope: &str) -> Result<Option<Response>, ApiError> {
+async fn claim(state: &Services, key: &str, scope: &str) -> Result<Option<Response>, ApiError> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_HOLDER;
     loop {
         match state.store.claim_idempotent(key, scope).await? {
@@ -83,7 +83,7 @@ async fn claim(state: &AppState, key: &str, scope: &str) -> Result<Option<Respon
 }
 
 pub async fn replay_or_record(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {

@@ -3,7 +3,7 @@
 //! secret) and answers in Slack's `text/plain` bodies, not the API's JSON errors.
 
 use super::idempotency::HoldsSecret;
-use super::{ApiJson, AppState, ListResponse};
+use super::{ApiJson, ListResponse, Services};
 use crate::domain::workspace::IncomingHook;
 use crate::error::ApiError;
 use crate::workspace::incoming::{HookRequest, NewIncomingHook, SlackAnswer};
@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/incoming-webhooks", get(list).post(create))
         .route("/incoming-webhooks/{id}", get(fetch).delete(revoke))
@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The public hook URLs, with the server's body limit (`KANCA_MAX_BODY_BYTES`).
-pub fn services_router(max_body_bytes: usize) -> Router<AppState> {
+pub fn services_router(max_body_bytes: usize) -> Router<Services> {
     Router::new()
         .route("/services/{team}/{hook}/{token}", post(receive))
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -134,7 +134,7 @@ impl HookOut {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<HookIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     let input = NewIncomingHook {
@@ -155,7 +155,7 @@ async fn create(
     ))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HookOut>>, ApiError> {
+async fn list(State(state): State<Services>) -> Result<Json<ListResponse<HookOut>>, ApiError> {
     let hooks = state.workspace.list_incoming_hooks().await?;
     Ok(Json(ListResponse {
         data: hooks.into_iter().map(|h| HookOut::new(h, None)).collect(),
@@ -166,7 +166,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HookOut
 }
 
 async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<HookOut>, ApiError> {
     Ok(Json(HookOut::new(
@@ -176,7 +176,7 @@ async fn fetch(
 }
 
 async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.workspace.revoke_incoming_hook(&id).await?;
@@ -184,7 +184,7 @@ async fn revoke(
 }
 
 async fn regenerate(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (hook, url) = state.workspace.regenerate_incoming_hook(&id).await?;
@@ -195,7 +195,7 @@ async fn regenerate(
 /// connection's, unless it is a trusted proxy (`KANCA_TRUSTED_PROXIES`): anyone can send
 /// `X-Forwarded-For`.
 async fn receive(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((team, hook, token)): Path<(String, String, String)>,
     uri: Uri,

@@ -2,34 +2,32 @@
 //!
 //! Publishing is the hot path: the message and its deliveries are committed in one
 //! transaction before the 202 (so an acknowledged message is never lost), then the dispatcher
-//! is woken so the first attempt starts at once.
+//! is woken so the first attempt starts at once ([`crate::send`]). What is left here is Svix's
+//! wire format: the body, the answer, and the idempotency key's stored response.
 
 use super::applications;
-use super::endpoints::parse_channels;
 use super::idempotency::{stored_response, AlreadyStored, IdempotencyKey};
-use super::{ApiQuery, AppState, ListQuery, ListResponse, VerbatimJson};
+use super::{ApiQuery, ListQuery, ListResponse, Services, VerbatimJson};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, StoredResponse};
+use crate::send::{MessageInput, NewMessage, Published, SendError};
+use crate::store::{FanOut, IdempotentWrite, MessageFilter, StoredResponse};
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeSet;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/app/{app_id}/msg", get(list).post(create))
         .route("/app/{app_id}/msg/{msg_id}", get(fetch))
 }
-
-const MAX_MESSAGE_CHANNELS: usize = 10;
-const DEFAULT_RETENTION_DAYS: i64 = 90;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -50,70 +48,18 @@ pub(crate) struct MessageIn {
     deliver_at: Option<DateTime<Utc>>,
 }
 
-/// A message to publish, checked.
-pub(crate) struct NewMessage {
-    pub event_type: EventTypeName,
-    pub event_id: Option<String>,
-    pub payload: String,
-    pub channels: Option<BTreeSet<ChannelName>>,
-    pub tags: Option<BTreeSet<String>>,
-    pub retention_days: Option<i64>,
-    pub deliver_at: Option<DateTime<Utc>>,
-}
-
-/// How far ahead `deliverAt` may be, as the Svix SDKs document it: at least a minute (less is
-/// just "now", and a clock a little behind the client's would make it the past) and at most
-/// 24 hours.
-const DELIVER_AT_MIN_AHEAD: Duration = Duration::minutes(1);
-const DELIVER_AT_MAX_AHEAD: Duration = Duration::hours(24);
-
-/// Checks a `deliverAt` against the server's clock. A few seconds of slack below the minute
-/// allow for the time the request took and for clocks that differ a little.
-fn check_deliver_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let slack = Duration::seconds(5);
-    if at < now + DELIVER_AT_MIN_AHEAD - slack || at > now + DELIVER_AT_MAX_AHEAD {
-        return Err(ApiError::Validation(format!(
-            "deliverAt must be at least a minute and at most 24 hours ahead (it is {at}, now is {now})"
-        )));
-    }
-    Ok(())
-}
-
 impl MessageIn {
-    fn parse(self) -> Result<NewMessage, ApiError> {
-        if !self.payload.get().trim_start().starts_with('{') {
-            return Err(ApiError::Validation("payload must be a JSON object".into()));
-        }
-        if let Some(id) = &self.event_id {
-            if id.is_empty() || id.len() > 256 {
-                return Err(ApiError::Validation(
-                    "eventId must be 1 to 256 characters".into(),
-                ));
-            }
-        }
-        let retention_days = match (self.payload_retention_hours, self.payload_retention_period) {
-            (Some(h), _) if !(1..=24 * 365).contains(&h) => {
-                return Err(ApiError::Validation(
-                    "payloadRetentionHours must be between 1 and 8760".into(),
-                ))
-            }
-            (Some(h), _) => Some((h + 23) / 24),
-            (None, Some(d)) if !(1..=365).contains(&d) => {
-                return Err(ApiError::Validation(
-                    "payloadRetentionPeriod must be between 1 and 365 days".into(),
-                ))
-            }
-            (None, d) => d,
-        };
-        Ok(NewMessage {
-            event_type: EventTypeName::parse(&self.event_type)?,
+    fn input(self) -> MessageInput {
+        MessageInput {
+            event_type: self.event_type,
             event_id: self.event_id,
             payload: self.payload.get().to_owned(),
-            channels: parse_channels(self.channels, MAX_MESSAGE_CHANNELS)?,
-            tags: self.tags.filter(|t| !t.is_empty()),
-            retention_days,
+            channels: self.channels,
+            tags: self.tags,
+            payload_retention_period: self.payload_retention_period,
+            payload_retention_hours: self.payload_retention_hours,
             deliver_at: self.deliver_at,
-        })
+        }
     }
 }
 
@@ -185,35 +131,17 @@ pub fn render_message(m: &Message, with_content: bool) -> Box<RawValue> {
     serde_json::value::to_raw_value(&MessageOut::new(m, payload)).expect("plain data serialises")
 }
 
-/// The message record a [`NewMessage`] becomes, stamped now.
-pub(crate) fn compose(state: &AppState, app: &AppId, new: NewMessage) -> Message {
-    let now = state.clock.now();
-    Message {
-        id: MessageId::generate(),
-        app_id: app.clone(),
-        event_type: new.event_type,
-        event_id: new.event_id,
-        payload: Some(new.payload),
-        channels: new.channels,
-        tags: new.tags,
-        created_at: now,
-        payload_expires_at: now
-            + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
-        deliver_at: new.deliver_at,
-    }
-}
-
 /// Stores a message with its deliveries and wakes the dispatcher; answers 202 with the
 /// message. Shared by `POST …/msg` and "send test event".
 pub(super) async fn publish(
-    state: &AppState,
+    state: &Services,
     app: &AppId,
     new: NewMessage,
     fan_out: FanOut,
     idempotency: Option<IdempotencyKey>,
     with_content: bool,
 ) -> Result<Response, ApiError> {
-    let msg = compose(state, app, new);
+    let msg = state.send.compose(app, new);
     let body = render_message(&msg, with_content).get().as_bytes().to_vec();
     let write = idempotency.map(|k| IdempotentWrite {
         key: k.key,
@@ -224,18 +152,14 @@ pub(super) async fn publish(
         },
     });
     let stored_here = write.is_some();
-    let outcome = state.store.create_message(&msg, fan_out, write).await?;
-    let mut response = match outcome {
-        CreateMessageOutcome::Created { deliveries } => {
-            if deliveries > 0 {
-                state.waker.wake();
-            }
+    let mut response = match state.send.publish(&msg, fan_out, write).await? {
+        Published::Created => {
             let mut r = (StatusCode::ACCEPTED, body).into_response();
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r
         }
-        CreateMessageOutcome::Replayed(first) => stored_response(first),
+        Published::Replayed(first) => stored_response(first),
     };
     if stored_here {
         response.extensions_mut().insert(AlreadyStored);
@@ -266,24 +190,21 @@ pub(crate) struct ContentQuery {
     ),
 )]
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
     ApiQuery(q): ApiQuery<ContentQuery>,
     idempotency: Option<Extension<IdempotencyKey>>,
     VerbatimJson(body): VerbatimJson<MessageIn>,
 ) -> Result<Response, ApiError> {
     let application = body.application.clone();
-    let new = body.parse()?;
-    if let Some(at) = new.deliver_at {
-        check_deliver_at(at, state.clock.now())?;
-    }
-    let app = match applications::resolve(&state, &app_id).await {
+    let new = state.send.check_message(body.input())?;
+    let app = match state.send.app(&app_id).await {
         Ok(app) => app,
-        Err(ApiError::NotFound(_)) if application.is_some() => {
-            applications::create_for_message(&state, &app_id, application.unwrap_or_default())
-                .await?
+        Err(SendError::NotFound(_)) if application.is_some() => {
+            let input = applications::input_for_message(application.unwrap_or_default())?;
+            state.send.create_app_for_message(&app_id, input).await?
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     publish(
         &state,
@@ -344,12 +265,12 @@ impl MessageListQuery {
     ),
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
     ApiQuery(list): ApiQuery<ListQuery>,
     ApiQuery(q): ApiQuery<MessageListQuery>,
 ) -> Result<Json<ListResponse<Box<RawValue>>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
+    let app = state.send.app(&app_id).await?;
     let page = list.page(false)?;
     let filter = q.filter()?;
     let rows = state.store.list_messages(&app.id, &page, &filter).await?;
@@ -360,29 +281,6 @@ pub(crate) async fn list(
         |m| m.id.to_string(),
         |m| render_message(&m, with_content),
     )))
-}
-
-/// Finds a message of an application by its id or, as in Svix, by its `eventId`; or answers
-/// 404.
-pub(crate) async fn resolve(
-    state: &AppState,
-    app: &AppId,
-    id_or_event_id: &str,
-) -> Result<Message, ApiError> {
-    let found = match MessageId::parse(id_or_event_id) {
-        Ok(id) => state.store.get_message(app, &id).await?,
-        Err(_) => None,
-    };
-    let found = match found {
-        Some(m) => Some(m),
-        None => {
-            state
-                .store
-                .get_message_by_event_id(app, id_or_event_id)
-                .await?
-        }
-    };
-    found.ok_or_else(|| ApiError::not_found("message"))
 }
 
 #[utoipa::path(
@@ -398,11 +296,11 @@ pub(crate) async fn resolve(
     ),
 )]
 pub(crate) async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, msg_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<ContentQuery>,
 ) -> Result<Json<Box<RawValue>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let msg = resolve(&state, &app.id, &msg_id).await?;
+    let app = state.send.app(&app_id).await?;
+    let msg = state.send.message(&app.id, &msg_id).await?;
     Ok(Json(render_message(&msg, q.with_content.unwrap_or(true))))
 }

@@ -1,7 +1,9 @@
 //! The HTTP API under `/api/v1`: Svix-compatible sending API and Kanca's own resources.
 //!
-//! One file per resource, each exposing `router()`. This module holds what they share: the
-//! state, bearer-token auth, JSON and query extractors that turn bad input into clear 4xx
+//! One file per resource, each exposing `router()`: it turns a request into domain values,
+//! makes one call into a service below ([`crate::send`], [`crate::workspace`],
+//! [`crate::inspect`]) and turns the result into Svix's answer. This module holds what the
+//! routes share: bearer-token auth, JSON and query extractors that turn bad input into clear 4xx
 //! answers, keyset pagination, and idempotency keys.
 
 pub(crate) mod applications;
@@ -20,90 +22,21 @@ mod operational;
 mod outgoing_webhooks;
 mod pagination;
 mod security;
-pub mod sse;
 
 pub use extract::{ApiJson, ApiQuery, VerbatimJson};
 pub use pagination::{ListQuery, ListResponse};
 
-use crate::clock::Clock;
-use crate::delivery::metrics::Metrics;
-use crate::delivery::operational::Operational;
-use crate::delivery::Waker;
 use crate::error::ApiError;
-use crate::store::DynStore;
+use crate::http::access::{admin_token_failed, bearer_token, client_ip};
+pub(crate) use crate::services::Services;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use sha2::{Digest, Sha256};
-use std::sync::Arc;
-use subtle::ConstantTimeEq;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: DynStore,
-    pub apps: Arc<applications::AppCache>,
-    pub waker: Waker,
-    pub clock: Clock,
-    pub ops: Operational,
-    pub metrics: Metrics,
-    pub config: Arc<ApiConfig>,
-    /// Wakes live streams (SSE) when what they show changes.
-    pub live: Arc<crate::live::LiveHub>,
-    /// Request bins: the replay sender and which URLs are this server's own bins.
-    pub inspect: Arc<crate::inspect::Inspector>,
-    /// The Slack-compatible workspace (channels, hooks).
-    pub workspace: Arc<crate::workspace::Workspace>,
-}
-
-pub struct ApiConfig {
-    /// SHA-256 of the admin token: compared in constant time, and the token itself is not
-    /// kept around in memory where a debug dump could show it.
-    admin_token_digest: [u8; 32],
-    pub allow_private_targets: bool,
-    pub max_body_bytes: usize,
-    /// The base URL printed in hook and bin URLs (`KANCA_PUBLIC_URL`, else
-    /// `http://<listen address>`), without a trailing slash.
-    pub public_url: String,
-}
-
-impl ApiConfig {
-    pub fn new(
-        admin_token: &str,
-        allow_private_targets: bool,
-        max_body_bytes: usize,
-        public_url: &str,
-    ) -> Self {
-        Self {
-            admin_token_digest: Sha256::digest(admin_token.as_bytes()).into(),
-            allow_private_targets,
-            max_body_bytes,
-            public_url: public_url.trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// A key for `purpose` (e.g. signing console sessions), derived from the admin token: the
-    /// same on every node that shares the token, and changed by changing the token.
-    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(b"kanca derived key\0");
-        h.update(purpose.as_bytes());
-        h.update(b"\0");
-        h.update(self.admin_token_digest);
-        h.finalize().into()
-    }
-
-    /// Whether `token` is the admin token, in time that does not depend on where it differs.
-    pub fn token_matches(&self, token: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        digest.ct_eq(&self.admin_token_digest).into()
-    }
-}
 
 /// The `/api/v1` router with auth, body limits and idempotency applied.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     let limit = state.config.max_body_bytes;
     let managed = Router::new()
         .merge(applications::router())
@@ -148,7 +81,7 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /metrics`: Prometheus text. It needs the admin token like every management route
 /// (Prometheus sends one with `authorization: {credentials: …}`).
-async fn render_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn render_metrics(State(state): State<Services>) -> Result<Response, ApiError> {
     let health = state.store.write_health();
     state
         .metrics
@@ -176,14 +109,14 @@ async fn render_metrics(State(state): State<AppState>) -> Result<Response, ApiEr
 }
 
 /// A delivery-only node's routes: health and metrics, nothing that manages data.
-pub fn worker_router(state: AppState) -> Router {
+pub fn worker_router(state: Services) -> Router {
     Router::new()
         .nest("/api/v1", health::router().fallback(unknown_route))
         .merge(metrics_router(&state))
         .with_state(state)
 }
 
-fn metrics_router(state: &AppState) -> Router<AppState> {
+fn metrics_router(state: &Services) -> Router<Services> {
     Router::new()
         .route("/metrics", axum::routing::get(render_metrics))
         .layer(middleware::from_fn_with_state(
@@ -194,7 +127,7 @@ fn metrics_router(state: &AppState) -> Router<AppState> {
 
 /// An unknown `/api/v1` route answers 401 without the token, like every management route,
 /// so which routes exist is not told to someone who may not use them.
-async fn unknown_route(State(state): State<AppState>, req: Request) -> ApiError {
+async fn unknown_route(State(state): State<Services>, req: Request) -> ApiError {
     let ip = client_ip(&state, &req);
     if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
         return ApiError::TooManyAttempts(wait);
@@ -209,18 +142,6 @@ async fn unknown_route(State(state): State<AppState>, req: Request) -> ApiError 
     }
 }
 
-/// The token of an `Authorization: Bearer …` header.
-fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-}
-
 /// `Authorization: Bearer <admin token>` on every management route.
 ///
 /// Wrong tokens are counted per client address: past `KANCA_AUTH_FAILURE_THRESHOLD` within
@@ -228,7 +149,7 @@ fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// looked at) until its block ends, and each wrong token is a security incident. A request
 /// without a token is refused but not counted: it guesses nothing.
 async fn require_admin_token(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -246,46 +167,10 @@ async fn require_admin_token(
     }
 }
 
-/// The client's address (see [`crate::workspace::guard`]); loopback when the connection's is
-/// unknown (requests built in-process).
-pub(crate) fn client_ip(state: &AppState, req: &Request) -> std::net::IpAddr {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0)
-        .unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
-    state.workspace.guard().client_ip(peer, req.headers())
-}
-
-/// Counts a wrong admin token from `ip` and records it as an incident (the token itself is
-/// never recorded), plus one more incident when that gets the address blocked.
-pub(crate) async fn admin_token_failed(
-    state: &AppState,
-    ip: std::net::IpAddr,
-    path: &str,
-    reason: &str,
-) {
-    tracing::warn!(ip = %ip, path, "{reason}");
-    let workspace = &state.workspace;
-    workspace.record_incident(ip, path, reason).await;
-    if workspace.guard().record_admin_failure(ip) == crate::workspace::guard::FailureEffect::Blocked
-    {
-        let settings = &workspace.settings;
-        let blocked = format!(
-            "address answered 429 for {} after {} wrong admin tokens within {}",
-            humantime::format_duration(settings.auth_block_duration),
-            settings.auth_failure_threshold,
-            humantime::format_duration(settings.auth_failure_window),
-        );
-        tracing::warn!(ip = %ip, "{blocked}");
-        workspace.record_incident(ip, path, &blocked).await;
-    }
-}
-
 /// Refuses a body whose declared length is over the limit before reading any of it. Bodies
 /// without a length (chunked) are cut off by `DefaultBodyLimit` as they stream in.
 async fn reject_oversized(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {

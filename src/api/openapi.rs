@@ -8,7 +8,7 @@
 //! send-example, operational webhook endpoints, and Kanca's own resources (channels, hooks,
 //! bins, security incidents).
 
-use super::AppState;
+use super::Services;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -127,7 +127,7 @@ impl Modify for KancaExtensions {
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new().route("/openapi.json", get(document))
 }
 

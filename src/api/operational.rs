@@ -2,8 +2,8 @@
 //! (`endpoint.*`, `message.attempt.*`). These are endpoints of an internal application, so
 //! they share the endpoint code (and the delivery engine) with every other endpoint.
 
-use super::endpoints::{ops, resolve, EndpointIn, EndpointOut, EndpointPatch, HeadersIn};
-use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use super::endpoints::{list_page, EndpointIn, EndpointOut, EndpointPatch, HeadersIn};
+use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
 use crate::domain::{Application, Endpoint};
 use crate::error::ApiError;
 use axum::extract::{Path, State};
@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/operational-webhook/endpoint", get(list).post(create))
         .route(
@@ -34,10 +34,10 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The internal application, as the shared endpoint code expects one.
-fn ops_app(state: &AppState) -> Application {
+fn ops_app(state: &Services) -> Application {
     let now = state.clock.now();
     Application {
-        id: state.ops.app_id().clone(),
+        id: state.send.operational_app().clone(),
         uid: None,
         name: "Operational webhooks".into(),
         throttle_rate: None,
@@ -47,63 +47,69 @@ fn ops_app(state: &AppState) -> Application {
     }
 }
 
-async fn find(state: &AppState, endpoint_id: &str) -> Result<(Application, Endpoint), ApiError> {
+async fn find(state: &Services, endpoint_id: &str) -> Result<(Application, Endpoint), ApiError> {
     let app = ops_app(state);
-    let ep = resolve(state, &app.id, endpoint_id).await?;
+    let ep = state.send.endpoint(&app.id, endpoint_id).await?;
     Ok((app, ep))
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
-    let ep = ops::create(&state, &ops_app(&state), body).await?;
+    let ep = state.send.create_endpoint(&ops_app(&state), body.0).await?;
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<EndpointOut>>, ApiError> {
-    Ok(Json(ops::list(&state, state.ops.app_id(), &q).await?))
+    Ok(Json(
+        list_page(&state, state.send.operational_app(), &q).await?,
+    ))
 }
 
 async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     Ok(Json(find(&state, &endpoint_id).await?.1.into()))
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
-    Ok(Json(ops::update(&state, &app, ep, body).await?.into()))
+    Ok(Json(
+        state.send.update_endpoint(&app, ep, body.0).await?.into(),
+    ))
 }
 
 async fn patch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<EndpointPatch>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
-    Ok(Json(ops::patch(&state, &app, ep, body).await?.into()))
+    Ok(Json(
+        state.send.patch_endpoint(&app, ep, body.0).await?.into(),
+    ))
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
-    ops::delete(&state, &app, ep).await?;
+    state.send.delete_endpoint(&app, ep).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn secret(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, ep) = find(&state, &endpoint_id).await?;
@@ -111,40 +117,46 @@ async fn secret(
 }
 
 async fn rotate_secret(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
     let body = super::endpoints::parse_rotate_body(&body)?;
-    let new = ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    let new = state.send.rotate_secret(&app.id, &ep, body).await?;
     Ok(Json(json!({ "key": new.expose() })))
 }
 
 async fn get_headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, ep) = find(&state, &endpoint_id).await?;
-    Ok(Json(ops::headers_out(&ep)))
+    Ok(Json(crate::send::headers_out(&ep)))
 }
 
 async fn put_headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<HeadersIn>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
-    ops::set_headers(&state, &app.id, &ep, body, false).await?;
+    state
+        .send
+        .set_endpoint_headers(&app.id, &ep, body.into(), false)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn patch_headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<HeadersIn>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = find(&state, &endpoint_id).await?;
-    ops::set_headers(&state, &app.id, &ep, body, true).await?;
+    state
+        .send
+        .set_endpoint_headers(&app.id, &ep, body.into(), true)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 
 use super::attempts::AttemptOut;
 use super::idempotency::HoldsSecret;
-use super::{ApiJson, ApiQuery, AppState, ListResponse};
+use super::{ApiJson, ApiQuery, ListResponse, Services};
 use crate::domain::workspace::{OutgoingContentType, OutgoingHook, TriggerWhen};
 use crate::error::ApiError;
 use crate::workspace::outgoing::NewOutgoingHook;
@@ -15,7 +15,7 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/outgoing-webhooks", get(list).post(create))
         .route("/outgoing-webhooks/{id}", get(fetch).delete(delete))
@@ -35,7 +35,7 @@ struct AttemptsOut {
 /// Every request made to the hook's callback URLs, newest first, as the engine recorded them
 /// (status code, response, duration, failure reason).
 async fn attempts(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<AttemptsQuery>,
 ) -> Result<Json<AttemptsOut>, ApiError> {
@@ -106,7 +106,7 @@ impl From<OutgoingHook> for HookOut {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<HookIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     let hook = state
@@ -127,7 +127,7 @@ async fn create(
     ))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HookOut>>, ApiError> {
+async fn list(State(state): State<Services>) -> Result<Json<ListResponse<HookOut>>, ApiError> {
     let hooks = state.workspace.list_outgoing_hooks().await?;
     Ok(Json(ListResponse {
         data: hooks.into_iter().map(HookOut::from).collect(),
@@ -138,14 +138,14 @@ async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HookOut
 }
 
 async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<HookOut>, ApiError> {
     Ok(Json(state.workspace.outgoing_hook(&id).await?.into()))
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.workspace.delete_outgoing_hook(&id).await?;

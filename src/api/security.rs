@@ -5,7 +5,7 @@
 //! list (`limit`, `iterator`, newest first unless `order=ascending`). Paths are stored with any
 //! token masked; tokens themselves never are.
 
-use super::{ApiQuery, AppState, ListQuery, ListResponse};
+use super::{ApiQuery, ListQuery, ListResponse, Services};
 use crate::error::ApiError;
 use axum::extract::State;
 use axum::routing::get;
@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new().route("/security/incidents", get(list))
 }
 
@@ -32,7 +32,7 @@ struct IncidentOut {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<IncidentOut>>, ApiError> {
     let page = q.page(false)?;

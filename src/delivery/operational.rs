@@ -49,15 +49,17 @@ impl Operational {
         &self.app_id
     }
 
-    /// `endpoint.created|updated|deleted`, from the API.
-    pub async fn endpoint_changed(
+    /// `endpoint.created|updated|deleted` about an endpoint of `app`, to be stored in the
+    /// same transaction as the change (`crate::send`); `None` for the operational
+    /// application's own endpoints.
+    pub fn endpoint_changed(
         &self,
         event_type: &'static str,
         app: &Application,
         ep: &Endpoint,
-    ) {
+    ) -> Option<Message> {
         if app.id == self.app_id {
-            return;
+            return None;
         }
         let data = json!({
             "appId": app.id,
@@ -65,31 +67,35 @@ impl Operational {
             "endpointId": ep.id,
             "endpointUid": ep.fields.uid,
         });
-        self.emit(event_type, data).await;
+        Some(self.event(event_type, data))
     }
 
-    /// `endpoint.disabled`: `trigger` is `automatic` (failing for too long, or 410 Gone) or
-    /// `manual`.
-    pub async fn endpoint_disabled(
+    /// `endpoint.disabled` by a person (`trigger: manual`), to be stored with the change.
+    pub fn endpoint_disabled_manually(&self, app: &Application, ep: &Endpoint) -> Option<Message> {
+        if app.id == self.app_id {
+            return None;
+        }
+        let app_uid = app.uid.as_ref().map(|u| u.to_string());
+        Some(self.event(
+            "endpoint.disabled",
+            disabled_data(&app.id, app_uid, ep, None, "manual"),
+        ))
+    }
+
+    /// `endpoint.disabled` by the delivery engine (`trigger: automatic`: failing since
+    /// `fail_since` for too long, or 410 Gone), to be stored with the change.
+    pub async fn endpoint_disabled_automatically(
         &self,
         app_id: &AppId,
         ep: &Endpoint,
         fail_since: Option<DateTime<Utc>>,
-        trigger: &str,
-    ) {
+    ) -> Option<Message> {
         if *app_id == self.app_id {
-            return;
+            return None;
         }
         let app_uid = self.app_uid(app_id).await;
-        let data = json!({
-            "appId": app_id,
-            "appUid": app_uid,
-            "endpointId": ep.id,
-            "endpointUid": ep.fields.uid,
-            "failSince": fail_since,
-            "trigger": trigger,
-        });
-        self.emit("endpoint.disabled", data).await;
+        let data = disabled_data(app_id, app_uid, ep, fail_since, "automatic");
+        Some(self.event("endpoint.disabled", data))
     }
 
     /// `message.attempt.failing|exhausted|recovered` about one attempt.
@@ -132,11 +138,15 @@ impl Operational {
             .map(|u| u.to_string())
     }
 
+    /// An event of the operational application, stamped now.
+    fn event(&self, event_type: &'static str, data: Value) -> Message {
+        Message::own_event(&self.app_id, event_type, data, self.clock.now())
+    }
+
     /// Publishes an event to the operational endpoints. Failures are logged, never passed on:
     /// an operator notice must not fail the request or delivery it is about.
     async fn emit(&self, event_type: &'static str, data: Value) {
-        let now = self.clock.now();
-        let msg = Message::own_event(&self.app_id, event_type, data, now);
+        let msg = self.event(event_type, data);
         match self
             .store
             .create_message(&msg, FanOut::Subscribed, None)
@@ -151,4 +161,22 @@ impl Operational {
             }
         }
     }
+}
+
+/// What `endpoint.disabled` carries.
+fn disabled_data(
+    app_id: &AppId,
+    app_uid: Option<String>,
+    ep: &Endpoint,
+    fail_since: Option<DateTime<Utc>>,
+    trigger: &str,
+) -> Value {
+    json!({
+        "appId": app_id,
+        "appUid": app_uid,
+        "endpointId": ep.id,
+        "endpointUid": ep.fields.uid,
+        "failSince": fail_since,
+        "trigger": trigger,
+    })
 }

@@ -138,16 +138,23 @@ async fn after_recorded(
             .is_ok_and(|limit| now - since >= limit)
     });
     if *outcome == Outcome::EndpointGone || failed_too_long {
+        // `endpoint.disabled` is stored in the same transaction as the change.
+        let event = ops
+            .endpoint_disabled_automatically(&job.app_id, &job.endpoint, failing_since)
+            .await;
+        let queued = event.is_some();
+        let events: crate::store::EndpointEvents = Box::new(move |_| event.into_iter().collect());
         match engine
             .store
-            .set_endpoint_disabled(&job.app_id, &job.endpoint.id, true)
+            .set_endpoint_disabled_with_events(&job.app_id, &job.endpoint.id, true, events)
             .await
         {
             Ok(()) => {
                 tracing::warn!(endpoint_id = %job.endpoint.id, gone = *outcome == Outcome::EndpointGone,
                     "endpoint disabled");
-                ops.endpoint_disabled(&job.app_id, &job.endpoint, failing_since, "automatic")
-                    .await;
+                if queued {
+                    engine.waker.wake();
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, endpoint_id = %job.endpoint.id, "disabling an endpoint failed")

@@ -136,6 +136,19 @@ pub enum FanOut {
     Only(EndpointId),
 }
 
+/// The messages that describe an endpoint change (the operational `endpoint.*` events), made
+/// from the endpoint as the change leaves it (as it was, for a delete). The store calls this
+/// inside the change's transaction and inserts what it returns, each fanned out to its
+/// application's subscribed endpoints, before it commits: a change is never stored without
+/// its events (DESIGN.md: the database is the queue). A closure rather than a list because
+/// a new endpoint's id and timestamps are given inside the store.
+pub type EndpointEvents = Box<dyn FnOnce(&Endpoint) -> Vec<Message> + Send>;
+
+/// An endpoint change that tells nobody.
+pub fn no_events() -> EndpointEvents {
+    Box::new(|_| Vec::new())
+}
+
 /// An API response kept under an idempotency key, replayed for a repeated request.
 #[derive(Debug, Clone)]
 pub struct StoredResponse {
@@ -241,11 +254,24 @@ pub trait Store:
     async fn close(&self);
 
     // Endpoints.
+    /// An endpoint and nothing else (no [`EndpointEvents`]).
     async fn create_endpoint(
         &self,
         app: &AppId,
         fields: EndpointFields,
         secret: EndpointSecret,
+    ) -> StoreResult<Endpoint> {
+        self.create_endpoint_with_events(app, fields, secret, no_events())
+            .await
+    }
+    /// Stores the endpoint and the messages `events` makes of it (fanned out to subscribed
+    /// endpoints) in one transaction.
+    async fn create_endpoint_with_events(
+        &self,
+        app: &AppId,
+        fields: EndpointFields,
+        secret: EndpointSecret,
+        events: EndpointEvents,
     ) -> StoreResult<Endpoint>;
     async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>>;
     async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>>;
@@ -254,8 +280,30 @@ pub trait Store:
         app: &AppId,
         id: &EndpointId,
         fields: EndpointFields,
+    ) -> StoreResult<Endpoint> {
+        self.update_endpoint_with_events(app, id, fields, no_events())
+            .await
+    }
+    /// Replaces the endpoint's fields and stores the messages `events` makes of the updated
+    /// endpoint in the same transaction. `NotFound` stores nothing.
+    async fn update_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        fields: EndpointFields,
+        events: EndpointEvents,
     ) -> StoreResult<Endpoint>;
-    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()>;
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+        self.delete_endpoint_with_events(app, id, no_events()).await
+    }
+    /// Deletes the endpoint and stores the messages `events` makes of it (as it was) in the
+    /// same transaction. `NotFound` stores nothing.
+    async fn delete_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        events: EndpointEvents,
+    ) -> StoreResult<()>;
     async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats>;
     /// Replaces the signing secret; the old one keeps signing until `old_expires_at`.
     async fn rotate_secret(
@@ -279,6 +327,18 @@ pub trait Store:
         app: &AppId,
         id: &EndpointId,
         disabled: bool,
+    ) -> StoreResult<()> {
+        self.set_endpoint_disabled_with_events(app, id, disabled, no_events())
+            .await
+    }
+    /// [`Self::set_endpoint_disabled`], storing the messages `events` makes of the changed
+    /// endpoint in the same transaction. `NotFound` stores nothing.
+    async fn set_endpoint_disabled_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+        events: EndpointEvents,
     ) -> StoreResult<()>;
 
     /// Stores the message and queues its deliveries in one transaction; with an idempotency

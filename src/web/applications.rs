@@ -5,8 +5,9 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge, Field};
 use super::session::Session;
-use crate::api::{applications, AppState};
 use crate::domain::*;
+use crate::send::{ApplicationInput, SendError};
+use crate::services::Services;
 use crate::store::{AttemptFilter, PageRequest, StoreError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,7 +22,7 @@ pub const LIST_LIMIT: u32 = 200;
 /// How many recent attempts an endpoint's health is judged on.
 const HEALTH_WINDOW: u32 = 20;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/apps", get(list).post(create))
         .route("/apps/{app_id}", get(show))
@@ -36,8 +37,10 @@ fn first_page(limit: u32) -> PageRequest {
 }
 
 /// The application a path names, or a 404 page.
-pub async fn find(state: &AppState, key: &str) -> Result<Application, PageError> {
-    applications::resolve(state, key)
+pub async fn find(state: &Services, key: &str) -> Result<Application, PageError> {
+    state
+        .send
+        .app(key)
         .await
         .map_err(|_| PageError::not_found("application"))
 }
@@ -58,7 +61,7 @@ impl NewAppForm {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
 ) -> Result<Html<String>, PageError> {
     let form = NewAppForm {
@@ -72,7 +75,7 @@ async fn list(
 }
 
 async fn list_page(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     form: &NewAppForm,
 ) -> Result<Markup, PageError> {
@@ -118,7 +121,7 @@ async fn list_page(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     fields: FormFields,
 ) -> Result<Response, PageError> {
@@ -143,18 +146,16 @@ async fn create(
         }
     };
     if form.errors.is_empty() {
-        let created = state
-            .store
-            .create_app(ApplicationFields {
-                uid,
-                name: form.name.clone(),
-                throttle_rate: None,
-                metadata: Metadata::new(),
-            })
-            .await;
-        match created {
-            Ok(app) => return Ok(Redirect::to(&format!("/apps/{}", app.id)).into_response()),
-            Err(StoreError::Conflict(_)) => form
+        let input = ApplicationInput {
+            name: form.name.clone(),
+            uid: uid.map(|u| u.as_str().to_owned()),
+            throttle_rate: None,
+            metadata: None,
+        };
+        match state.send.create_app(input, false).await {
+            Ok((app, _)) => return Ok(Redirect::to(&format!("/apps/{}", app.id)).into_response()),
+            Err(SendError::Validation(e)) => form.errors.push(("name", e)),
+            Err(SendError::Store(StoreError::Conflict(_))) => form
                 .errors
                 .push(("uid", "Another application already has this UID.".into())),
             Err(e) => return Err(e.into()),
@@ -173,7 +174,7 @@ pub struct Health {
 }
 
 impl Health {
-    pub async fn of(state: &AppState, app: &AppId, ep: &EndpointId) -> Result<Self, PageError> {
+    pub async fn of(state: &Services, app: &AppId, ep: &EndpointId) -> Result<Self, PageError> {
         let filter = AttemptFilter {
             msg_id: None,
             endpoint_id: Some(ep.clone()),
@@ -225,7 +226,7 @@ pub fn last_status(a: &Attempt) -> Markup {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(app_id): Path<String>,
 ) -> Result<Html<String>, PageError> {

@@ -2,7 +2,7 @@
 //! [`PREFIX`]. Their URLs carry the crate version, so browsers may cache them for long and
 //! still fetch new ones after an upgrade.
 
-use crate::api::AppState;
+use crate::services::Services;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -15,7 +15,7 @@ pub const JS_PATH: &str = concat!("/assets/console-", env!("CARGO_PKG_VERSION"),
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route(CSS_PATH, get(|| serve("text/css; charset=utf-8", CSS)))
         .route(JS_PATH, get(|| serve("text/javascript; charset=utf-8", JS)))

@@ -4,7 +4,7 @@
 //! the order they came, a replay form that shows the target's answer, and the request as a
 //! `curl` command to copy.
 //!
-//! The live list is the API's bin stream (`api::sse::resumable` on the bin's topic) served
+//! The live list is the API's bin stream (`http::sse::resumable` on the bin's topic) served
 //! behind the console's session, since `EventSource` cannot send the API's bearer token. Its
 //! events carry the list row already rendered on the server ([`request_row`]), so the script
 //! only inserts it. Everything a request held is escaped by maud: bins take requests from
@@ -16,12 +16,12 @@ use super::form::FormFields;
 use super::layout::{self, badge, Field};
 use super::pretty_json::{pretty_within, Budget, NotPretty};
 use super::session::Session;
-use crate::api::sse::{self, LiveItem};
-use crate::api::AppState;
 use crate::domain::bins::*;
 use crate::domain::EndpointUrl;
+use crate::http::sse::{self, LiveItem};
 use crate::inspect;
 use crate::inspect::replay::ReplayResult;
+use crate::services::Services;
 use crate::store::bins::CapturePage;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -38,7 +38,7 @@ const REQUESTS_SHOWN: u32 = 100;
 /// How much of a binary body the hex view shows.
 const HEX_SHOWN: usize = 4096;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/bins/{bin_id}", get(show))
         .route("/bins/{bin_id}/requests/{req_id}/replay", post(replay))
@@ -128,7 +128,7 @@ fn cut_at_char(text: &str, max: usize) -> &str {
 /// `GET /bins/{bin}/requests/{req}/body`: the captured body as it came, as a download (never
 /// rendered inline: it is anyone's bytes).
 async fn download_body(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((bin_id, req_id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let bin = load_bin(&state, &bin_id).await?;
@@ -202,7 +202,7 @@ struct ReplayState {
     result: Option<ReplayResult>,
 }
 
-fn detail(state: &AppState, session: &Session, c: &Capture, replay: &ReplayState) -> Markup {
+fn detail(state: &Services, session: &Session, c: &Capture, replay: &ReplayState) -> Markup {
     // A large body is not spelled out (twice: shown and in the copy button) but read from the
     // downloaded file.
     let curl = if c.body.len() > RAW_SHOWN {
@@ -263,7 +263,7 @@ struct ShowQuery {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(bin_id): Path<String>,
     Query(q): Query<ShowQuery>,
@@ -284,7 +284,7 @@ async fn show(
 }
 
 async fn bin_page(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     bin_id: &str,
     selected: Option<CaptureId>,
@@ -353,7 +353,7 @@ async fn bin_page(
 }
 
 async fn replay(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path((bin_id, req_id)): Path<(String, String)>,
     form: FormFields,
@@ -370,7 +370,7 @@ async fn replay(
         url: raw.clone(),
         ..Default::default()
     };
-    let status = match EndpointUrl::parse(&raw, state.allows_private_url(&raw)) {
+    let status = match EndpointUrl::parse(&raw, state.send.allows_private_url(&raw)) {
         Ok(url) => {
             replay.result = Some(inspect::replay::replay(&state.inspect, &capture, &url).await);
             StatusCode::OK
@@ -398,7 +398,7 @@ struct LiveQuery {
 }
 
 async fn live(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<LiveQuery>,

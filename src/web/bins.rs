@@ -6,9 +6,9 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge, Field};
 use super::session::Session;
-use crate::api::AppState;
 use crate::domain::bins::*;
 use crate::inspect;
+use crate::services::Services;
 use crate::store::PageRequest;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,17 +20,17 @@ use maud::html;
 /// How many bins the list shows.
 const BINS_SHOWN: u32 = 100;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/bins", get(index).post(create))
         .route("/bins/{bin_id}/delete", post(delete))
 }
 
-pub(super) fn bin_url(state: &AppState, id: &BinId) -> String {
+pub(super) fn bin_url(state: &Services, id: &BinId) -> String {
     format!("{}/b/{id}", state.config.public_url)
 }
 
-pub(super) async fn load_bin(state: &AppState, raw: &str) -> Result<Bin, PageError> {
+pub(super) async fn load_bin(state: &Services, raw: &str) -> Result<Bin, PageError> {
     let id = BinId::parse(raw).map_err(|_| PageError::not_found("bin"))?;
     state
         .store
@@ -40,7 +40,7 @@ pub(super) async fn load_bin(state: &AppState, raw: &str) -> Result<Bin, PageErr
 }
 
 async fn index(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
 ) -> Result<Response, PageError> {
     list_page(
@@ -54,7 +54,7 @@ async fn index(
 }
 
 async fn list_page(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     status: StatusCode,
     form: &FormFields,
@@ -145,7 +145,7 @@ fn parse_form(form: &FormFields) -> Result<BinSettings, String> {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     form: FormFields,
 ) -> Result<Response, PageError> {
@@ -169,7 +169,7 @@ async fn create(
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
 ) -> Result<Response, PageError> {
     let bin = load_bin(&state, &bin_id).await?;

@@ -2,7 +2,7 @@
 //! with replies under their parent, a composer for the channel and for each thread, and the
 //! live stream that adds new messages to an open page without a reload.
 //!
-//! The live stream is the API's (`api::sse::resumable` on the channel's topic), served here
+//! The live stream is the API's (`http::sse::resumable` on the channel's topic), served here
 //! behind the console's session because `EventSource` cannot send a bearer token; the API's
 //! own stream keeps its bearer auth. Its events carry the message already rendered by
 //! [`channel_message::render`] (escaped on the server), so the script only places it and never
@@ -13,9 +13,9 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout;
 use super::session::Session;
-use crate::api::sse::{self, LiveItem};
-use crate::api::AppState;
 use crate::domain::workspace::{Channel, ChannelMessage, Ts};
+use crate::http::sse::{self, LiveItem};
+use crate::services::Services;
 use crate::workspace::channels::MessagePage;
 use crate::workspace::WorkspaceError;
 use axum::extract::{Path, Query, State};
@@ -30,7 +30,7 @@ use std::collections::HashMap;
 /// How many of a channel's latest messages the page shows.
 const SHOWN: u32 = 100;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/channels", get(index).post(create))
         .route("/channels/{key}", get(show))
@@ -86,7 +86,7 @@ fn sidebar(
 }
 
 async fn index(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
 ) -> Result<Html<String>, PageError> {
     let channels = state.workspace.list_channels().await?;
@@ -118,7 +118,7 @@ fn channels_page(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     form: FormFields,
 ) -> Result<Response, PageError> {
@@ -197,7 +197,7 @@ fn reply_form(session: &Session, channel: &Channel, m: &ChannelMessage) -> Optio
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(key): Path<String>,
 ) -> Result<Response, PageError> {
@@ -205,7 +205,7 @@ async fn show(
 }
 
 async fn channel_page(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     key: &str,
     status: StatusCode,
@@ -280,7 +280,7 @@ async fn channel_page(
 }
 
 async fn post_message(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(key): Path<String>,
     form: FormFields,
@@ -323,20 +323,20 @@ async fn post_message(
 }
 
 async fn archive(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
 ) -> Result<Response, PageError> {
     set_archived(state, key, true).await
 }
 
 async fn unarchive(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(key): Path<String>,
 ) -> Result<Response, PageError> {
     set_archived(state, key, false).await
 }
 
-async fn set_archived(state: AppState, key: String, archived: bool) -> Result<Response, PageError> {
+async fn set_archived(state: Services, key: String, archived: bool) -> Result<Response, PageError> {
     let channel = state
         .workspace
         .channel(&key)
@@ -365,7 +365,7 @@ struct LiveMessage {
 }
 
 async fn live(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(key): Path<String>,
     headers: HeaderMap,

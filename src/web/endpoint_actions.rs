@@ -9,12 +9,10 @@
 use super::endpoint_page::{find_endpoint, preview};
 use super::error::PageError;
 use super::form::FormFields;
-use crate::api::endpoints::{ops, EndpointPatch, HeadersIn, SecretRotateIn};
-use crate::api::messages::compose;
-use crate::api::AppState;
 use crate::domain::*;
-use crate::error::ApiError;
-use crate::store::{AttemptFilter, FanOut, PageRequest};
+use crate::send::{HeadersInput, SecretRotateInput};
+use crate::services::Services;
+use crate::store::{AttemptFilter, PageRequest};
 use axum::extract::{Path, State};
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, StatusCode};
@@ -28,7 +26,7 @@ use std::collections::BTreeMap;
 /// How much of the response body the test-event result carries.
 const RESULT_BODY_PREVIEW: usize = 4096;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     let ep = "/apps/{app_id}/endpoints/{endpoint_id}";
     Router::new()
         .route(&format!("{ep}/state"), post(set_state))
@@ -48,7 +46,7 @@ fn back_to(app: &Application, ep: &Endpoint, notice: &str) -> Response {
 }
 
 async fn set_state(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     form: FormFields,
 ) -> Result<Response, PageError> {
@@ -63,31 +61,20 @@ async fn set_state(
             ))
         }
     };
-    let patch = EndpointPatch {
-        url: None,
-        description: None,
-        throttle_rate: None,
-        uid: None,
-        disabled: Some(disabled),
-        event_types: None,
-        channels: None,
-        metadata: None,
-    };
-    let updated = ops::patch(&state, &app, ep, patch).await?;
+    let updated = state.send.set_endpoint_disabled(&app, ep, disabled).await?;
     let notice = if disabled { "disabled" } else { "enabled" };
     Ok(back_to(&app, &updated, notice))
 }
 
 async fn rotate(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
-    let body = SecretRotateIn {
-        key: None,
-        grace_period_seconds: None,
-    };
-    ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    state
+        .send
+        .rotate_secret(&app.id, &ep, SecretRotateInput::default())
+        .await?;
     Ok(back_to(&app, &ep, "rotated"))
 }
 
@@ -114,17 +101,20 @@ fn parse_header_lines(text: &str) -> Result<BTreeMap<String, Option<String>>, Pa
 }
 
 async fn headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     form: FormFields,
 ) -> Result<Response, PageError> {
     let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
-    let body = HeadersIn {
+    let input = HeadersInput {
         headers: parse_header_lines(&form.text("headers"))?,
         delete_headers: None,
     };
     // Replace, not merge: the textarea shows them all, so what it holds is the whole set.
-    ops::set_headers(&state, &app.id, &ep, body, false).await?;
+    state
+        .send
+        .set_endpoint_headers(&app.id, &ep, input, false)
+        .await?;
     Ok(back_to(&app, &ep, "headers"))
 }
 
@@ -137,7 +127,7 @@ fn parse_local_utc(s: &str) -> Option<chrono::DateTime<Utc>> {
 }
 
 async fn recover(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     form: FormFields,
 ) -> Result<Response, PageError> {
@@ -148,7 +138,7 @@ async fn recover(
             "Enter the time to recover from as a date and time (UTC).",
         )
     })?;
-    ops::recover(&state, &app.id, &ep, since, None).await?;
+    state.send.recover(&app.id, &ep, since, None).await?;
     Ok(back_to(&app, &ep, "recovered"))
 }
 
@@ -161,7 +151,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 /// Publishes the chosen event type's example to this endpoint only, through the engine.
 async fn send_test(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     request_headers: HeaderMap,
     form: FormFields,
@@ -178,16 +168,11 @@ async fn send_test(
     let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id)
         .await
         .map_err(fail)?;
-    let new = ops::example_message(&state, &form.text("event_type"), 0)
+    let msg = state
+        .send
+        .send_test(&app.id, &ep, &form.text("event_type"))
         .await
         .map_err(|e| fail(e.into()))?;
-    let msg = compose(&state, &app.id, new);
-    state
-        .store
-        .create_message(&msg, FanOut::Only(ep.id.clone()), None)
-        .await
-        .map_err(|e| fail(ApiError::from(e).into()))?;
-    state.waker.wake();
     if json {
         let result_url = format!("/apps/{}/endpoints/{}/test/{}", app.id, ep.id, msg.id);
         Ok((
@@ -202,7 +187,7 @@ async fn send_test(
 
 /// The latest attempt of a message to this endpoint, for the page's script.
 async fn test_result(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id, msg_id)): Path<(String, String, String)>,
 ) -> Result<Json<serde_json::Value>, PageError> {
     let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;

@@ -2,7 +2,7 @@
 //! and a rate limit, with an error beside each field that was refused.
 //!
 //! Each field is parsed here into its domain type so that the error lands beside the right
-//! input; the checked values then go through `api::endpoints::ops::create`, the same function
+//! input; the checked values then go through `send::Sending::create_endpoint`, the same call
 //! as `POST /api/v1/app/{app}/endpoint`, so operational webhooks hear of the new endpoint.
 
 use super::applications::find;
@@ -10,10 +10,10 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, Field};
 use super::session::Session;
-use crate::api::endpoints::{ops, EndpointIn};
-use crate::api::AppState;
 use crate::domain::*;
 use crate::error::ApiError;
+use crate::send::{EndpointInput, MAX_CHANNELS};
+use crate::services::Services;
 use crate::store::PageRequest;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,10 +23,7 @@ use axum::{Extension, Router};
 use maud::html;
 use std::collections::BTreeSet;
 
-/// How many channels an endpoint may name (as in the API).
-const MAX_CHANNELS: usize = 10;
-
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/apps/{app_id}/endpoints/new", get(new))
         .route("/apps/{app_id}/endpoints", post(create))
@@ -52,7 +49,7 @@ impl EndpointForm {
     }
 
     /// Parses every field, collecting one error per field that is refused.
-    fn parse(&mut self, allow_private: bool) -> Option<EndpointIn> {
+    fn parse(&mut self, allow_private: bool) -> Option<EndpointInput> {
         if let Err(e) = EndpointUrl::parse(&self.url, allow_private) {
             self.errors.push(("url", e.0));
         }
@@ -94,7 +91,7 @@ impl EndpointForm {
         if !self.errors.is_empty() {
             return None;
         }
-        Some(EndpointIn {
+        Some(EndpointInput {
             url: self.url.clone(),
             description: Some(self.description.clone()),
             throttle_rate: rate_limit,
@@ -109,7 +106,7 @@ impl EndpointForm {
     }
 }
 
-async fn catalog(state: &AppState) -> Result<Vec<EventType>, PageError> {
+async fn catalog(state: &Services) -> Result<Vec<EventType>, PageError> {
     let page = PageRequest {
         limit: 250,
         iterator: None,
@@ -119,7 +116,7 @@ async fn catalog(state: &AppState) -> Result<Vec<EventType>, PageError> {
 }
 
 async fn render(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     app: &Application,
     form: &EndpointForm,
@@ -167,7 +164,7 @@ async fn render(
 }
 
 async fn new(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(app_id): Path<String>,
 ) -> Result<Html<String>, PageError> {
@@ -178,7 +175,7 @@ async fn new(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(app_id): Path<String>,
     fields: FormFields,
@@ -193,14 +190,17 @@ async fn create(
         errors: Vec::new(),
     };
     if let Some(input) = form.parse(state.config.allow_private_targets) {
-        match ops::create(&state, &app, input).await {
+        match state.send.create_endpoint(&app, input).await {
             Ok(ep) => {
                 return Ok(
                     Redirect::to(&format!("/apps/{}/endpoints/{}", app.id, ep.id)).into_response(),
                 )
             }
-            Err(ApiError::Validation(e) | ApiError::Conflict(e)) => form.errors.push(("form", e)),
-            Err(e) => return Err(e.into()),
+            // What the API would refuse with a 422 or 409 is shown beside the form.
+            Err(e) => match ApiError::from(e) {
+                ApiError::Validation(e) | ApiError::Conflict(e) => form.errors.push(("form", e)),
+                e => return Err(e.into()),
+            },
         }
     }
     let page = render(&state, &session, &app, &form).await?;

@@ -6,8 +6,8 @@ use super::applications::{find, last_status, Health};
 use super::error::PageError;
 use super::layout::{self, badge};
 use super::session::Session;
-use crate::api::{endpoints, AppState};
 use crate::domain::*;
+use crate::services::Services;
 use crate::store::{AttemptFilter, PageRequest};
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
@@ -22,7 +22,7 @@ const RECENT_ATTEMPTS: u32 = 25;
 /// How much of a response body the attempts table shows.
 const BODY_PREVIEW: usize = 4096;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/apps/{app_id}/endpoints/{endpoint_id}", get(show))
         .merge(super::endpoint_actions::routes())
@@ -30,12 +30,14 @@ pub fn routes() -> Router<AppState> {
 
 /// The application and endpoint a path names, or a 404 page.
 pub async fn find_endpoint(
-    state: &AppState,
+    state: &Services,
     app_id: &str,
     endpoint_id: &str,
 ) -> Result<(Application, Endpoint), PageError> {
     let app = find(state, app_id).await?;
-    let ep = endpoints::resolve(state, &app.id, endpoint_id)
+    let ep = state
+        .send
+        .endpoint(&app.id, endpoint_id)
         .await
         .map_err(|_| PageError::not_found("endpoint"))?;
     Ok((app, ep))
@@ -125,7 +127,7 @@ pub fn attempts_table(
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     Query(q): Query<ShowQuery>,

@@ -71,6 +71,12 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl From<crate::send::SendError> for PageError {
+    fn from(e: crate::send::SendError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
 impl From<crate::workspace::WorkspaceError> for PageError {
     fn from(e: crate::workspace::WorkspaceError) -> Self {
         ApiError::from(e).into()

@@ -8,8 +8,8 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge, Field};
 use super::session::Session;
-use crate::api::AppState;
 use crate::domain::*;
+use crate::services::Services;
 use crate::store::{PageRequest, StoreError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,7 +19,7 @@ use axum::{Extension, Router};
 use maud::html;
 use serde_json::{Map, Value};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/event-types", get(list).post(create))
         .route("/event-types/new", get(new))
@@ -52,7 +52,7 @@ fn schema_without_examples(schema: &Value) -> Value {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
 ) -> Result<Html<String>, PageError> {
     let page = PageRequest {
@@ -229,7 +229,7 @@ fn unprocessable(page: String) -> Response {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     fields: FormFields,
 ) -> Result<Response, PageError> {
@@ -262,7 +262,7 @@ async fn create(
     }
 }
 
-async fn find(state: &AppState, name: &str) -> Result<EventType, PageError> {
+async fn find(state: &Services, name: &str) -> Result<EventType, PageError> {
     let name = EventTypeName::parse(name).map_err(|_| PageError::not_found("event type"))?;
     state
         .store
@@ -272,7 +272,7 @@ async fn find(state: &AppState, name: &str) -> Result<EventType, PageError> {
 }
 
 async fn edit(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Html<String>, PageError> {
@@ -290,7 +290,7 @@ async fn edit(
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
     fields: FormFields,

@@ -13,10 +13,10 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge, Field};
 use super::session::Session;
-use crate::api::AppState;
 use crate::domain::workspace::{
     Channel, IncomingHook, OutgoingContentType, OutgoingHook, TriggerWhen,
 };
+use crate::services::Services;
 use crate::workspace::incoming::NewIncomingHook;
 use crate::workspace::outgoing::NewOutgoingHook;
 use axum::extract::{Path, Query, State};
@@ -30,7 +30,7 @@ use serde::Deserialize;
 /// How many attempts an outgoing hook's page shows.
 const ATTEMPTS: u32 = 50;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/integrations", get(index))
         .route("/integrations/incoming", post(create_incoming))
@@ -174,7 +174,7 @@ fn outgoing_table(session: &Session, hooks: &[OutgoingHook], channels: &[Channel
 }
 
 async fn render(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     status: StatusCode,
     outcome: Outcome<'_>,
@@ -257,7 +257,7 @@ struct IndexQuery {
 }
 
 async fn index(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Query(q): Query<IndexQuery>,
 ) -> Result<Response, PageError> {
@@ -281,7 +281,7 @@ async fn index(
 }
 
 async fn create_incoming(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     form: FormFields,
 ) -> Result<Response, PageError> {
@@ -319,7 +319,7 @@ async fn create_incoming(
 }
 
 async fn refused_incoming(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     form: FormFields,
     status: StatusCode,
@@ -334,7 +334,7 @@ async fn refused_incoming(
 }
 
 async fn revoke_incoming(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     state.workspace.revoke_incoming_hook(&id).await?;
@@ -342,7 +342,7 @@ async fn revoke_incoming(
 }
 
 async fn regenerate_incoming(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
@@ -358,7 +358,7 @@ async fn regenerate_incoming(
 }
 
 async fn create_outgoing(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     form: FormFields,
 ) -> Result<Response, PageError> {
@@ -423,7 +423,7 @@ async fn create_outgoing(
 }
 
 async fn delete_outgoing(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     state.workspace.delete_outgoing_hook(&id).await?;
@@ -431,7 +431,7 @@ async fn delete_outgoing(
 }
 
 async fn show_outgoing(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {

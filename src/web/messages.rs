@@ -7,8 +7,8 @@ use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge};
 use super::session::Session;
-use crate::api::{attempts, endpoints, messages, AppState};
 use crate::domain::*;
+use crate::services::Services;
 use crate::store::{AttemptFilter, MessageFilter, PageRequest};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -22,7 +22,7 @@ use serde::Deserialize;
 /// How many messages a search shows.
 const RESULTS: u32 = 50;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/messages", get(search))
         .route("/apps/{app_id}/messages/{msg_id}", get(show))
@@ -57,7 +57,7 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<Utc>> {
 }
 
 async fn search(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
@@ -92,7 +92,7 @@ async fn search(
     if let (Some(app), true) = (&chosen, problems.is_empty()) {
         if let Some(id) = non_empty(&q.id) {
             // An id names one message: show it, or nothing.
-            if let Ok(m) = messages::resolve(&state, &app.id, id).await {
+            if let Ok(m) = state.send.message(&app.id, id).await {
                 results.push(m);
             }
         } else {
@@ -182,12 +182,14 @@ fn status_badge(s: DeliveryStatus) -> maud::Markup {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path((app_id, msg_id)): Path<(String, String)>,
 ) -> Result<Html<String>, PageError> {
     let app = find(&state, &app_id).await?;
-    let msg = messages::resolve(&state, &app.id, &msg_id)
+    let msg = state
+        .send
+        .message(&app.id, &msg_id)
         .await
         .map_err(|_| PageError::not_found("message"))?;
     let all = PageRequest {
@@ -265,18 +267,22 @@ async fn show(
 /// Queues a message for one endpoint again (the API's resend), then goes back where the
 /// button was: `back` is only followed when it is a console path.
 async fn resend(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
     form: FormFields,
 ) -> Result<Response, PageError> {
     let app = find(&state, &app_id).await?;
-    let msg = messages::resolve(&state, &app.id, &msg_id)
+    let msg = state
+        .send
+        .message(&app.id, &msg_id)
         .await
         .map_err(|_| PageError::not_found("message"))?;
-    let ep = endpoints::resolve(&state, &app.id, &endpoint_id)
+    let ep = state
+        .send
+        .endpoint(&app.id, &endpoint_id)
         .await
         .map_err(|_| PageError::not_found("endpoint"))?;
-    attempts::resend_to(&state, &app.id, &msg, &ep.id).await?;
+    state.send.resend(&app.id, &msg, &ep.id).await?;
     let back = form.text("back");
     let target = if back.starts_with("/apps/") && !back.contains("//") && !back.contains('?') {
         format!("{back}?notice=resent")

@@ -11,9 +11,9 @@
 //! the session, whose events carry markup already rendered and escaped here). Both assets
 //! are embedded with `include_str!`.
 //!
-//! The console calls the same plain functions as the JSON API (`api::endpoints::ops`,
-//! `api::messages::compose`, …), so a change made here behaves exactly like one made there,
-//! operational webhooks included. The API keeps its bearer-token auth; the console signs in
+//! The console calls the same services as the JSON API ([`crate::send`], [`crate::workspace`],
+//! [`crate::inspect`]) and never the API itself, so a change made here behaves exactly like
+//! one made there, operational webhooks included. The API keeps its bearer-token auth; the console signs in
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
 //!
@@ -41,7 +41,7 @@ pub mod mrkdwn;
 pub mod pretty_json;
 mod session;
 
-use crate::api::AppState;
+use crate::services::Services;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderName, HeaderValue};
@@ -53,7 +53,7 @@ use axum::Router;
 pub use session::SESSION_COOKIE;
 
 /// The console's routes, every page behind a session except sign-in and the static assets.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     let signed_in = Router::new()
         .route("/", get(|| async { Redirect::to("/apps") }))
         .merge(applications::routes())

@@ -19,7 +19,7 @@
 use super::error::PageError;
 use super::form::FormFields;
 use super::layout;
-use crate::api::AppState;
+use crate::services::Services;
 use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::extract::{Request, State};
@@ -56,22 +56,22 @@ pub struct Session {
     expires: i64,
 }
 
-pub fn public_routes() -> Router<AppState> {
+pub fn public_routes() -> Router<Services> {
     Router::new().route("/login", get(login_page).post(login))
 }
 
-pub fn signed_in_routes() -> Router<AppState> {
+pub fn signed_in_routes() -> Router<Services> {
     Router::new().route("/logout", post(logout))
 }
 
-fn mac(state: &AppState, purpose: &str, message: &str) -> Hmac<Sha256> {
+fn mac(state: &Services, purpose: &str, message: &str) -> Hmac<Sha256> {
     let key = state.config.derive_key(purpose);
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
     mac.update(message.as_bytes());
     mac
 }
 
-fn csrf_token(state: &AppState, session_id: &str) -> String {
+fn csrf_token(state: &Services, session_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(
         mac(state, "console csrf", session_id)
             .finalize()
@@ -80,7 +80,7 @@ fn csrf_token(state: &AppState, session_id: &str) -> String {
 }
 
 /// A new cookie value: `{id}.{expires unix seconds}.{mac}`.
-fn new_cookie_value(state: &AppState) -> String {
+fn new_cookie_value(state: &Services) -> String {
     let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>());
     let expires = (chrono::Utc::now() + SESSION_LIFETIME).timestamp();
     let signed = format!("{id}.{expires}");
@@ -94,7 +94,7 @@ fn new_cookie_value(state: &AppState) -> String {
 
 /// The session a cookie value stands for, if its MAC holds (checked in constant time) and it
 /// has not expired.
-fn verify_cookie_value(state: &AppState, value: &str) -> Option<Session> {
+fn verify_cookie_value(state: &Services, value: &str) -> Option<Session> {
     let (signed, tag) = value.rsplit_once('.')?;
     let (id, expires) = signed.split_once('.')?;
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
@@ -113,7 +113,7 @@ fn verify_cookie_value(state: &AppState, value: &str) -> Option<Session> {
 }
 
 /// The session a request's cookie holds, if its MAC holds and it has not expired.
-fn signed_session(state: &AppState, req: &Request) -> Option<Session> {
+fn signed_session(state: &Services, req: &Request) -> Option<Session> {
     req.headers()
         .get_all(COOKIE)
         .iter()
@@ -125,7 +125,7 @@ fn signed_session(state: &AppState, req: &Request) -> Option<Session> {
 }
 
 /// `session`, unless it was signed out.
-async fn still_open(state: &AppState, session: Session) -> Option<Session> {
+async fn still_open(state: &Services, session: Session) -> Option<Session> {
     match state.store.session_ended(&session.id).await {
         Ok(false) => Some(session),
         Ok(true) => None,
@@ -136,7 +136,7 @@ async fn still_open(state: &AppState, session: Session) -> Option<Session> {
     }
 }
 
-fn cookie_header(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+fn cookie_header(state: &Services, value: &str, max_age: i64) -> HeaderValue {
     let secure = if state.config.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -151,7 +151,7 @@ fn cookie_header(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 /// Lets a request through only with a valid session, and, unless it is a GET or HEAD, only
 /// with that session's CSRF token. A browser without a session is sent to sign in.
 pub async fn require_session(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     req: Request,
     next: Next,
 ) -> Result<Response, PageError> {
@@ -268,7 +268,7 @@ fn login_form(next: &str, error: Option<&str>) -> maud::Markup {
 }
 
 async fn login_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     axum::extract::Query(q): axum::extract::Query<LoginQuery>,
     req: Request,
 ) -> Response {
@@ -287,8 +287,8 @@ async fn login_page(
 
 /// Checks the admin token (in constant time) and starts a session. An address that sent
 /// too many wrong tokens (here or as bearer tokens) is answered 429 until its block ends.
-async fn login(State(state): State<AppState>, req: Request) -> Response {
-    let ip = crate::api::client_ip(&state, &req);
+async fn login(State(state): State<Services>, req: Request) -> Response {
+    let ip = crate::http::access::client_ip(&state, &req);
     if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut response = (
@@ -313,8 +313,13 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
     };
     let next = local_path(Some(&form.text("next")));
     if !state.config.token_matches(&form.text("token")) {
-        crate::api::admin_token_failed(&state, ip, "/login", "wrong admin token (console sign-in)")
-            .await;
+        crate::http::access::admin_token_failed(
+            &state,
+            ip,
+            "/login",
+            "wrong admin token (console sign-in)",
+        )
+        .await;
         return (
             StatusCode::UNAUTHORIZED,
             Html(login_form(&next, Some("That is not the admin token.")).into_string()),
@@ -334,7 +339,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// Ends the session here and on every node (see the module doc), then clears the cookie.
-async fn logout(State(state): State<AppState>, Extension(session): Extension<Session>) -> Response {
+async fn logout(State(state): State<Services>, Extension(session): Extension<Session>) -> Response {
     let expires = chrono::DateTime::from_timestamp(session.expires, 0).unwrap_or_default();
     if let Err(e) = state.store.end_session(&session.id, expires).await {
         tracing::error!(error = %e, "could not record a console sign-out");

@@ -307,3 +307,156 @@ async fn a_channel_is_created_and_archived_with_its_events_or_not_at_all() {
         .await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
 }
+
+/// An endpoint change and its operational event (here a message of the fixture's application,
+/// as `endpoint.*` events are messages of the operational one) commit together: the event and
+/// its delivery are there once the change returns, and an event that cannot be stored takes
+/// the change down with it.
+#[tokio::test]
+async fn an_endpoint_change_is_stored_with_its_event_or_not_at_all() {
+    use kanca::store::EndpointEvents;
+    let f = fixture().await;
+    let tenant = f
+        .store
+        .create_app(ApplicationFields {
+            uid: None,
+            name: "Tenant".into(),
+            throttle_rate: None,
+            metadata: BTreeMap::new(),
+        })
+        .await
+        .expect("an application")
+        .id;
+    let fields = |description: &str| EndpointFields {
+        uid: None,
+        url: EndpointUrl::parse("https://example.com/tenant", false).expect("a URL"),
+        description: description.into(),
+        event_types: None,
+        channels: None,
+        disabled: false,
+        throttle_rate: None,
+        metadata: BTreeMap::new(),
+        headers: BTreeMap::new(),
+    };
+    let told = |event_type: &'static str| -> EndpointEvents {
+        let app = f.app.clone();
+        Box::new(move |ep| {
+            vec![event(
+                &app,
+                event_type,
+                json!({ "endpointId": ep.id, "description": ep.fields.description }),
+            )]
+        })
+    };
+    let doomed = || -> EndpointEvents {
+        Box::new(|ep| {
+            vec![event(
+                &missing_app(),
+                "endpoint.created",
+                json!({ "id": ep.id }),
+            )]
+        })
+    };
+    let queued = || async {
+        f.store
+            .queue_depth(Utc::now())
+            .await
+            .expect("queue depth")
+            .0
+    };
+
+    let refused = f
+        .store
+        .create_endpoint_with_events(
+            &tenant,
+            fields("lost"),
+            EndpointSecret::generate(),
+            doomed(),
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let page = PageRequest {
+        limit: 10,
+        iterator: None,
+        ascending: true,
+    };
+    let listed = f
+        .store
+        .list_endpoints(&tenant, &page)
+        .await
+        .expect("listing");
+    assert!(
+        listed.is_empty(),
+        "no endpoint without its event: {listed:?}"
+    );
+
+    let ep = f
+        .store
+        .create_endpoint_with_events(
+            &tenant,
+            fields("first"),
+            EndpointSecret::generate(),
+            told("endpoint.created"),
+        )
+        .await
+        .expect("creating");
+    assert_eq!(
+        events(&f).await,
+        vec![
+            json!({"type": "endpoint.created", "data": {"endpointId": ep.id, "description": "first"}})
+        ]
+    );
+    assert_eq!(queued().await, 1, "the event's delivery is queued with it");
+
+    let failed = f
+        .store
+        .update_endpoint_with_events(&tenant, &ep.id, fields("second"), doomed())
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let key = kanca::domain::IdOrUid::parse(ep.id.as_str()).expect("an id");
+    let kept = f.store.get_endpoint(&tenant, &key).await.expect("reading");
+    assert_eq!(kept.expect("still there").fields.description, "first");
+
+    f.store
+        .update_endpoint_with_events(&tenant, &ep.id, fields("second"), told("endpoint.updated"))
+        .await
+        .expect("updating");
+    f.store
+        .set_endpoint_disabled_with_events(&tenant, &ep.id, true, told("endpoint.disabled"))
+        .await
+        .expect("disabling");
+    f.store
+        .delete_endpoint_with_events(&tenant, &ep.id, told("endpoint.deleted"))
+        .await
+        .expect("deleting");
+    // Ids made within one KSUID tick (1/256 s) list in any order: compare as sets.
+    let stored = events(&f).await;
+    let mut types: Vec<String> = stored.iter().map(|e| e["type"].to_string()).collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "\"endpoint.created\"",
+            "\"endpoint.deleted\"",
+            "\"endpoint.disabled\"",
+            "\"endpoint.updated\""
+        ]
+    );
+    let deleted = stored
+        .iter()
+        .find(|e| e["type"] == "endpoint.deleted")
+        .expect("endpoint.deleted");
+    assert_eq!(
+        deleted["data"]["description"], "second",
+        "made of the endpoint as it was"
+    );
+    assert_eq!(queued().await, 4);
+
+    // Nothing to change: nothing stored, the event neither.
+    let gone = f
+        .store
+        .delete_endpoint_with_events(&tenant, &ep.id, told("endpoint.deleted"))
+        .await;
+    assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+    assert_eq!(events(&f).await.len(), 4);
+}

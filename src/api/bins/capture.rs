@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) async fn capture(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
@@ -55,7 +55,7 @@ pub(super) async fn capture(
 
 /// The bin's configured answer, after its delay (cut short if the server is stopping, so a
 /// 30-second delay does not hold up shutdown).
-pub(super) async fn bin_response(state: &AppState, response: BinResponse) -> Response {
+pub(super) async fn bin_response(state: &Services, response: BinResponse) -> Response {
     if !response.delay().is_zero() {
         tokio::select! {
             _ = tokio::time::sleep(response.delay()) => {}

@@ -69,7 +69,7 @@ pub(super) struct BinOut {
     updated_at: DateTime<Utc>,
 }
 
-pub(super) fn bin_out(state: &AppState, bin: Bin) -> BinOut {
+pub(super) fn bin_out(state: &Services, bin: Bin) -> BinOut {
     BinOut {
         url: bin_url(state, &bin.id),
         expired: bin.is_expired(state.clock.now()),
@@ -84,7 +84,7 @@ pub(super) fn bin_out(state: &AppState, bin: Bin) -> BinOut {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<BinOut>), ApiError> {
     let input: BinIn = optional_json(&body_or_413(body, state.config.max_body_bytes)?)?;
@@ -102,7 +102,7 @@ pub(super) struct BinListQuery {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<BinListQuery>,
 ) -> Result<Json<ListResponse<BinOut>>, ApiError> {
     let page = page_request(q.limit, q.iterator)?;
@@ -134,7 +134,7 @@ pub(super) fn page_request(
 }
 
 pub(super) async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
 ) -> Result<Json<BinOut>, ApiError> {
     let bin = load_bin(&state, &bin_id).await?;
@@ -144,7 +144,7 @@ pub(super) async fn fetch(
 /// `PUT`: every setting as given, defaults for the rest; the expiry moves only with
 /// `ttlSeconds`.
 pub(super) async fn replace(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BinOut>, ApiError> {
@@ -159,7 +159,7 @@ pub(super) async fn replace(
 
 /// `PATCH`: only the fields given change (`response` as a whole).
 pub(super) async fn patch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BinOut>, ApiError> {
@@ -181,7 +181,7 @@ pub(super) async fn patch(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let bin = load_bin(&state, &bin_id).await?;

@@ -15,11 +15,11 @@
 //! submodules take this file's imports with `use super::*`.
 
 use super::extract::{double_option, parse_json};
-use super::sse::{self, LiveItem};
-use super::{ApiQuery, AppState, ListResponse};
+use super::{ApiQuery, ListResponse, Services};
 use crate::domain::bins::*;
 use crate::domain::EndpointUrl;
 use crate::error::ApiError;
+use crate::http::sse::{self, LiveItem};
 use crate::inspect::capture::CaptureJson;
 use crate::inspect::{self, replay::ReplayResult};
 use crate::store::bins::{CaptureFilter, CaptureOutcome, CapturePage};
@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// The management routes, nested under `/api/v1` behind the admin token.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/bin", get(list).post(create))
         .route(
@@ -64,24 +64,15 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The public capture routes: any method, no token.
-pub fn public_router() -> Router<AppState> {
+pub fn public_router() -> Router<Services> {
     Router::new()
         .route("/b/{bin_id}", any(capture))
         .route("/b/{bin_id}/{*path}", any(capture))
 }
 
-impl AppState {
-    /// Whether an outgoing URL may point at a private address: when the guard is off, or
-    /// when it is one of this server's own bins (reached only through the sender's client
-    /// pinned to the listen address).
-    pub(crate) fn allows_private_url(&self, url: &str) -> bool {
-        self.config.allow_private_targets || self.inspect.own_bins.contains(url)
-    }
-}
-
 // Shared by the handlers.
 
-fn bin_url(state: &AppState, id: &BinId) -> String {
+fn bin_url(state: &Services, id: &BinId) -> String {
     format!("{}/b/{id}", state.config.public_url)
 }
 
@@ -103,7 +94,7 @@ fn body_or_413(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Byte
     })
 }
 
-async fn load_bin(state: &AppState, raw_id: &str) -> Result<Bin, ApiError> {
+async fn load_bin(state: &Services, raw_id: &str) -> Result<Bin, ApiError> {
     // A malformed id cannot name a bin: 404, like an unknown one.
     let id = BinId::parse(raw_id).map_err(|_| ApiError::not_found("bin"))?;
     state
@@ -117,7 +108,7 @@ fn parse_req_id(raw: &str) -> Result<CaptureId, ApiError> {
     CaptureId::parse(raw).map_err(|_| ApiError::not_found("request"))
 }
 
-async fn load_capture(state: &AppState, bin_id: &str, req_id: &str) -> Result<Capture, ApiError> {
+async fn load_capture(state: &Services, bin_id: &str, req_id: &str) -> Result<Capture, ApiError> {
     let bin = load_bin(state, bin_id).await?;
     let id = parse_req_id(req_id)?;
     state

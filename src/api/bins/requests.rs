@@ -16,7 +16,7 @@ pub(super) struct RequestListQuery {
 }
 
 pub(super) async fn list_requests(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
     ApiQuery(q): ApiQuery<RequestListQuery>,
 ) -> Result<Json<ListResponse<CaptureJson>>, ApiError> {
@@ -52,7 +52,7 @@ pub(super) async fn list_requests(
 }
 
 pub(super) async fn fetch_request(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((bin_id, req_id)): Path<(String, String)>,
 ) -> Result<Json<CaptureJson>, ApiError> {
     let capture = load_capture(&state, &bin_id, &req_id).await?;
@@ -60,7 +60,7 @@ pub(super) async fn fetch_request(
 }
 
 pub(super) async fn delete_request(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((bin_id, req_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let bin = load_bin(&state, &bin_id).await?;
@@ -73,7 +73,7 @@ pub(super) async fn delete_request(
 }
 
 pub(super) async fn clear(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let bin = load_bin(&state, &bin_id).await?;
@@ -88,12 +88,12 @@ pub(super) struct ReplayIn {
 }
 
 pub(super) async fn replay(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((bin_id, req_id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ReplayResult>, ApiError> {
     let input: ReplayIn = parse_json(&body_or_413(body, state.config.max_body_bytes)?)?;
-    let url = EndpointUrl::parse(&input.url, state.allows_private_url(&input.url))?;
+    let url = EndpointUrl::parse(&input.url, state.send.allows_private_url(&input.url))?;
     let capture = load_capture(&state, &bin_id, &req_id).await?;
     Ok(Json(
         inspect::replay::replay(&state.inspect, &capture, &url).await,
@@ -107,7 +107,7 @@ pub(super) struct CurlQuery {
 }
 
 pub(super) async fn curl(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((bin_id, req_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<CurlQuery>,
 ) -> Result<Response, ApiError> {
@@ -127,7 +127,7 @@ pub(super) async fn curl(
 /// Every captured request of the bin as one JSON array, oldest first, streamed page by page
 /// so a full bin is never held in memory at once.
 pub(super) async fn export(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let bin = load_bin(&state, &bin_id).await?;
@@ -204,7 +204,7 @@ pub(super) struct StreamQuery {
 
 /// One `request` event per capture, resumable with `Last-Event-ID` (or `?lastEventId=`).
 pub(super) async fn stream(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(bin_id): Path<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,

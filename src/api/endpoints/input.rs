@@ -1,31 +1,19 @@
-//! What the endpoint routes accept and answer, parsed into domain types before any I/O.
+//! What the endpoint routes accept and answer in Svix's JSON. The values are checked by the
+//! service ([`crate::send`]), which the console's form feeds too.
 
 use super::super::extract::{double_option, parse_json};
 use crate::domain::*;
 use crate::error::ApiError;
+use crate::send::{EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// How many channels one endpoint may subscribe to (Svix's limit).
-pub(crate) const MAX_CHANNELS: usize = 10;
 
 /// An endpoint as PUT or POST gives it. Either generation of Svix's field names is accepted
 /// (`eventTypes` or `filterTypes`, `throttleRate` or `rateLimit`); see [`EndpointInWire`].
 #[derive(Debug, Deserialize)]
 #[serde(try_from = "EndpointInWire")]
-pub(crate) struct EndpointIn {
-    pub(crate) url: String,
-    pub(crate) description: Option<String>,
-    pub(crate) throttle_rate: Option<u16>,
-    pub(crate) uid: Option<String>,
-    pub(crate) disabled: Option<bool>,
-    pub(crate) event_types: Option<BTreeSet<String>>,
-    pub(crate) channels: Option<BTreeSet<String>>,
-    pub(crate) secret: Option<String>,
-    pub(crate) metadata: Option<Metadata>,
-    pub(crate) headers: Option<BTreeMap<String, String>>,
-}
+pub(crate) struct EndpointIn(pub(crate) EndpointInput);
 
 /// What the JSON may hold: both names of a renamed field as separate fields, so that a body
 /// carrying both (a client that read an endpoint and sends it back, as
@@ -53,7 +41,7 @@ impl TryFrom<EndpointInWire> for EndpointIn {
     type Error = String;
 
     fn try_from(w: EndpointInWire) -> Result<Self, String> {
-        Ok(Self {
+        Ok(Self(EndpointInput {
             url: w.url,
             description: w.description,
             throttle_rate: either_name(w.throttle_rate, w.rate_limit, "throttleRate", "rateLimit")?,
@@ -69,7 +57,7 @@ impl TryFrom<EndpointInWire> for EndpointIn {
             secret: w.secret,
             metadata: w.metadata,
             headers: w.headers,
-        })
+        }))
     }
 }
 
@@ -93,16 +81,7 @@ fn either_name<T: PartialEq>(
 /// [`EndpointIn`].
 #[derive(Debug, Deserialize)]
 #[serde(try_from = "EndpointPatchWire")]
-pub(crate) struct EndpointPatch {
-    pub(crate) url: Option<String>,
-    pub(crate) description: Option<String>,
-    pub(crate) throttle_rate: Option<Option<u16>>,
-    pub(crate) uid: Option<Option<String>>,
-    pub(crate) disabled: Option<bool>,
-    pub(crate) event_types: Option<Option<BTreeSet<String>>>,
-    pub(crate) channels: Option<Option<BTreeSet<String>>>,
-    pub(crate) metadata: Option<Metadata>,
-}
+pub(crate) struct EndpointPatch(pub(crate) EndpointPatchInput);
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -138,7 +117,7 @@ impl TryFrom<EndpointPatchWire> for EndpointPatch {
     fn try_from(w: EndpointPatchWire) -> Result<Self, String> {
         // `[]` and `null` both mean "no filter": compare them as equal.
         let no_empty = |t: Option<Option<BTreeSet<String>>>| t.map(|t| t.filter(|s| !s.is_empty()));
-        Ok(Self {
+        Ok(Self(EndpointPatchInput {
             url: w.url,
             description: w.description,
             throttle_rate: either_name(w.throttle_rate, w.rate_limit, "throttleRate", "rateLimit")?,
@@ -152,7 +131,7 @@ impl TryFrom<EndpointPatchWire> for EndpointPatch {
             )?,
             channels: w.channels,
             metadata: w.metadata,
-        })
+        }))
     }
 }
 
@@ -209,141 +188,38 @@ impl From<Endpoint> for EndpointOut {
     }
 }
 
-pub(crate) fn parse_uid(uid: &str) -> Result<Uid, ApiError> {
-    Ok(Uid::parse_for(EndpointId::PREFIX, uid)?)
-}
-
-/// An empty list means "no filter", as in Svix.
-pub(crate) fn parse_event_types(
-    set: Option<BTreeSet<String>>,
-) -> Result<Option<BTreeSet<EventTypeName>>, ApiError> {
-    match set {
-        None => Ok(None),
-        Some(s) if s.is_empty() => Ok(None),
-        Some(s) => Ok(Some(
-            s.iter()
-                .map(|t| EventTypeName::parse(t))
-                .collect::<Result<_, _>>()?,
-        )),
-    }
-}
-
-pub(crate) fn parse_channels(
-    set: Option<BTreeSet<String>>,
-    max: usize,
-) -> Result<Option<BTreeSet<ChannelName>>, ApiError> {
-    match set {
-        None => Ok(None),
-        Some(s) if s.is_empty() => Ok(None),
-        Some(s) if s.len() > max => Err(ApiError::Validation(format!(
-            "at most {max} channels are allowed"
-        ))),
-        Some(s) => Ok(Some(
-            s.iter()
-                .map(|c| ChannelName::parse(c))
-                .collect::<Result<_, _>>()?,
-        )),
-    }
-}
-
-/// Custom headers sent with every delivery. Names that would break signing or the HTTP
-/// exchange itself (hop-by-hop headers) are refused.
-pub(crate) fn parse_headers(
-    headers: Option<BTreeMap<String, String>>,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    const RESERVED: &[&str] = &[
-        "connection",
-        "content-length",
-        "content-type",
-        "host",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "user-agent",
-    ];
-    let mut out = BTreeMap::new();
-    for (name, value) in headers.unwrap_or_default() {
-        let lower = name.to_ascii_lowercase();
-        if axum::http::HeaderName::try_from(lower.as_str()).is_err() {
-            return Err(ApiError::Validation(format!(
-                "`{name}` is not a valid header name"
-            )));
-        }
-        if RESERVED.contains(&lower.as_str())
-            || lower.starts_with("webhook-")
-            || lower.starts_with("svix-")
-        {
-            return Err(ApiError::Validation(format!(
-                "header `{name}` is set by Kanca itself and cannot be overridden"
-            )));
-        }
-        if axum::http::HeaderValue::try_from(value.as_str()).is_err() {
-            return Err(ApiError::Validation(format!(
-                "the value of header `{name}` is not valid"
-            )));
-        }
-        out.insert(lower, value);
-    }
-    Ok(out)
-}
-
-impl EndpointIn {
-    pub(crate) fn parse(
-        self,
-        allow_private: bool,
-    ) -> Result<(EndpointFields, Option<EndpointSecret>), ApiError> {
-        let fields = EndpointFields {
-            uid: self.uid.as_deref().map(parse_uid).transpose()?,
-            url: EndpointUrl::parse(&self.url, allow_private)?,
-            description: self.description.unwrap_or_default(),
-            event_types: parse_event_types(self.event_types)?,
-            channels: parse_channels(self.channels, MAX_CHANNELS)?,
-            disabled: self.disabled.unwrap_or(false),
-            throttle_rate: self.throttle_rate,
-            metadata: self.metadata.unwrap_or_default(),
-            headers: parse_headers(self.headers)?,
-        };
-        let secret = self
-            .secret
-            .as_deref()
-            .map(EndpointSecret::parse)
-            .transpose()?;
-        Ok((fields, secret))
-    }
-}
-
 /// The rotate body is optional: `curl -X POST …/secret/rotate` with nothing rotates to a
 /// fresh secret.
-pub(crate) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateIn, ApiError> {
+pub(crate) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateInput, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(SecretRotateIn {
-            key: None,
-            grace_period_seconds: None,
-        });
+        return Ok(SecretRotateInput::default());
     }
-    parse_json(bytes)
+    let body: SecretRotateIn = parse_json(bytes)?;
+    Ok(SecretRotateInput {
+        key: body.key,
+        grace_period_seconds: body.grace_period_seconds,
+    })
 }
-
-/// Svix's default grace period for a rotated secret: 24 hours.
-pub(crate) const ROTATION_GRACE_SECONDS: u32 = 24 * 60 * 60;
-/// The longest grace period the SDKs document (`gracePeriodSeconds`, 0 to 7 days).
-pub(crate) const MAX_ROTATION_GRACE_SECONDS: u32 = 7 * 24 * 60 * 60;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct SecretRotateIn {
-    pub(crate) key: Option<String>,
-    pub(crate) grace_period_seconds: Option<u32>,
+struct SecretRotateIn {
+    key: Option<String>,
+    grace_period_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HeadersIn {
-    pub(crate) headers: BTreeMap<String, Option<String>>,
-    pub(crate) delete_headers: Option<Vec<String>>,
+    headers: BTreeMap<String, Option<String>>,
+    delete_headers: Option<Vec<String>>,
+}
+
+impl From<HeadersIn> for HeadersInput {
+    fn from(h: HeadersIn) -> Self {
+        Self {
+            headers: h.headers,
+            delete_headers: h.delete_headers,
+        }
+    }
 }

@@ -1,12 +1,11 @@
 //! `/api/v1/app/{app}/endpoint`: where an application's messages go.
 //!
-//! `input` parses what the routes accept, `ops` does the work (shared with the operational
-//! webhook routes), and this file holds the routes themselves.
+//! `input` is Svix's JSON for endpoints; the service ([`crate::send`]) does the work (shared
+//! with the operational webhook routes and the console); this file holds the routes.
 
-use super::applications;
 use super::idempotency::IdempotencyKey;
 use super::messages::publish;
-use super::{ApiJson, ApiQuery, AppState, ListQuery, ListResponse};
+use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
 use crate::domain::*;
 use crate::error::ApiError;
 use crate::store::FanOut;
@@ -20,15 +19,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 mod input;
-pub(crate) mod ops;
 
 pub use input::EndpointOut;
 pub(crate) use input::ENDPOINT_VERSION;
-pub(crate) use input::{
-    parse_channels, parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn, SecretRotateIn,
-};
+pub(crate) use input::{parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/app/{app_id}/endpoint", get(list).post(create))
         .route(
@@ -65,14 +61,16 @@ struct RecoverIn {
 /// `until`, default now). Svix runs this as a background task; here it is one statement, so
 /// the task it reports is already finished.
 async fn recover(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RecoverIn>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
+    let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
     let now = Utc::now();
-    let n = ops::recover(&state, &app.id, &ep, body.since, body.until).await?;
+    let n = state
+        .send
+        .recover(&app.id, &ep, body.since, body.until)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -85,18 +83,20 @@ async fn recover(
     ))
 }
 
-/// Finds an endpoint of an application by id or uid, or answers 404.
-pub(crate) async fn resolve(
-    state: &AppState,
+/// One page of an application's endpoints.
+pub(crate) async fn list_page(
+    state: &Services,
     app: &AppId,
-    key: &str,
-) -> Result<Endpoint, ApiError> {
-    let key = IdOrUid::parse(key).map_err(|_| ApiError::not_found("endpoint"))?;
-    state
-        .store
-        .get_endpoint(app, &key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))
+    q: &ListQuery,
+) -> Result<ListResponse<EndpointOut>, ApiError> {
+    let page = q.page(true)?;
+    let rows = state.send.list_endpoints(app, &page).await?;
+    Ok(ListResponse::from_rows(
+        rows,
+        &page,
+        |e| e.id.to_string(),
+        EndpointOut::from,
+    ))
 }
 
 #[utoipa::path(
@@ -116,12 +116,12 @@ pub(crate) async fn resolve(
     ),
 )]
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
     ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = ops::create(&state, &app, body).await?;
+    let app = state.send.app(&app_id).await?;
+    let ep = state.send.create_endpoint(&app, body.0).await?;
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
@@ -138,23 +138,21 @@ pub(crate) async fn create(
     ),
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(app_id): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<EndpointOut>>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    Ok(Json(ops::list(&state, &app.id, &q).await?))
+    let app = state.send.app(&app_id).await?;
+    Ok(Json(list_page(&state, &app.id, &q).await?))
 }
 
 /// Resolves the application and the endpoint named in the path.
 async fn app_and_endpoint(
-    state: &AppState,
+    state: &Services,
     app_id: &str,
     endpoint_id: &str,
 ) -> Result<(Application, Endpoint), ApiError> {
-    let app = applications::resolve(state, app_id).await?;
-    let ep = resolve(state, &app.id, endpoint_id).await?;
-    Ok((app, ep))
+    Ok(state.send.app_and_endpoint(app_id, endpoint_id).await?)
 }
 
 #[utoipa::path(
@@ -169,7 +167,7 @@ async fn app_and_endpoint(
     ),
 )]
 pub(crate) async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
@@ -197,35 +195,18 @@ pub(crate) async fn fetch(
 /// with this id or uid: the path's key becomes the new endpoint's uid unless the body names
 /// one.
 pub(crate) async fn update(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
-    ApiJson(mut body): ApiJson<EndpointIn>,
+    ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    match resolve(&state, &app.id, &endpoint_id).await {
-        Ok(ep) => {
-            // Addressed by its uid and given none: keep it (see `applications::update`).
-            if body.uid.is_none()
-                && ep
-                    .fields
-                    .uid
-                    .as_ref()
-                    .is_some_and(|u| u.as_str() == endpoint_id)
-            {
-                body.uid = Some(endpoint_id);
-            }
-            Ok((
-                StatusCode::OK,
-                Json(ops::update(&state, &app, ep, body).await?.into()),
-            ))
-        }
-        Err(ApiError::NotFound(_)) if input::parse_uid(&endpoint_id).is_ok() => {
-            body.uid.get_or_insert(endpoint_id);
-            let ep = ops::create(&state, &app, body).await?;
-            Ok((StatusCode::CREATED, Json(ep.into())))
-        }
-        Err(e) => Err(e),
-    }
+    let app = state.send.app(&app_id).await?;
+    let (ep, created) = state.send.put_endpoint(&app, &endpoint_id, body.0).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ep.into())))
 }
 
 #[utoipa::path(
@@ -245,12 +226,14 @@ pub(crate) async fn update(
     ),
 )]
 pub(crate) async fn patch(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EndpointPatch>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    Ok(Json(ops::patch(&state, &app, ep, body).await?.into()))
+    Ok(Json(
+        state.send.patch_endpoint(&app, ep, body.0).await?.into(),
+    ))
 }
 
 #[utoipa::path(
@@ -265,16 +248,16 @@ pub(crate) async fn patch(
     ),
 )]
 pub(crate) async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    ops::delete(&state, &app, ep).await?;
+    state.send.delete_endpoint(&app, ep).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn secret(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
@@ -284,41 +267,47 @@ async fn secret(
 /// Answers the new secret as `EndpointSecretOut` (`{"key"}`), which today's SDKs parse; older
 /// SDKs ignore the body of this call.
 async fn rotate_secret(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
     let body = parse_rotate_body(&body)?;
-    let new = ops::rotate_secret(&state, &app.id, &ep, body).await?;
+    let new = state.send.rotate_secret(&app.id, &ep, body).await?;
     Ok(Json(json!({ "key": new.expose() })))
 }
 
 async fn get_headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    Ok(Json(ops::headers_out(&ep)))
+    Ok(Json(crate::send::headers_out(&ep)))
 }
 
 async fn put_headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<HeadersIn>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    ops::set_headers(&state, &app.id, &ep, body, false).await?;
+    state
+        .send
+        .set_endpoint_headers(&app.id, &ep, body.into(), false)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn patch_headers(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<HeadersIn>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = app_and_endpoint(&state, &app_id, &endpoint_id).await?;
-    ops::set_headers(&state, &app.id, &ep, body, true).await?;
+    state
+        .send
+        .set_endpoint_headers(&app.id, &ep, body.into(), true)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,15 +321,16 @@ struct EventExampleIn {
 /// "Send test event": delivers an example payload of the chosen event type to this endpoint
 /// only, through the same engine as every other message.
 async fn send_example(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     idempotency: Option<Extension<IdempotencyKey>>,
     ApiJson(body): ApiJson<EventExampleIn>,
 ) -> Result<Response, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
-    let msg =
-        ops::example_message(&state, &body.event_type, body.example_index.unwrap_or(0)).await?;
+    let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    let msg = state
+        .send
+        .example_message(&body.event_type, body.example_index.unwrap_or(0))
+        .await?;
     publish(
         &state,
         &app.id,
@@ -353,12 +343,11 @@ async fn send_example(
 }
 
 async fn stats(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let app = applications::resolve(&state, &app_id).await?;
-    let ep = resolve(&state, &app.id, &endpoint_id).await?;
-    let s = state.store.endpoint_stats(&app.id, &ep.id).await?;
+    let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    let s = state.send.endpoint_stats(&app.id, &ep.id).await?;
     Ok(Json(json!({
         "success": s.success,
         "pending": s.pending,

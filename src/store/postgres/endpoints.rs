@@ -1,10 +1,15 @@
 //! Endpoints: CRUD scoped to their application, and delivery counts.
+//!
+//! A create, update, delete or disable commits together with the events that describe it
+//! ([`EndpointEvents`]), inserted by the workspace's `queue_in` on the same transaction; other
+//! nodes hear of their deliveries after the commit ([`PgStore::announce_work`]).
 
 use super::resources::page_sql;
 use super::rows::{self, names_to_json, small, to_json, StoredSecret};
+use super::workspace::queue_in;
 use super::{conflict_or, PgStore};
 use crate::domain::*;
-use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
+use crate::store::{to_ms, EndpointEvents, PageRequest, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -15,6 +20,7 @@ pub(super) async fn create(
     app: &AppId,
     f: EndpointFields,
     secret: EndpointSecret,
+    events: EndpointEvents,
 ) -> StoreResult<Endpoint> {
     // Milliseconds, as stored: what is returned now equals what is read back later.
     let now = s.clock.now();
@@ -28,6 +34,7 @@ pub(super) async fn create(
         updated_at: now,
     };
     let f = &ep.fields;
+    let mut tx = s.pool.begin().await?;
     sqlx::query(
         "INSERT INTO endpoint (id, app_id, uid, url, description, event_types, channels, disabled,
                                throttle_rate, metadata, headers, secret, created_at, updated_at)
@@ -46,9 +53,14 @@ pub(super) async fn create(
     .bind(to_json(&f.headers))
     .bind(ep.secret.expose())
     .bind(to_ms(now))
-    .execute(&s.pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
+    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
+    if deliveries > 0 {
+        s.announce_work();
+    }
     Ok(ep)
 }
 
@@ -85,7 +97,9 @@ pub(super) async fn update(
     app: &AppId,
     id: &EndpointId,
     f: EndpointFields,
+    events: EndpointEvents,
 ) -> StoreResult<Endpoint> {
+    let mut tx = s.pool.begin().await?;
     let row = sqlx::query(
         "UPDATE endpoint SET uid = $1, url = $2, description = $3, event_types = $4,
                 channels = $5, disabled = $6, throttle_rate = $7, metadata = $8, headers = $9,
@@ -104,20 +118,41 @@ pub(super) async fn update(
     .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
-    .fetch_optional(&s.pool)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    row.as_ref().map(rows::endpoint).ok_or(StoreError::NotFound)
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
+    if deliveries > 0 {
+        s.announce_work();
+    }
+    Ok(ep)
 }
 
-pub(super) async fn delete(s: &PgStore, app: &AppId, id: &EndpointId) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM endpoint WHERE app_id = $1 AND id = $2")
+pub(super) async fn delete(
+    s: &PgStore,
+    app: &AppId,
+    id: &EndpointId,
+    events: EndpointEvents,
+) -> StoreResult<()> {
+    let mut tx = s.pool.begin().await?;
+    let row = sqlx::query("DELETE FROM endpoint WHERE app_id = $1 AND id = $2 RETURNING *")
         .bind(app.as_str())
         .bind(id.as_str())
-        .execute(&s.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
+    if deliveries > 0 {
+        s.announce_work();
     }
     Ok(())
 }
@@ -150,18 +185,27 @@ pub(super) async fn set_disabled(
     app: &AppId,
     id: &EndpointId,
     disabled: bool,
+    events: EndpointEvents,
 ) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4",
+    let mut tx = s.pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4
+         RETURNING *",
     )
     .bind(disabled)
     .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
-    .execute(&s.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
+    if deliveries > 0 {
+        s.announce_work();
     }
     Ok(())
 }

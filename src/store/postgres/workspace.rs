@@ -20,7 +20,7 @@ use sqlx::{PgConnection, Row};
 
 /// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
 /// returns the deliveries queued.
-async fn queue_in(conn: &mut PgConnection, messages: &[Message]) -> StoreResult<usize> {
+pub(super) async fn queue_in(conn: &mut PgConnection, messages: &[Message]) -> StoreResult<usize> {
     let mut queued = 0;
     for msg in messages {
         if let CreateMessageOutcome::Created { deliveries } =

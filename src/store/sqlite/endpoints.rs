@@ -1,10 +1,14 @@
 //! Endpoints: CRUD scoped to their application, and delivery counts.
+//!
+//! A create, update, delete or disable commits together with the events that describe it
+//! ([`EndpointEvents`]), inserted by the workspace's `queue_in` on the same transaction.
 
 use super::resources::page_sql;
 use super::rows::{self, names_to_json, to_json, StoredSecret};
+use super::workspace::queue_in;
 use super::{conflict_or, SqliteStore};
 use crate::domain::*;
-use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
+use crate::store::{to_ms, EndpointEvents, PageRequest, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -15,6 +19,7 @@ pub(super) async fn create(
     app: &AppId,
     f: EndpointFields,
     secret: EndpointSecret,
+    events: EndpointEvents,
 ) -> StoreResult<Endpoint> {
     let now = s.clock.now();
     let ep = Endpoint {
@@ -27,6 +32,7 @@ pub(super) async fn create(
         updated_at: now,
     };
     let f = &ep.fields;
+    let mut tx = s.write.begin().await?;
     sqlx::query(
         "INSERT INTO endpoint (id, app_id, uid, url, description, event_types, channels, disabled,
                                throttle_rate, metadata, headers, secret, created_at, updated_at)
@@ -46,9 +52,11 @@ pub(super) async fn create(
     .bind(ep.secret.expose())
     .bind(to_ms(now))
     .bind(to_ms(now))
-    .execute(&s.write)
+    .execute(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
+    queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
     Ok(ep)
 }
 
@@ -89,7 +97,9 @@ pub(super) async fn update(
     app: &AppId,
     id: &EndpointId,
     f: EndpointFields,
+    events: EndpointEvents,
 ) -> StoreResult<Endpoint> {
+    let mut tx = s.write.begin().await?;
     let row = sqlx::query(
         "UPDATE endpoint SET uid = ?, url = ?, description = ?, event_types = ?, channels = ?,
                 disabled = ?, throttle_rate = ?, metadata = ?, headers = ?, updated_at = ?
@@ -107,21 +117,36 @@ pub(super) async fn update(
     .bind(to_ms(s.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
-    .fetch_optional(&s.write)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    row.as_ref().map(rows::endpoint).ok_or(StoreError::NotFound)
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
+    Ok(ep)
 }
 
-pub(super) async fn delete(s: &SqliteStore, app: &AppId, id: &EndpointId) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM endpoint WHERE app_id = ? AND id = ?")
+pub(super) async fn delete(
+    s: &SqliteStore,
+    app: &AppId,
+    id: &EndpointId,
+    events: EndpointEvents,
+) -> StoreResult<()> {
+    let mut tx = s.write.begin().await?;
+    let row = sqlx::query("DELETE FROM endpoint WHERE app_id = ? AND id = ? RETURNING *")
         .bind(app.as_str())
         .bind(id.as_str())
-        .execute(&s.write)
+        .fetch_optional(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -156,18 +181,24 @@ pub(super) async fn set_disabled(
     app: &AppId,
     id: &EndpointId,
     disabled: bool,
+    events: EndpointEvents,
 ) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ?")
-            .bind(disabled)
-            .bind(to_ms(s.clock.now()))
-            .bind(app.as_str())
-            .bind(id.as_str())
-            .execute(&s.write)
-            .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
+    let mut tx = s.write.begin().await?;
+    let row = sqlx::query(
+        "UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ? RETURNING *",
+    )
+    .bind(disabled)
+    .bind(to_ms(s.clock.now()))
+    .bind(app.as_str())
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let ep = row
+        .as_ref()
+        .map(rows::endpoint)
+        .ok_or(StoreError::NotFound)?;
+    queue_in(&mut tx, &events(&ep)).await?;
+    tx.commit().await?;
     Ok(())
 }
 

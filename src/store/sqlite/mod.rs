@@ -214,13 +214,14 @@ impl Store for SqliteStore {
         self.checkpointer.close().await;
     }
 
-    async fn create_endpoint(
+    async fn create_endpoint_with_events(
         &self,
         app: &AppId,
         fields: EndpointFields,
         secret: EndpointSecret,
+        events: EndpointEvents,
     ) -> StoreResult<Endpoint> {
-        endpoints::create(self, app, fields, secret).await
+        endpoints::create(self, app, fields, secret, events).await
     }
     async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
         endpoints::get(self, app, key).await
@@ -228,16 +229,22 @@ impl Store for SqliteStore {
     async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>> {
         endpoints::list(self, app, page).await
     }
-    async fn update_endpoint(
+    async fn update_endpoint_with_events(
         &self,
         app: &AppId,
         id: &EndpointId,
         fields: EndpointFields,
+        events: EndpointEvents,
     ) -> StoreResult<Endpoint> {
-        endpoints::update(self, app, id, fields).await
+        endpoints::update(self, app, id, fields, events).await
     }
-    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
-        endpoints::delete(self, app, id).await
+    async fn delete_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        events: EndpointEvents,
+    ) -> StoreResult<()> {
+        endpoints::delete(self, app, id, events).await
     }
     async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
         endpoints::stats(self, app, id).await
@@ -260,13 +267,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         endpoints::set_headers(self, app, id, headers).await
     }
-    async fn set_endpoint_disabled(
+    async fn set_endpoint_disabled_with_events(
         &self,
         app: &AppId,
         id: &EndpointId,
         disabled: bool,
+        events: EndpointEvents,
     ) -> StoreResult<()> {
-        endpoints::set_disabled(self, app, id, disabled).await
+        endpoints::set_disabled(self, app, id, disabled, events).await
     }
 
     async fn create_message(

@@ -19,7 +19,10 @@ use sqlx::{Row, SqliteConnection};
 
 /// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
 /// returns the deliveries queued.
-async fn queue_in(conn: &mut SqliteConnection, messages: &[Message]) -> StoreResult<usize> {
+pub(super) async fn queue_in(
+    conn: &mut SqliteConnection,
+    messages: &[Message],
+) -> StoreResult<usize> {
     let mut cache = EndpointsByApp::default();
     let mut queued = 0;
     for msg in messages {

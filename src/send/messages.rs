@@ -1,0 +1,257 @@
+//! Messages: what a message may carry, its retention and schedule, and publishing it, which
+//! is the hot path: the message and its deliveries are committed in one transaction before
+//! the caller answers (so an acknowledged message is never lost), then the dispatcher is woken
+//! so the first attempt starts at once.
+
+use super::{SendError, Sending};
+use crate::domain::*;
+use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, StoredResponse};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeSet;
+
+const MAX_MESSAGE_CHANNELS: usize = 10;
+const DEFAULT_RETENTION_DAYS: i64 = 90;
+
+/// How far ahead `deliverAt` may be, as the Svix SDKs document it: at least a minute (less is
+/// just "now", and a clock a little behind the client's would make it the past) and at most
+/// 24 hours.
+const DELIVER_AT_MIN_AHEAD: Duration = Duration::minutes(1);
+const DELIVER_AT_MAX_AHEAD: Duration = Duration::hours(24);
+
+/// A message as given, not yet checked.
+#[derive(Debug, Clone)]
+pub struct MessageInput {
+    pub event_type: String,
+    pub event_id: Option<String>,
+    /// The exact JSON text received: that is what is signed and delivered.
+    pub payload: String,
+    pub channels: Option<BTreeSet<String>>,
+    pub tags: Option<BTreeSet<String>>,
+    /// Days.
+    pub payload_retention_period: Option<i64>,
+    pub payload_retention_hours: Option<i64>,
+    /// Scheduled delivery: no attempt before this time.
+    pub deliver_at: Option<DateTime<Utc>>,
+}
+
+/// A message to publish, checked.
+pub struct NewMessage {
+    pub event_type: EventTypeName,
+    pub event_id: Option<String>,
+    pub payload: String,
+    pub channels: Option<BTreeSet<ChannelName>>,
+    pub tags: Option<BTreeSet<String>>,
+    pub retention_days: Option<i64>,
+    pub deliver_at: Option<DateTime<Utc>>,
+}
+
+/// What publishing came to.
+#[derive(Debug)]
+pub enum Published {
+    /// Stored and queued.
+    Created,
+    /// The idempotency key had been used: the first response, nothing was written.
+    Replayed(StoredResponse),
+}
+
+/// Channel names, at most `max`; an empty set means none.
+pub fn parse_channels(
+    set: Option<BTreeSet<String>>,
+    max: usize,
+) -> Result<Option<BTreeSet<ChannelName>>, SendError> {
+    match set {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) if s.len() > max => Err(SendError::Validation(format!(
+            "at most {max} channels are allowed"
+        ))),
+        Some(s) => Ok(Some(
+            s.iter()
+                .map(|c| ChannelName::parse(c))
+                .collect::<Result<_, _>>()?,
+        )),
+    }
+}
+
+impl MessageInput {
+    fn parse(self) -> Result<NewMessage, SendError> {
+        if !self.payload.trim_start().starts_with('{') {
+            return Err(SendError::Validation(
+                "payload must be a JSON object".into(),
+            ));
+        }
+        if let Some(id) = &self.event_id {
+            if id.is_empty() || id.len() > 256 {
+                return Err(SendError::Validation(
+                    "eventId must be 1 to 256 characters".into(),
+                ));
+            }
+        }
+        let retention_days = match (self.payload_retention_hours, self.payload_retention_period) {
+            (Some(h), _) if !(1..=24 * 365).contains(&h) => {
+                return Err(SendError::Validation(
+                    "payloadRetentionHours must be between 1 and 8760".into(),
+                ))
+            }
+            (Some(h), _) => Some((h + 23) / 24),
+            (None, Some(d)) if !(1..=365).contains(&d) => {
+                return Err(SendError::Validation(
+                    "payloadRetentionPeriod must be between 1 and 365 days".into(),
+                ))
+            }
+            (None, d) => d,
+        };
+        Ok(NewMessage {
+            event_type: EventTypeName::parse(&self.event_type)?,
+            event_id: self.event_id,
+            payload: self.payload,
+            channels: parse_channels(self.channels, MAX_MESSAGE_CHANNELS)?,
+            tags: self.tags.filter(|t| !t.is_empty()),
+            retention_days,
+            deliver_at: self.deliver_at,
+        })
+    }
+}
+
+/// Checks a `deliverAt` against the server's clock. A few seconds of slack below the minute
+/// allow for the time the request took and for clocks that differ a little.
+fn check_deliver_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), SendError> {
+    let slack = Duration::seconds(5);
+    if at < now + DELIVER_AT_MIN_AHEAD - slack || at > now + DELIVER_AT_MAX_AHEAD {
+        return Err(SendError::Validation(format!(
+            "deliverAt must be at least a minute and at most 24 hours ahead (it is {at}, now is {now})"
+        )));
+    }
+    Ok(())
+}
+
+impl Sending {
+    /// Checks a message before anything is looked up: its fields, and its `deliverAt`
+    /// against the clock.
+    pub fn check_message(&self, input: MessageInput) -> Result<NewMessage, SendError> {
+        let new = input.parse()?;
+        if let Some(at) = new.deliver_at {
+            check_deliver_at(at, self.clock.now())?;
+        }
+        Ok(new)
+    }
+
+    /// The message record a [`NewMessage`] becomes, stamped now (not stored yet: the API
+    /// renders its answer from it, to keep under the idempotency key in the same commit).
+    pub fn compose(&self, app: &AppId, new: NewMessage) -> Message {
+        let now = self.clock.now();
+        Message {
+            id: MessageId::generate(),
+            app_id: app.clone(),
+            event_type: new.event_type,
+            event_id: new.event_id,
+            payload: Some(new.payload),
+            channels: new.channels,
+            tags: new.tags,
+            created_at: now,
+            payload_expires_at: now
+                + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
+            deliver_at: new.deliver_at,
+        }
+    }
+
+    /// Stores a message with its deliveries (and, with `idempotency`, the response to replay)
+    /// in one transaction, then wakes the dispatcher.
+    pub async fn publish(
+        &self,
+        msg: &Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+    ) -> Result<Published, SendError> {
+        // A taken eventId comes back as the store's Conflict (`store::EVENT_ID_TAKEN`).
+        let outcome = self.store.create_message(msg, fan_out, idempotency).await?;
+        Ok(match outcome {
+            CreateMessageOutcome::Created { deliveries } => {
+                if deliveries > 0 {
+                    self.waker.wake();
+                }
+                Published::Created
+            }
+            CreateMessageOutcome::Replayed(first) => Published::Replayed(first),
+        })
+    }
+
+    /// The message "send test event" publishes: example `index` of the event type's schemas.
+    pub async fn example_message(
+        &self,
+        event_type: &str,
+        index: usize,
+    ) -> Result<NewMessage, SendError> {
+        let name = EventTypeName::parse(event_type)?;
+        let et = self
+            .store
+            .get_event_type(&name)
+            .await?
+            .ok_or_else(|| SendError::not_found("event type"))?;
+        let example = et.example(index).ok_or_else(|| {
+            SendError::Validation(format!(
+                "event type `{name}` has no example #{index} in its schemas"
+            ))
+        })?;
+        Ok(NewMessage {
+            event_type: name,
+            event_id: None,
+            payload: example.to_string(),
+            channels: None,
+            tags: None,
+            retention_days: None,
+            deliver_at: None,
+        })
+    }
+
+    /// "Send test event" from the console: the event type's first example, to this endpoint
+    /// only, through the same engine as every other message. Answers the stored message.
+    pub async fn send_test(
+        &self,
+        app: &AppId,
+        ep: &Endpoint,
+        event_type: &str,
+    ) -> Result<Message, SendError> {
+        let new = self.example_message(event_type, 0).await?;
+        let msg = self.compose(app, new);
+        self.publish(&msg, FanOut::Only(ep.id.clone()), None)
+            .await?;
+        Ok(msg)
+    }
+
+    /// Finds a message of an application by its id or, as in Svix, by its `eventId`.
+    pub async fn message(&self, app: &AppId, id_or_event_id: &str) -> Result<Message, SendError> {
+        let found = match MessageId::parse(id_or_event_id) {
+            Ok(id) => self.store.get_message(app, &id).await?,
+            Err(_) => None,
+        };
+        let found = match found {
+            Some(m) => Some(m),
+            None => {
+                self.store
+                    .get_message_by_event_id(app, id_or_event_id)
+                    .await?
+            }
+        };
+        found.ok_or_else(|| SendError::not_found("message"))
+    }
+
+    /// Queues a message for one endpoint again, unless its payload has expired.
+    pub async fn resend(
+        &self,
+        app: &AppId,
+        msg: &Message,
+        ep: &EndpointId,
+    ) -> Result<(), SendError> {
+        if msg.payload.is_none() {
+            return Err(SendError::Validation(
+                "the message's payload has expired (payloadRetentionPeriod), so it cannot be resent"
+                    .into(),
+            ));
+        }
+        if self.store.requeue(app, &msg.id, ep).await? {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+}

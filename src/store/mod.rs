@@ -233,6 +233,7 @@ pub enum DeliveryUpdate {
 #[async_trait]
 pub trait Store:
     AppStore
+    + EndpointStore
     + MessageStore
     + QueueStore
     + WorkspaceStore
@@ -253,7 +254,57 @@ pub trait Store:
     /// SQLite this also empties the write-ahead log.
     async fn close(&self);
 
-    // Endpoints.
+    /// Stores the message and queues its deliveries in one transaction; with an idempotency
+    /// key, the response is kept in that same transaction, so a repeated request gets the
+    /// first answer even if the server died right after committing.
+    async fn create_message(
+        &self,
+        msg: &Message,
+        fan_out: FanOut,
+        idempotency: Option<IdempotentWrite>,
+    ) -> StoreResult<CreateMessageOutcome>;
+
+    // Idempotency for requests other than message creation.
+    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>>;
+    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()>;
+    /// Takes the key atomically (a pending row), unless a request holds it or its response is
+    /// kept; so concurrent requests with one key do the work once.
+    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim>;
+    /// Gives back a claimed key whose work failed (or whose answer must not be kept).
+    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()>;
+
+    /// Records an attempt and moves its delivery on, in one transaction. Also keeps the
+    /// endpoint's run of failures: returns since when it has been failing without a success
+    /// (`None` after a success or when nothing was attempted).
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: Option<&Attempt>,
+        update: DeliveryUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Calls `on_work` whenever another node may have queued work (a message, a resend, a
+    /// recovery, a deferral), so an idle dispatcher wakes at once instead of at its next poll.
+    /// Also calls it after a lost connection is restored, since news may have been missed.
+    /// Returns once watching has started; it goes on in the background until the store is
+    /// dropped. Where one node owns the database (SQLite) this does nothing: the in-process
+    /// waker already hears of all work.
+    async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()>;
+
+    // Live streams (`crate::live`).
+    /// Tells the other nodes that a live topic (a channel, a bin) has news, after the commit
+    /// that made it. Where one node owns the database (SQLite) this does nothing.
+    async fn announce_live(&self, topic: &str) -> StoreResult<()>;
+    /// Calls `on_topic` with every topic another node announces, and with `None` when
+    /// announcements may have been missed (a lost connection). Returns once watching has
+    /// started. On SQLite this does nothing.
+    async fn watch_live(&self, on_topic: OnLiveTopic) -> StoreResult<()>;
+}
+
+/// Endpoints. A change can carry the operational events it makes (`endpoint.*`), stored in
+/// the change's own transaction so they are never lost between two commits.
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
     /// An endpoint and nothing else (no [`EndpointEvents`]).
     async fn create_endpoint(
         &self,
@@ -340,52 +391,6 @@ pub trait Store:
         disabled: bool,
         events: EndpointEvents,
     ) -> StoreResult<()>;
-
-    /// Stores the message and queues its deliveries in one transaction; with an idempotency
-    /// key, the response is kept in that same transaction, so a repeated request gets the
-    /// first answer even if the server died right after committing.
-    async fn create_message(
-        &self,
-        msg: &Message,
-        fan_out: FanOut,
-        idempotency: Option<IdempotentWrite>,
-    ) -> StoreResult<CreateMessageOutcome>;
-
-    // Idempotency for requests other than message creation.
-    async fn get_idempotent(&self, key: &str, scope: &str) -> StoreResult<Option<StoredResponse>>;
-    async fn put_idempotent(&self, write: IdempotentWrite) -> StoreResult<()>;
-    /// Takes the key atomically (a pending row), unless a request holds it or its response is
-    /// kept; so concurrent requests with one key do the work once.
-    async fn claim_idempotent(&self, key: &str, scope: &str) -> StoreResult<IdempotencyClaim>;
-    /// Gives back a claimed key whose work failed (or whose answer must not be kept).
-    async fn release_idempotent(&self, key: &str, scope: &str) -> StoreResult<()>;
-
-    /// Records an attempt and moves its delivery on, in one transaction. Also keeps the
-    /// endpoint's run of failures: returns since when it has been failing without a success
-    /// (`None` after a success or when nothing was attempted).
-    async fn record_attempt(
-        &self,
-        delivery_id: i64,
-        attempt: Option<&Attempt>,
-        update: DeliveryUpdate,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Calls `on_work` whenever another node may have queued work (a message, a resend, a
-    /// recovery, a deferral), so an idle dispatcher wakes at once instead of at its next poll.
-    /// Also calls it after a lost connection is restored, since news may have been missed.
-    /// Returns once watching has started; it goes on in the background until the store is
-    /// dropped. Where one node owns the database (SQLite) this does nothing: the in-process
-    /// waker already hears of all work.
-    async fn watch_new_work(&self, on_work: Arc<dyn Fn() + Send + Sync>) -> StoreResult<()>;
-
-    // Live streams (`crate::live`).
-    /// Tells the other nodes that a live topic (a channel, a bin) has news, after the commit
-    /// that made it. Where one node owns the database (SQLite) this does nothing.
-    async fn announce_live(&self, topic: &str) -> StoreResult<()>;
-    /// Calls `on_topic` with every topic another node announces, and with `None` when
-    /// announcements may have been missed (a lost connection). Returns once watching has
-    /// started. On SQLite this does nothing.
-    async fn watch_live(&self, on_topic: OnLiveTopic) -> StoreResult<()>;
 }
 
 /// Applications and the event catalog.

@@ -9,33 +9,36 @@ use super::rows::{self, names_to_json, small, to_json, StoredSecret};
 use super::workspace::queue_in;
 use super::{conflict_or, PgStore};
 use crate::domain::*;
-use crate::store::{to_ms, EndpointEvents, PageRequest, StoreError, StoreResult};
+use crate::store::{to_ms, EndpointEvents, EndpointStore, PageRequest, StoreError, StoreResult};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
 
-pub(super) async fn create(
-    s: &PgStore,
-    app: &AppId,
-    f: EndpointFields,
-    secret: EndpointSecret,
-    events: EndpointEvents,
-) -> StoreResult<Endpoint> {
-    // Milliseconds, as stored: what is returned now equals what is read back later.
-    let now = s.clock.now();
-    let ep = Endpoint {
-        id: EndpointId::generate(),
-        app_id: app.clone(),
-        fields: f,
-        secret,
-        retired_secrets: Vec::new(),
-        created_at: now,
-        updated_at: now,
-    };
-    let f = &ep.fields;
-    let mut tx = s.pool.begin().await?;
-    sqlx::query(
+#[async_trait]
+impl EndpointStore for PgStore {
+    async fn create_endpoint_with_events(
+        &self,
+        app: &AppId,
+        f: EndpointFields,
+        secret: EndpointSecret,
+        events: EndpointEvents,
+    ) -> StoreResult<Endpoint> {
+        // Milliseconds, as stored: what is returned now equals what is read back later.
+        let now = self.clock.now();
+        let ep = Endpoint {
+            id: EndpointId::generate(),
+            app_id: app.clone(),
+            fields: f,
+            secret,
+            retired_secrets: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        let f = &ep.fields;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
         "INSERT INTO endpoint (id, app_id, uid, url, description, event_types, channels, disabled,
                                throttle_rate, metadata, headers, secret, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
@@ -56,220 +59,219 @@ pub(super) async fn create(
     .execute(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    if deliveries > 0 {
-        s.announce_work();
+        let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        if deliveries > 0 {
+            self.announce_work();
+        }
+        Ok(ep)
     }
-    Ok(ep)
-}
 
-pub(super) async fn get(s: &PgStore, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
-    let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND (id = $2 OR uid = $2)")
-        .bind(app.as_str())
-        .bind(key.as_str())
-        .fetch_optional(&s.pool)
-        .await?;
-    Ok(row.as_ref().map(rows::endpoint))
-}
+    async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
+        let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND (id = $2 OR uid = $2)")
+            .bind(app.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::endpoint))
+    }
 
-pub(super) async fn list(
-    s: &PgStore,
-    app: &AppId,
-    page: &PageRequest,
-) -> StoreResult<Vec<Endpoint>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT * FROM endpoint WHERE app_id = $1 AND ($2::text IS NULL OR id {cmp} $2)
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM endpoint WHERE app_id = $1 AND ($2::text IS NULL OR id {cmp} $2)
          ORDER BY id {dir} LIMIT $3"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.pool)
-        .await?;
-    Ok(rows.iter().map(rows::endpoint).collect())
-}
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rows::endpoint).collect())
+    }
 
-pub(super) async fn update(
-    s: &PgStore,
-    app: &AppId,
-    id: &EndpointId,
-    f: EndpointFields,
-    events: EndpointEvents,
-) -> StoreResult<Endpoint> {
-    let mut tx = s.pool.begin().await?;
-    let row = sqlx::query(
-        "UPDATE endpoint SET uid = $1, url = $2, description = $3, event_types = $4,
+    async fn update_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        f: EndpointFields,
+        events: EndpointEvents,
+    ) -> StoreResult<Endpoint> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE endpoint SET uid = $1, url = $2, description = $3, event_types = $4,
                 channels = $5, disabled = $6, throttle_rate = $7, metadata = $8, headers = $9,
                 updated_at = $10
          WHERE app_id = $11 AND id = $12 RETURNING *",
-    )
-    .bind(f.uid.as_ref().map(|u| u.as_str()))
-    .bind(f.url.as_str())
-    .bind(&f.description)
-    .bind(names_to_json(&f.event_types))
-    .bind(names_to_json(&f.channels))
-    .bind(f.disabled)
-    .bind(f.throttle_rate.map(i32::from))
-    .bind(to_json(&f.metadata))
-    .bind(to_json(&f.headers))
-    .bind(to_ms(s.clock.now()))
-    .bind(app.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    let ep = row
-        .as_ref()
-        .map(rows::endpoint)
-        .ok_or(StoreError::NotFound)?;
-    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    if deliveries > 0 {
-        s.announce_work();
-    }
-    Ok(ep)
-}
-
-pub(super) async fn delete(
-    s: &PgStore,
-    app: &AppId,
-    id: &EndpointId,
-    events: EndpointEvents,
-) -> StoreResult<()> {
-    let mut tx = s.pool.begin().await?;
-    let row = sqlx::query("DELETE FROM endpoint WHERE app_id = $1 AND id = $2 RETURNING *")
+        )
+        .bind(f.uid.as_ref().map(|u| u.as_str()))
+        .bind(f.url.as_str())
+        .bind(&f.description)
+        .bind(names_to_json(&f.event_types))
+        .bind(names_to_json(&f.channels))
+        .bind(f.disabled)
+        .bind(f.throttle_rate.map(i32::from))
+        .bind(to_json(&f.metadata))
+        .bind(to_json(&f.headers))
+        .bind(to_ms(self.clock.now()))
         .bind(app.as_str())
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
-        .await?;
-    let ep = row
-        .as_ref()
-        .map(rows::endpoint)
-        .ok_or(StoreError::NotFound)?;
-    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    if deliveries > 0 {
-        s.announce_work();
-    }
-    Ok(())
-}
-
-pub(super) async fn stats(s: &PgStore, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
-    let rows = sqlx::query(
-        "SELECT status, COUNT(*) AS n FROM delivery WHERE app_id = $1 AND endpoint_id = $2
-         GROUP BY status",
-    )
-    .bind(app.as_str())
-    .bind(id.as_str())
-    .fetch_all(&s.pool)
-    .await?;
-    let mut out = EndpointStats::default();
-    for row in rows {
-        let n: i64 = row.get("n");
-        match DeliveryStatus::from_i64(small(&row, "status")) {
-            DeliveryStatus::Success => out.success += n,
-            DeliveryStatus::Pending => out.pending += n,
-            DeliveryStatus::Fail => out.fail += n,
-            DeliveryStatus::Sending => out.sending += n,
-            DeliveryStatus::Canceled => out.canceled += n,
+        .await
+        .map_err(|e| conflict_or(e, UID_TAKEN))?;
+        let ep = row
+            .as_ref()
+            .map(rows::endpoint)
+            .ok_or(StoreError::NotFound)?;
+        let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        if deliveries > 0 {
+            self.announce_work();
         }
+        Ok(ep)
     }
-    Ok(out)
-}
 
-pub(super) async fn set_disabled(
-    s: &PgStore,
-    app: &AppId,
-    id: &EndpointId,
-    disabled: bool,
-    events: EndpointEvents,
-) -> StoreResult<()> {
-    let mut tx = s.pool.begin().await?;
-    let row = sqlx::query(
-        "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4
-         RETURNING *",
-    )
-    .bind(disabled)
-    .bind(to_ms(s.clock.now()))
-    .bind(app.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let ep = row
-        .as_ref()
-        .map(rows::endpoint)
-        .ok_or(StoreError::NotFound)?;
-    let deliveries = queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    if deliveries > 0 {
-        s.announce_work();
+    async fn delete_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        events: EndpointEvents,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("DELETE FROM endpoint WHERE app_id = $1 AND id = $2 RETURNING *")
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let ep = row
+            .as_ref()
+            .map(rows::endpoint)
+            .ok_or(StoreError::NotFound)?;
+        let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        if deliveries > 0 {
+            self.announce_work();
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-pub(super) async fn rotate_secret(
-    s: &PgStore,
-    app: &AppId,
-    id: &EndpointId,
-    new: &EndpointSecret,
-    old_expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut tx = s.pool.begin().await?;
-    // FOR UPDATE: two rotations at once (on two nodes) would otherwise both read the same
-    // secrets, and the second write would drop the secret the first one retired.
-    let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND id = $2 FOR UPDATE")
+    async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM delivery WHERE app_id = $1 AND endpoint_id = $2
+         GROUP BY status",
+        )
         .bind(app.as_str())
         .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let ep = rows::endpoint(&row);
-    // Keep the secrets still in their grace period, plus the one being replaced.
-    let mut kept: Vec<StoredSecret> = ep
-        .retired_secrets
-        .iter()
-        .filter(|r| r.expires_at > now)
-        .map(|r| StoredSecret {
-            key: r.secret.expose(),
-            expires_at: to_ms(r.expires_at),
-        })
-        .collect();
-    kept.push(StoredSecret {
-        key: ep.secret.expose(),
-        expires_at: to_ms(old_expires_at),
-    });
-    sqlx::query("UPDATE endpoint SET secret = $1, old_secrets = $2, updated_at = $3 WHERE id = $4")
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = EndpointStats::default();
+        for row in rows {
+            let n: i64 = row.get("n");
+            match DeliveryStatus::from_i64(small(&row, "status")) {
+                DeliveryStatus::Success => out.success += n,
+                DeliveryStatus::Pending => out.pending += n,
+                DeliveryStatus::Fail => out.fail += n,
+                DeliveryStatus::Sending => out.sending += n,
+                DeliveryStatus::Canceled => out.canceled += n,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn rotate_secret(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        new: &EndpointSecret,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE: two rotations at once (on two nodes) would otherwise both read the same
+        // secrets, and the second write would drop the secret the first one retired.
+        let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = $1 AND id = $2 FOR UPDATE")
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let ep = rows::endpoint(&row);
+        // Keep the secrets still in their grace period, plus the one being replaced.
+        let mut kept: Vec<StoredSecret> = ep
+            .retired_secrets
+            .iter()
+            .filter(|r| r.expires_at > now)
+            .map(|r| StoredSecret {
+                key: r.secret.expose(),
+                expires_at: to_ms(r.expires_at),
+            })
+            .collect();
+        kept.push(StoredSecret {
+            key: ep.secret.expose(),
+            expires_at: to_ms(old_expires_at),
+        });
+        sqlx::query(
+            "UPDATE endpoint SET secret = $1, old_secrets = $2, updated_at = $3 WHERE id = $4",
+        )
         .bind(new.expose())
         .bind(to_json(&kept))
         .bind(to_ms(now))
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn set_headers(
-    s: &PgStore,
-    app: &AppId,
-    id: &EndpointId,
-    headers: &std::collections::BTreeMap<String, String>,
-) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE endpoint SET headers = $1, updated_at = $2 WHERE app_id = $3 AND id = $4",
-    )
-    .bind(to_json(headers))
-    .bind(to_ms(s.clock.now()))
-    .bind(app.as_str())
-    .bind(id.as_str())
-    .execute(&s.pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        tx.commit().await?;
+        Ok(())
     }
-    Ok(())
+
+    async fn set_endpoint_headers(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE endpoint SET headers = $1, updated_at = $2 WHERE app_id = $3 AND id = $4",
+        )
+        .bind(to_json(headers))
+        .bind(to_ms(self.clock.now()))
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_endpoint_disabled_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+        events: EndpointEvents,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE endpoint SET disabled = $1, updated_at = $2 WHERE app_id = $3 AND id = $4
+         RETURNING *",
+        )
+        .bind(disabled)
+        .bind(to_ms(self.clock.now()))
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let ep = row
+            .as_ref()
+            .map(rows::endpoint)
+            .ok_or(StoreError::NotFound)?;
+        let deliveries = queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        if deliveries > 0 {
+            self.announce_work();
+        }
+        Ok(())
+    }
 }

@@ -160,69 +160,6 @@ impl Store for PgStore {
         self.pool.close().await;
     }
 
-    async fn create_endpoint_with_events(
-        &self,
-        app: &AppId,
-        fields: EndpointFields,
-        secret: EndpointSecret,
-        events: EndpointEvents,
-    ) -> StoreResult<Endpoint> {
-        endpoints::create(self, app, fields, secret, events).await
-    }
-    async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
-        endpoints::get(self, app, key).await
-    }
-    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>> {
-        endpoints::list(self, app, page).await
-    }
-    async fn update_endpoint_with_events(
-        &self,
-        app: &AppId,
-        id: &EndpointId,
-        fields: EndpointFields,
-        events: EndpointEvents,
-    ) -> StoreResult<Endpoint> {
-        endpoints::update(self, app, id, fields, events).await
-    }
-    async fn delete_endpoint_with_events(
-        &self,
-        app: &AppId,
-        id: &EndpointId,
-        events: EndpointEvents,
-    ) -> StoreResult<()> {
-        endpoints::delete(self, app, id, events).await
-    }
-    async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
-        endpoints::stats(self, app, id).await
-    }
-    async fn rotate_secret(
-        &self,
-        app: &AppId,
-        id: &EndpointId,
-        new: &EndpointSecret,
-        old_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        endpoints::rotate_secret(self, app, id, new, old_expires_at, now).await
-    }
-    async fn set_endpoint_headers(
-        &self,
-        app: &AppId,
-        id: &EndpointId,
-        headers: &std::collections::BTreeMap<String, String>,
-    ) -> StoreResult<()> {
-        endpoints::set_headers(self, app, id, headers).await
-    }
-    async fn set_endpoint_disabled_with_events(
-        &self,
-        app: &AppId,
-        id: &EndpointId,
-        disabled: bool,
-        events: EndpointEvents,
-    ) -> StoreResult<()> {
-        endpoints::set_disabled(self, app, id, disabled, events).await
-    }
-
     async fn create_message(
         &self,
         msg: &Message,

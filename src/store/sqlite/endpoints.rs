@@ -8,32 +8,35 @@ use super::rows::{self, names_to_json, to_json, StoredSecret};
 use super::workspace::queue_in;
 use super::{conflict_or, SqliteStore};
 use crate::domain::*;
-use crate::store::{to_ms, EndpointEvents, PageRequest, StoreError, StoreResult};
+use crate::store::{to_ms, EndpointEvents, EndpointStore, PageRequest, StoreError, StoreResult};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 const UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
 
-pub(super) async fn create(
-    s: &SqliteStore,
-    app: &AppId,
-    f: EndpointFields,
-    secret: EndpointSecret,
-    events: EndpointEvents,
-) -> StoreResult<Endpoint> {
-    let now = s.clock.now();
-    let ep = Endpoint {
-        id: EndpointId::generate(),
-        app_id: app.clone(),
-        fields: f,
-        secret,
-        retired_secrets: Vec::new(),
-        created_at: now,
-        updated_at: now,
-    };
-    let f = &ep.fields;
-    let mut tx = s.write.begin().await?;
-    sqlx::query(
+#[async_trait]
+impl EndpointStore for SqliteStore {
+    async fn create_endpoint_with_events(
+        &self,
+        app: &AppId,
+        f: EndpointFields,
+        secret: EndpointSecret,
+        events: EndpointEvents,
+    ) -> StoreResult<Endpoint> {
+        let now = self.clock.now();
+        let ep = Endpoint {
+            id: EndpointId::generate(),
+            app_id: app.clone(),
+            fields: f,
+            secret,
+            retired_secrets: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        let f = &ep.fields;
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
         "INSERT INTO endpoint (id, app_id, uid, url, description, event_types, channels, disabled,
                                throttle_rate, metadata, headers, secret, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -55,210 +58,200 @@ pub(super) async fn create(
     .execute(&mut *tx)
     .await
     .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    Ok(ep)
-}
+        queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        Ok(ep)
+    }
 
-pub(super) async fn get(
-    s: &SqliteStore,
-    app: &AppId,
-    key: &IdOrUid,
-) -> StoreResult<Option<Endpoint>> {
-    let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)")
-        .bind(app.as_str())
-        .bind(key.as_str())
-        .fetch_optional(&s.read)
-        .await?;
-    Ok(row.as_ref().map(rows::endpoint))
-}
+    async fn get_endpoint(&self, app: &AppId, key: &IdOrUid) -> StoreResult<Option<Endpoint>> {
+        let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = ?1 AND (id = ?2 OR uid = ?2)")
+            .bind(app.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(rows::endpoint))
+    }
 
-pub(super) async fn list(
-    s: &SqliteStore,
-    app: &AppId,
-    page: &PageRequest,
-) -> StoreResult<Vec<Endpoint>> {
-    let (cmp, dir) = page_sql(page);
-    let sql = format!(
-        "SELECT * FROM endpoint WHERE app_id = ?1 AND (?2 IS NULL OR id {cmp} ?2)
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Vec<Endpoint>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM endpoint WHERE app_id = ?1 AND (?2 IS NULL OR id {cmp} ?2)
          ORDER BY id {dir} LIMIT ?3"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app.as_str())
-        .bind(page.iterator.as_deref())
-        .bind(i64::from(page.limit))
-        .fetch_all(&s.read)
-        .await?;
-    Ok(rows.iter().map(rows::endpoint).collect())
-}
+        );
+        let rows = sqlx::query(&sql)
+            .bind(app.as_str())
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(rows::endpoint).collect())
+    }
 
-pub(super) async fn update(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &EndpointId,
-    f: EndpointFields,
-    events: EndpointEvents,
-) -> StoreResult<Endpoint> {
-    let mut tx = s.write.begin().await?;
-    let row = sqlx::query(
-        "UPDATE endpoint SET uid = ?, url = ?, description = ?, event_types = ?, channels = ?,
+    async fn update_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        f: EndpointFields,
+        events: EndpointEvents,
+    ) -> StoreResult<Endpoint> {
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(
+            "UPDATE endpoint SET uid = ?, url = ?, description = ?, event_types = ?, channels = ?,
                 disabled = ?, throttle_rate = ?, metadata = ?, headers = ?, updated_at = ?
          WHERE app_id = ? AND id = ? RETURNING *",
-    )
-    .bind(f.uid.as_ref().map(|u| u.as_str()))
-    .bind(f.url.as_str())
-    .bind(&f.description)
-    .bind(names_to_json(&f.event_types))
-    .bind(names_to_json(&f.channels))
-    .bind(f.disabled)
-    .bind(f.throttle_rate.map(i64::from))
-    .bind(to_json(&f.metadata))
-    .bind(to_json(&f.headers))
-    .bind(to_ms(s.clock.now()))
-    .bind(app.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| conflict_or(e, UID_TAKEN))?;
-    let ep = row
-        .as_ref()
-        .map(rows::endpoint)
-        .ok_or(StoreError::NotFound)?;
-    queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    Ok(ep)
-}
-
-pub(super) async fn delete(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &EndpointId,
-    events: EndpointEvents,
-) -> StoreResult<()> {
-    let mut tx = s.write.begin().await?;
-    let row = sqlx::query("DELETE FROM endpoint WHERE app_id = ? AND id = ? RETURNING *")
+        )
+        .bind(f.uid.as_ref().map(|u| u.as_str()))
+        .bind(f.url.as_str())
+        .bind(&f.description)
+        .bind(names_to_json(&f.event_types))
+        .bind(names_to_json(&f.channels))
+        .bind(f.disabled)
+        .bind(f.throttle_rate.map(i64::from))
+        .bind(to_json(&f.metadata))
+        .bind(to_json(&f.headers))
+        .bind(to_ms(self.clock.now()))
         .bind(app.as_str())
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
-        .await?;
-    let ep = row
-        .as_ref()
-        .map(rows::endpoint)
-        .ok_or(StoreError::NotFound)?;
-    queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    Ok(())
-}
+        .await
+        .map_err(|e| conflict_or(e, UID_TAKEN))?;
+        let ep = row
+            .as_ref()
+            .map(rows::endpoint)
+            .ok_or(StoreError::NotFound)?;
+        queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        Ok(ep)
+    }
 
-pub(super) async fn stats(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &EndpointId,
-) -> StoreResult<EndpointStats> {
-    let rows = sqlx::query(
+    async fn delete_endpoint_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        events: EndpointEvents,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query("DELETE FROM endpoint WHERE app_id = ? AND id = ? RETURNING *")
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let ep = row
+            .as_ref()
+            .map(rows::endpoint)
+            .ok_or(StoreError::NotFound)?;
+        queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn endpoint_stats(&self, app: &AppId, id: &EndpointId) -> StoreResult<EndpointStats> {
+        let rows = sqlx::query(
         "SELECT status, COUNT(*) AS n FROM delivery WHERE app_id = ? AND endpoint_id = ? GROUP BY status",
     )
     .bind(app.as_str())
     .bind(id.as_str())
-    .fetch_all(&s.read)
+    .fetch_all(&self.read)
     .await?;
-    let mut out = EndpointStats::default();
-    for row in rows {
-        let n: i64 = row.get("n");
-        match DeliveryStatus::from_i64(row.get("status")) {
-            DeliveryStatus::Success => out.success += n,
-            DeliveryStatus::Pending => out.pending += n,
-            DeliveryStatus::Fail => out.fail += n,
-            DeliveryStatus::Sending => out.sending += n,
-            DeliveryStatus::Canceled => out.canceled += n,
+        let mut out = EndpointStats::default();
+        for row in rows {
+            let n: i64 = row.get("n");
+            match DeliveryStatus::from_i64(row.get("status")) {
+                DeliveryStatus::Success => out.success += n,
+                DeliveryStatus::Pending => out.pending += n,
+                DeliveryStatus::Fail => out.fail += n,
+                DeliveryStatus::Sending => out.sending += n,
+                DeliveryStatus::Canceled => out.canceled += n,
+            }
         }
+        Ok(out)
     }
-    Ok(out)
-}
 
-pub(super) async fn set_disabled(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &EndpointId,
-    disabled: bool,
-    events: EndpointEvents,
-) -> StoreResult<()> {
-    let mut tx = s.write.begin().await?;
-    let row = sqlx::query(
+    async fn rotate_secret(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        new: &EndpointSecret,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND id = ?")
+            .bind(app.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let ep = rows::endpoint(&row);
+        // Keep the secrets still in their grace period, plus the one being replaced.
+        let mut kept: Vec<StoredSecret> = ep
+            .retired_secrets
+            .iter()
+            .filter(|r| r.expires_at > now)
+            .map(|r| StoredSecret {
+                key: r.secret.expose(),
+                expires_at: to_ms(r.expires_at),
+            })
+            .collect();
+        kept.push(StoredSecret {
+            key: ep.secret.expose(),
+            expires_at: to_ms(old_expires_at),
+        });
+        sqlx::query("UPDATE endpoint SET secret = ?, old_secrets = ?, updated_at = ? WHERE id = ?")
+            .bind(new.expose())
+            .bind(to_json(&kept))
+            .bind(to_ms(now))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_endpoint_headers(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE endpoint SET headers = ?, updated_at = ? WHERE app_id = ? AND id = ?",
+        )
+        .bind(to_json(headers))
+        .bind(to_ms(self.clock.now()))
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .execute(&self.write)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_endpoint_disabled_with_events(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+        events: EndpointEvents,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(
         "UPDATE endpoint SET disabled = ?, updated_at = ? WHERE app_id = ? AND id = ? RETURNING *",
     )
     .bind(disabled)
-    .bind(to_ms(s.clock.now()))
+    .bind(to_ms(self.clock.now()))
     .bind(app.as_str())
     .bind(id.as_str())
     .fetch_optional(&mut *tx)
     .await?;
-    let ep = row
-        .as_ref()
-        .map(rows::endpoint)
-        .ok_or(StoreError::NotFound)?;
-    queue_in(&mut tx, &events(&ep)).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn rotate_secret(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &EndpointId,
-    new: &EndpointSecret,
-    old_expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut tx = s.write.begin().await?;
-    let row = sqlx::query("SELECT * FROM endpoint WHERE app_id = ? AND id = ?")
-        .bind(app.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let ep = rows::endpoint(&row);
-    // Keep the secrets still in their grace period, plus the one being replaced.
-    let mut kept: Vec<StoredSecret> = ep
-        .retired_secrets
-        .iter()
-        .filter(|r| r.expires_at > now)
-        .map(|r| StoredSecret {
-            key: r.secret.expose(),
-            expires_at: to_ms(r.expires_at),
-        })
-        .collect();
-    kept.push(StoredSecret {
-        key: ep.secret.expose(),
-        expires_at: to_ms(old_expires_at),
-    });
-    sqlx::query("UPDATE endpoint SET secret = ?, old_secrets = ?, updated_at = ? WHERE id = ?")
-        .bind(new.expose())
-        .bind(to_json(&kept))
-        .bind(to_ms(now))
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn set_headers(
-    s: &SqliteStore,
-    app: &AppId,
-    id: &EndpointId,
-    headers: &std::collections::BTreeMap<String, String>,
-) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE endpoint SET headers = ?, updated_at = ? WHERE app_id = ? AND id = ?")
-            .bind(to_json(headers))
-            .bind(to_ms(s.clock.now()))
-            .bind(app.as_str())
-            .bind(id.as_str())
-            .execute(&s.write)
-            .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        let ep = row
+            .as_ref()
+            .map(rows::endpoint)
+            .ok_or(StoreError::NotFound)?;
+        queue_in(&mut tx, &events(&ep)).await?;
+        tx.commit().await?;
+        Ok(())
     }
-    Ok(())
 }

@@ -5,7 +5,20 @@
 //! are written in one transaction, so "stored" and "queued" can never disagree, and a
 //! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
 //!
-//! Each backend keeps its own SQL and migrations (`migrations/<backend>/`).
+//! The interface is one trait per aggregate ([`AppStore`], [`EndpointStore`],
+//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`bins::BinStore`]),
+//! gathered by [`Store`]. Each backend implements them where its SQL is and keeps only that
+//! SQL, the code that binds it, and its migrations (`migrations/<backend>/`). What does not
+//! depend on the database is written once:
+//!
+//! - [`rules`]: fan-out targets, runs of failures, a delivery's status after an attempt,
+//!   idempotency keys within a batch, and the status values as SQL literals;
+//! - `group_commit`: the writer that batches publishes and attempt records into one
+//!   transaction, for both backends;
+//! - [`health`]: which errors mean "storage is unavailable", and whether writes succeed.
+//!
+//! Errors come out as [`StoreError`], which names no driver type, and time comes from the
+//! injected [`Clock`] ([`StoreOptions::clock`]), never from the system clock directly.
 
 pub mod bins;
 pub(crate) mod group_commit;

@@ -265,6 +265,24 @@ await check("messageAttempt: resend; endpoint: recover, stats, sendExample", asy
   new Webhook(state.newSecret).verify(body, headers);
 });
 
+await check("message: precheck, expungeContent, bulkExpungeContent; messageAttempt: expungeContent", async () => {
+  const { app } = state;
+  expect((await svix.message.precheck(app, { eventType: state.eventType })).active === true, "precheck");
+  const msg = await svix.message.create(app, { eventType: state.eventType, payload: { secret: "s3cr3t" } });
+  const attempt = (await eventually("an attempt", async () => {
+    const a = (await svix.messageAttempt.listByMsg(app, msg.id)).data;
+    return a.length ? a : null;
+  }))[0];
+  await svix.message.expungeContent(app, msg.id);
+  const got = await svix.message.get(app, msg.id);
+  expect(!JSON.stringify(got.payload).includes("s3cr3t"), got.payload);
+  await svix.messageAttempt.expungeContent(app, msg.id, attempt.id);
+  expect((await svix.messageAttempt.get(app, msg.id, attempt.id)).response === "", "response expunged");
+  const out = await svix.message.bulkExpungeContent(app, { ids: [msg.id, "msg_nope"] });
+  expect(out.results[msg.id] === "expunged" && out.results.msg_nope === "not-found", out);
+  await rejects(404, svix.message.expungeContent(app, "msg_nope"));
+});
+
 await check("endpoint: delete, then 404", async () => {
   const ep = await svix.endpoint.create(state.app, { url: rx.url });
   await svix.endpoint.delete(state.app, ep.id);

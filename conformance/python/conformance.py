@@ -19,6 +19,7 @@ from svix.api import (
     ApplicationIn,
     ApplicationListOptions,
     ApplicationPatch,
+    BulkExpungeContentsIn,
     EndpointHeadersIn,
     EndpointHeadersPatchIn,
     EndpointIn,
@@ -37,6 +38,7 @@ from svix.api import (
     MessageGetOptions,
     MessageIn,
     MessageListOptions,
+    MessagePrecheckIn,
     OperationalWebhookEndpointIn,
     OperationalWebhookEndpointListOptions,
     OperationalWebhookEndpointSecretIn,
@@ -354,6 +356,30 @@ def _():
     headers, body = receiver.wait_for(before + 1)[before]
     expect(json.loads(body) == {"invoiceId": "inv_1", "amount": 100}, body)
     Webhook(state["new_secret"]).verify(body, headers)
+
+
+@check("message: precheck, expunge_content, bulk_expunge_content; attempt: expunge_content; endpoint: get_attempt_stats")
+def _():
+    app, ep = state["app"], state["ep"]
+    et = state["event_type"]
+    expect(svix.message.precheck(app, MessagePrecheckIn(event_type=et)).active is True, "precheck active")
+    msg = svix.message.create(app, MessageIn(event_type=et, payload={"secret": "s3cr3t"}))
+
+    def attempted():
+        a = svix.message_attempt.list_by_msg(app, msg.id, MessageAttemptListByMsgOptions()).data
+        return a if a else None
+
+    attempt = eventually("an attempt", attempted)[0]
+    svix.message.expunge_content(app, msg.id)
+    got = svix.message.get(app, msg.id)
+    expect("s3cr3t" not in json.dumps(got.payload), got.payload)
+    svix.message_attempt.expunge_content(app, msg.id, attempt.id)
+    expect(svix.message_attempt.get(app, msg.id, attempt.id).response == "", "response expunged")
+    out = svix.message.bulk_expunge_content(app, BulkExpungeContentsIn(ids=[msg.id, "msg_nope"]))
+    expect(str(out.results[msg.id]) == "expunged" and str(out.results["msg_nope"]) == "not-found", out)
+    stats = svix.endpoint.get_attempt_stats(app, ep)
+    expect(stats.success >= 1 and stats.fail >= 0, stats)
+    raises(404, lambda: svix.message.expunge_content(app, "msg_nope"))
 
 
 @check("endpoint: delete, then 404")

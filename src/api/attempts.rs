@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::store::{AttemptFilter, EndpointMessageFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,10 @@ pub fn router() -> Router<Services> {
         .route(
             "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
             get(fetch),
+        )
+        .route(
+            "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+            delete(expunge_content),
         )
         .route("/app/{app_id}/msg/{msg_id}/endpoint", get(destinations))
         .route(
@@ -373,4 +377,29 @@ pub(crate) async fn endpoint_messages(
             out
         },
     )))
+}
+
+/// Empties the attempt's recorded response body (for a receiver that answered with something
+/// it should not have).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+    tag = "message-attempt",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ("attempt_id" = String, Path, description = "Attempt id")),
+    responses(
+        (status = 204, description = "The response body is gone"),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn expunge_content(
+    State(state): State<Services>,
+    Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let app = state.send.app(&app_id).await?;
+    state
+        .send
+        .expunge_attempt_content(&app.id, &msg_id, &attempt_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

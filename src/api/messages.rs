@@ -10,13 +10,13 @@ use super::idempotency::{stored_response, AlreadyStored, IdempotencyKey};
 use super::{ApiQuery, ListQuery, ListResponse, Services, VerbatimJson};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::send::{MessageInput, NewMessage, Published, SendError};
+use crate::send::{Expunged, MessageInput, NewMessage, Published, SendError};
 use crate::store::{FanOut, IdempotentWrite, MessageFilter, StoredResponse};
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,12 @@ pub fn router() -> Router<Services> {
     Router::new()
         .route("/app/{app_id}/msg", get(list).post(create))
         .route("/app/{app_id}/msg/{msg_id}", get(fetch))
+        .route(
+            "/app/{app_id}/msg/{msg_id}/content",
+            delete(expunge_content),
+        )
+        .route("/app/{app_id}/msg/bulk-expunge", post(bulk_expunge_content))
+        .route("/app/{app_id}/msg/precheck/active", post(precheck))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -303,4 +309,108 @@ pub(crate) async fn fetch(
     let app = state.send.app(&app_id).await?;
     let msg = state.send.message(&app.id, &msg_id).await?;
     Ok(Json(render_message(&msg, q.with_content.unwrap_or(true))))
+}
+
+/// Drops the message's payload; it stays listed with its attempts and cannot be resent.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/content",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId")),
+    responses(
+        (status = 204, description = "The payload is gone"),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn expunge_content(
+    State(state): State<Services>,
+    Path((app_id, msg_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let app = state.send.app(&app_id).await?;
+    state.send.expunge_content(&app.id, &msg_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Svix's `BulkExpungeContentsIn`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct BulkExpungeIn {
+    /// Message ids or eventIds.
+    ids: Option<Vec<String>>,
+}
+
+/// Svix's `BulkExpungeContentsOut`: each named message's result, by the key it was named by.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct BulkExpungeOut {
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    results: std::collections::BTreeMap<String, Expunged>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg/bulk-expunge",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = BulkExpungeIn,
+    responses(
+        (status = 200, body = BulkExpungeOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn bulk_expunge_content(
+    State(state): State<Services>,
+    Path(app_id): Path<String>,
+    super::ApiJson(body): super::ApiJson<BulkExpungeIn>,
+) -> Result<Json<BulkExpungeOut>, ApiError> {
+    let app = state.send.app(&app_id).await?;
+    let ids = body.ids.unwrap_or_default();
+    let results = state.send.bulk_expunge_content(&app.id, &ids).await?;
+    Ok(Json(BulkExpungeOut { results }))
+}
+
+/// Svix's `MessagePrecheckIn`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PrecheckIn {
+    event_type: String,
+    channels: Option<BTreeSet<String>>,
+}
+
+/// Svix's `MessagePrecheckOut`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct PrecheckOut {
+    active: bool,
+}
+
+/// Whether a message of this event type (and channels) would reach any enabled endpoint.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg/precheck/active",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = PrecheckIn,
+    responses(
+        (status = 200, body = PrecheckOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn precheck(
+    State(state): State<Services>,
+    Path(app_id): Path<String>,
+    super::ApiJson(body): super::ApiJson<PrecheckIn>,
+) -> Result<Json<PrecheckOut>, ApiError> {
+    let app = state.send.app(&app_id).await?;
+    let active = state
+        .send
+        .precheck(&app.id, &body.event_type, body.channels)
+        .await?;
+    Ok(Json(PrecheckOut { active }))
 }

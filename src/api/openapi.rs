@@ -2,11 +2,11 @@
 //! and the types they read and answer (utoipa's `#[utoipa::path]` and `ToSchema`), so it
 //! changes when they do. `.ci/run` runs schemathesis against a live server with it.
 //!
-//! Covered so far: health, applications, event types, endpoints (CRUD), messages and
-//! attempts, i.e. the Svix-compatible core. Operations and fields that Svix does not have
-//! carry `x-kanca-extension: true`. Not yet covered: endpoint secret/headers/stats/recover/
-//! send-example, operational webhook endpoints, and Kanca's own resources (channels, hooks,
-//! bins, security incidents).
+//! Covered so far: health, applications, event types, endpoints (CRUD, attempt stats),
+//! messages (with expunge and precheck) and attempts, i.e. the Svix-compatible core.
+//! Operations and fields that Svix does not have carry `x-kanca-extension: true`. Not yet
+//! covered: endpoint secret/headers/stats/recover/send-example, operational webhook endpoints,
+//! and Kanca's own resources (channels, hooks, bins, security incidents).
 
 use super::Services;
 use axum::routing::get;
@@ -68,15 +68,20 @@ pub(crate) struct EmptyOut {}
         super::endpoints::update,
         super::endpoints::patch,
         super::endpoints::delete,
+        super::endpoints::attempt_stats,
         super::messages::list,
         super::messages::create,
         super::messages::fetch,
+        super::messages::expunge_content,
+        super::messages::bulk_expunge_content,
+        super::messages::precheck,
         super::attempts::by_message,
         super::attempts::by_endpoint,
         super::attempts::fetch,
         super::attempts::destinations,
         super::attempts::endpoint_messages,
         super::attempts::resend,
+        super::attempts::expunge_content,
     ),
     components(schemas(ErrorOut, ValidationErrorOut, ValidationItem, EmptyOut, super::pagination::Order)),
     modifiers(&BearerAuth, &KancaExtensions),

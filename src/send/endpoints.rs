@@ -9,7 +9,7 @@
 use super::endpoint_input::*;
 use super::{SendError, Sending};
 use crate::domain::*;
-use crate::store::{EndpointEvents, PageRequest};
+use crate::store::{AttemptStats, EndpointEvents, PageRequest};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -272,6 +272,30 @@ impl Sending {
         ep: &EndpointId,
     ) -> Result<EndpointStats, SendError> {
         Ok(self.store.endpoint_stats(app, ep).await?)
+    }
+
+    /// The endpoint's attempts by outcome in `[since, until)`, each rounded out to the hour
+    /// as Svix does; by default the 28 days up to now.
+    pub async fn attempt_stats(
+        &self,
+        app: &AppId,
+        ep: &EndpointId,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<AttemptStats, SendError> {
+        const HOUR_MS: i64 = 60 * 60 * 1000;
+        let until = until.unwrap_or_else(|| self.clock.now());
+        let since = since.unwrap_or(until - chrono::Duration::days(28));
+        if since >= until {
+            return Err(SendError::Validation("since: must be before until".into()));
+        }
+        let floor = |t: DateTime<Utc>| t.timestamp_millis().div_euclid(HOUR_MS) * HOUR_MS;
+        let ceil = |t: DateTime<Utc>| floor(t - chrono::Duration::milliseconds(1)) + HOUR_MS;
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        Ok(self
+            .store
+            .attempt_stats(app, ep, at(floor(since)), at(ceil(until)))
+            .await?)
     }
 
     /// Queues again every message that failed for good on this endpoint since `since` (and

@@ -5,9 +5,9 @@
 
 use super::{SendError, Sending};
 use crate::domain::*;
-use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, StoredResponse};
+use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, PageRequest, StoredResponse};
 use chrono::{DateTime, Duration, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_MESSAGE_CHANNELS: usize = 10;
 const DEFAULT_RETENTION_DAYS: i64 = 90;
@@ -254,4 +254,104 @@ impl Sending {
         }
         Ok(())
     }
+
+    /// Drops a message's payload (Svix's `expunge_content`): for a message sent with something
+    /// it should not have carried. It stays listed with its attempts and cannot be resent.
+    pub async fn expunge_content(
+        &self,
+        app: &AppId,
+        id_or_event_id: &str,
+    ) -> Result<(), SendError> {
+        let msg = self.message(app, id_or_event_id).await?;
+        if !self.store.expunge_payload(app, &msg.id).await? {
+            return Err(SendError::not_found("message"));
+        }
+        Ok(())
+    }
+
+    /// [`Self::expunge_content`] for many messages (ids or eventIds); each one's result by the
+    /// key it was named by, as Svix's `bulk_expunge_content` answers.
+    pub async fn bulk_expunge_content(
+        &self,
+        app: &AppId,
+        keys: &[String],
+    ) -> Result<BTreeMap<String, Expunged>, SendError> {
+        if keys.len() > MAX_BULK_EXPUNGE {
+            return Err(SendError::Validation(format!(
+                "ids: at most {MAX_BULK_EXPUNGE} messages at a time"
+            )));
+        }
+        let mut results = BTreeMap::new();
+        for key in keys {
+            let outcome = match self.expunge_content(app, key).await {
+                Ok(()) => Expunged::Expunged,
+                Err(SendError::NotFound(_)) => Expunged::NotFound,
+                Err(e) => return Err(e),
+            };
+            results.insert(key.clone(), outcome);
+        }
+        Ok(results)
+    }
+
+    /// Empties one attempt's recorded response body (Svix's attempt `expunge_content`).
+    pub async fn expunge_attempt_content(
+        &self,
+        app: &AppId,
+        id_or_event_id: &str,
+        attempt: &str,
+    ) -> Result<(), SendError> {
+        let msg = self.message(app, id_or_event_id).await?;
+        let attempt = AttemptId::parse(attempt).map_err(|_| SendError::not_found("attempt"))?;
+        if !self
+            .store
+            .expunge_attempt_response(app, &msg.id, &attempt)
+            .await?
+        {
+            return Err(SendError::not_found("attempt"));
+        }
+        Ok(())
+    }
+
+    /// Whether a message of this type (and these channels) would go anywhere: some enabled
+    /// endpoint subscribes to it (Svix's `precheck`).
+    pub async fn precheck(
+        &self,
+        app: &AppId,
+        event_type: &str,
+        channels: Option<BTreeSet<String>>,
+    ) -> Result<bool, SendError> {
+        let event_type = EventTypeName::parse(event_type)?;
+        let channels = parse_channels(channels, MAX_MESSAGE_CHANNELS)?;
+        let mut page = PageRequest {
+            limit: 250,
+            iterator: None,
+            ascending: true,
+        };
+        loop {
+            let endpoints = self.store.list_endpoints(app, &page).await?;
+            if endpoints
+                .iter()
+                .any(|ep| ep.fields.subscribes_to(&event_type, channels.as_ref()))
+            {
+                return Ok(true);
+            }
+            match endpoints.last() {
+                Some(last) if endpoints.len() == page.limit as usize => {
+                    page.iterator = Some(last.id.to_string());
+                }
+                _ => return Ok(false),
+            }
+        }
+    }
+}
+
+/// The most messages one bulk expunge names.
+pub const MAX_BULK_EXPUNGE: usize = 1_000;
+
+/// What a bulk expunge did to one message (Svix's `BulkExpungeStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expunged {
+    Expunged,
+    NotFound,
 }

@@ -26,7 +26,9 @@ pub use endpoint_input::{
 pub use endpoints::headers_out;
 pub use error::SendError;
 pub use event_types::{EventTypeInput, EventTypePatch};
-pub use messages::{parse_channels, MessageInput, NewMessage, Published};
+pub use messages::{
+    parse_channels, Expunged, MessageInput, NewMessage, Published, MAX_BULK_EXPUNGE,
+};
 
 use crate::clock::Clock;
 use crate::delivery::operational::Operational;

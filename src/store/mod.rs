@@ -132,6 +132,14 @@ pub struct EndpointMessageFilter {
     pub status: Option<DeliveryStatus>,
 }
 
+/// Counts of an endpoint's attempts in a time window ([`EndpointStore::attempt_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptStats {
+    pub success: u64,
+    pub fail: u64,
+    pub canceled: u64,
+}
+
 /// Which attempts to list.
 #[derive(Debug, Clone)]
 pub struct AttemptFilter {
@@ -318,6 +326,15 @@ pub trait Store:
 /// the change's own transaction so they are never lost between two commits.
 #[async_trait]
 pub trait EndpointStore: Send + Sync {
+    /// Attempts to the endpoint made in `[since, until)`, by outcome, and its deliveries
+    /// canceled in that time.
+    async fn attempt_stats(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<AttemptStats>;
     /// An endpoint and nothing else (no [`EndpointEvents`]).
     async fn create_endpoint(
         &self,
@@ -440,6 +457,16 @@ pub trait AppStore: Send + Sync {
 /// [`Store::create_message`] (group commit).
 #[async_trait]
 pub trait MessageStore: Send + Sync {
+    /// Drops a message's payload (Svix's "expunge content"), as retention would; the message
+    /// and its attempts stay, and it can no longer be resent. Returns whether it exists.
+    async fn expunge_payload(&self, app: &AppId, msg: &MessageId) -> StoreResult<bool>;
+    /// Empties an attempt's recorded response body. Returns whether the attempt exists.
+    async fn expunge_attempt_response(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        attempt: &AttemptId,
+    ) -> StoreResult<bool>;
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>>;
     /// The message with this `eventId` (unique per application, as in Svix).
     async fn get_message_by_event_id(

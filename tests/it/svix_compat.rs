@@ -974,3 +974,231 @@ async fn put_creates_what_is_missing_as_the_sdks_upsert_expects() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expunging_content_drops_payloads_and_response_bodies_through_the_sdk() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let app = app(&server).await;
+    let ep = server
+        .create_endpoint(&app, json!({ "url": receiver.url() }))
+        .await;
+    let secret_msg = server
+        .publish(
+            &app,
+            json!({"eventType": "a.b", "eventId": "evt-1", "payload": {"card": "4242"}}),
+        )
+        .await;
+    let other = server
+        .publish(&app, json!({"eventType": "a.b", "payload": {"n": 2}}))
+        .await;
+    server.wait_until_settled(&app, &secret_msg).await;
+    server.wait_until_settled(&app, &other).await;
+    let svix = server.svix();
+
+    // The message's payload goes; the message and its attempts stay.
+    svix.message()
+        .expunge_content(app.clone(), secret_msg.clone())
+        .await
+        .expect("expunge_content");
+    let msg = server
+        .get(&format!("/api/v1/app/{app}/msg/{secret_msg}"))
+        .await;
+    assert!(!msg.to_string().contains("4242"), "payload gone: {msg}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/msg/{secret_msg}/endpoint/{ep}/resend"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "an expunged message cannot be resent: {body}");
+
+    // The attempt's response body goes too.
+    let attempts = svix
+        .message_attempt()
+        .list_by_msg(app.clone(), other.clone(), None)
+        .await
+        .expect("attempts");
+    let attempt = &attempts.data[0];
+    assert!(
+        !attempt.response.is_empty(),
+        "the receiver's answer was kept"
+    );
+    svix.message_attempt()
+        .expunge_content(app.clone(), other.clone(), attempt.id.clone())
+        .await
+        .expect("attempt expunge_content");
+    let again = svix
+        .message_attempt()
+        .get(app.clone(), other.clone(), attempt.id.clone(), None)
+        .await
+        .expect("attempt");
+    assert_eq!(again.response, "", "response body gone");
+    assert_eq!(
+        again.response_status_code, 200,
+        "the rest of the record stays"
+    );
+
+    // In bulk, by id or eventId; unknown ones are named as such.
+    let results = svix
+        .message()
+        .bulk_expunge_content(
+            app.clone(),
+            svix::models::BulkExpungeContentsIn {
+                ids: Some(["evt-1".into(), other.clone(), "msg_nope".into()].into()),
+            },
+            None,
+        )
+        .await
+        .expect("bulk_expunge_content");
+    let results = serde_json::to_value(&results).unwrap();
+    assert_eq!(
+        results["results"],
+        json!({"evt-1": "expunged", other.clone(): "expunged", "msg_nope": "not-found"})
+    );
+
+    // Unknown things are 404, never 5xx.
+    for path in [
+        format!("/api/v1/app/{app}/msg/msg_nope/content"),
+        format!("/api/v1/app/{app}/msg/{other}/attempt/atmpt_nope/content"),
+        format!("/api/v1/app/{app}/msg/{other}/attempt/not-an-id/content"),
+        "/api/v1/app/app_nope/msg/x/content".to_string(),
+    ] {
+        let (status, body) = server.call(Method::DELETE, &path, None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let too_many: Vec<String> = (0..1001).map(|i| format!("evt-{i}")).collect();
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/msg/bulk-expunge"),
+            Some(&json!({ "ids": too_many })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precheck_says_whether_a_message_would_reach_any_endpoint() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let app = app(&server).await;
+    let svix = server.svix();
+    let precheck = |event_type: &str, channels: Option<Vec<&str>>| {
+        let svix = &svix;
+        let app = app.clone();
+        let input = svix::models::MessagePrecheckIn {
+            event_type: event_type.to_owned(),
+            channels: channels.map(|c| c.into_iter().map(String::from).collect()),
+        };
+        async move {
+            svix.message()
+                .precheck(app, input, None)
+                .await
+                .expect("precheck")
+                .active
+        }
+    };
+    assert!(!precheck("a.b", None).await, "no endpoints at all");
+    server
+        .create_endpoint(
+            &app,
+            json!({ "url": receiver.url(), "filterTypes": ["a.b"], "channels": ["eu"] }),
+        )
+        .await;
+    let disabled = server
+        .create_endpoint(&app, json!({ "url": receiver.url(), "disabled": true }))
+        .await;
+    assert!(precheck("a.b", Some(vec!["eu"])).await);
+    assert!(!precheck("a.b", None).await, "the endpoint wants a channel");
+    assert!(!precheck("a.b", Some(vec!["us"])).await);
+    assert!(
+        !precheck("c.d", Some(vec!["eu"])).await,
+        "not subscribed, and the catch-all one is disabled"
+    );
+    server
+        .call_ok(
+            Method::PATCH,
+            &format!("/api/v1/app/{app}/endpoint/{disabled}"),
+            Some(&json!({ "disabled": false })),
+        )
+        .await;
+    assert!(precheck("c.d", None).await, "enabled again, it takes all");
+
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/msg/precheck/active"),
+            Some(&json!({ "eventType": "not valid!" })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/msg/precheck/active"),
+            Some(&json!({ "channels": ["eu"] })),
+        )
+        .await;
+    assert_eq!(status, 422, "eventType is required: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_stats_count_an_endpoints_outcomes_in_a_window() {
+    let server = TestServer::start_default().await;
+    let ok = Receiver::start().await;
+    let app = app(&server).await;
+    let ep = server
+        .create_endpoint(&app, json!({ "url": ok.url() }))
+        .await;
+    let mut msgs = Vec::new();
+    for n in 0..3 {
+        msgs.push(
+            server
+                .publish(&app, json!({"eventType": "a.b", "payload": {"n": n}}))
+                .await,
+        );
+    }
+    for m in &msgs {
+        server.wait_until_settled(&app, m).await;
+    }
+    let svix = server.svix();
+    let stats = svix
+        .endpoint()
+        .get_attempt_stats(app.clone(), ep.clone(), None)
+        .await
+        .expect("get_attempt_stats");
+    assert_eq!((stats.success, stats.fail, stats.canceled), (3, 0, 0));
+
+    // A window that ended before them counts nothing.
+    let (status, body) = server
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/app/{app}/endpoint/{ep}/attempt-stats?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"success": 0, "fail": 0, "canceled": 0}));
+    let (status, body) = server
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/app/{app}/endpoint/{ep}/attempt-stats?since=2020-01-02T00:00:00Z&until=2020-01-01T00:00:00Z"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "since after until: {body}");
+    let (status, _) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/app/{app}/endpoint/ep_nope/attempt-stats"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}

@@ -46,6 +46,10 @@ pub fn router() -> Router<Services> {
         )
         .route("/app/{app_id}/endpoint/{endpoint_id}/stats", get(stats))
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/attempt-stats",
+            get(attempt_stats),
+        )
+        .route(
             "/app/{app_id}/endpoint/{endpoint_id}/recover",
             post(recover),
         )
@@ -355,4 +359,50 @@ async fn stats(
         "fail": s.fail,
         "canceled": s.canceled,
     })))
+}
+
+/// The window of `attempt-stats` (Svix's `since`/`until`, rounded out to the hour).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StatsWindow {
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// Svix's `EndpointAttemptStats`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AttemptStatsOut {
+    success: u64,
+    fail: u64,
+    canceled: u64,
+}
+
+/// The endpoint's attempts by outcome in a window (by default the last 28 days).
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/attempt-stats",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid"), StatsWindow),
+    responses(
+        (status = 200, body = AttemptStatsOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn attempt_stats(
+    State(state): State<Services>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiQuery(window): ApiQuery<StatsWindow>,
+) -> Result<Json<AttemptStatsOut>, ApiError> {
+    let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    let s = state
+        .send
+        .attempt_stats(&app.id, &ep.id, window.since, window.until)
+        .await?;
+    Ok(Json(AttemptStatsOut {
+        success: s.success,
+        fail: s.fail,
+        canceled: s.canceled,
+    }))
 }

@@ -150,6 +150,32 @@ pub(super) async fn put_idempotent(s: &PgStore, w: &IdempotentWrite) -> StoreRes
 
 #[async_trait]
 impl MessageStore for PgStore {
+    async fn expunge_payload(&self, app: &AppId, msg: &MessageId) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE message SET payload = NULL WHERE app_id = $1 AND id = $2")
+            .bind(app.as_str())
+            .bind(msg.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn expunge_attempt_response(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        attempt: &AttemptId,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE attempt SET response = ''::bytea WHERE app_id = $1 AND msg_id = $2 AND id = $3",
+        )
+        .bind(app.as_str())
+        .bind(msg.as_str())
+        .bind(attempt.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
         let row = sqlx::query("SELECT * FROM message WHERE app_id = $1 AND id = $2")
             .bind(app.as_str())

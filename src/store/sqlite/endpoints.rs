@@ -8,7 +8,10 @@ use super::rows::{self, names_to_json, to_json, StoredSecret};
 use super::workspace::queue_in;
 use super::{conflict_or, SqliteStore};
 use crate::domain::*;
-use crate::store::{to_ms, EndpointEvents, EndpointStore, PageRequest, StoreError, StoreResult};
+use crate::store::rules::status;
+use crate::store::{
+    to_ms, AttemptStats, EndpointEvents, EndpointStore, PageRequest, StoreError, StoreResult,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -17,6 +20,39 @@ const UID_TAKEN: &str = "an endpoint with this uid already exists in this applic
 
 #[async_trait]
 impl EndpointStore for SqliteStore {
+    async fn attempt_stats(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<AttemptStats> {
+        let row = sqlx::query(concat!(
+            "SELECT
+               (SELECT COUNT(*) FROM attempt WHERE app_id = ? AND endpoint_id = ? AND status = ",
+            status!(Success),
+            " AND created_at >= ? AND created_at < ?) AS success,
+               (SELECT COUNT(*) FROM attempt WHERE app_id = ? AND endpoint_id = ? AND status = ",
+            status!(Fail),
+            " AND created_at >= ? AND created_at < ?) AS fail,
+               (SELECT COUNT(*) FROM delivery WHERE app_id = ? AND endpoint_id = ? AND status = ",
+            status!(Canceled),
+            " AND updated_at >= ? AND updated_at < ?) AS canceled"
+        ))
+        .bind(app.as_str())
+        .bind(id.as_str())
+        .bind(to_ms(since))
+        .bind(to_ms(until))
+        .fetch_one(&self.read)
+        .await?;
+        let count = |c: &str| row.get::<i64, _>(c).max(0) as u64;
+        Ok(AttemptStats {
+            success: count("success"),
+            fail: count("fail"),
+            canceled: count("canceled"),
+        })
+    }
+
     async fn create_endpoint_with_events(
         &self,
         app: &AppId,

@@ -155,6 +155,32 @@ pub(super) async fn release_idempotent(
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    async fn expunge_payload(&self, app: &AppId, msg: &MessageId) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE message SET payload = NULL WHERE app_id = ? AND id = ?")
+            .bind(app.as_str())
+            .bind(msg.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn expunge_attempt_response(
+        &self,
+        app: &AppId,
+        msg: &MessageId,
+        attempt: &AttemptId,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE attempt SET response = '' WHERE app_id = ? AND msg_id = ? AND id = ?",
+        )
+        .bind(app.as_str())
+        .bind(msg.as_str())
+        .bind(attempt.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn get_message(&self, app: &AppId, id: &MessageId) -> StoreResult<Option<Message>> {
         let row = sqlx::query("SELECT * FROM message WHERE app_id = ? AND id = ?")
             .bind(app.as_str())

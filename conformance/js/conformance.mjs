@@ -283,6 +283,28 @@ await check("message: precheck, expungeContent, bulkExpungeContent; messageAttem
   await rejects(404, svix.message.expungeContent(app, "msg_nope"));
 });
 
+await check("endpoint: replayMissing, bulkReplay", async () => {
+  const since = new Date(Date.now() - 5 * 60 * 1000);
+  const app = (await svix.application.create({ name: `replay-${RUN}` })).id;
+  await svix.message.create(app, { eventType: state.eventType, payload: { replayed: true } });
+  const lateRx = await receiver();
+  try {
+    const late = await svix.endpoint.create(app, { url: lateRx.url, filterTypes: [state.eventType] });
+    const out = await svix.endpoint.replayMissing(app, late.id, { since });
+    expect(out.id.startsWith("qtask_") && out.status === "finished", out);
+    await lateRx.waitFor(1);
+    await eventually("the replayed delivery to end", async () => {
+      const a = (await svix.messageAttempt.listByEndpoint(app, late.id)).data;
+      return a.length ? a : null;
+    });
+    const bulk = await svix.endpoint.bulkReplay(app, late.id, { since, eventTypes: [state.eventType] });
+    expect(bulk.task === "endpoint.bulk-replay", bulk);
+    await lateRx.waitFor(2);
+  } finally {
+    lateRx.close();
+  }
+});
+
 await check("endpoint: delete, then 404", async () => {
   const ep = await svix.endpoint.create(state.app, { url: rx.url });
   await svix.endpoint.delete(state.app, ep.id);

@@ -20,6 +20,7 @@ from svix.api import (
     ApplicationListOptions,
     ApplicationPatch,
     BulkExpungeContentsIn,
+    BulkReplayIn,
     EndpointHeadersIn,
     EndpointHeadersPatchIn,
     EndpointIn,
@@ -44,6 +45,7 @@ from svix.api import (
     OperationalWebhookEndpointSecretIn,
     OperationalWebhookEndpointUpsertIn,
     RecoverIn,
+    ReplayIn,
     Svix,
     SvixOptions,
 )
@@ -380,6 +382,24 @@ def _():
     stats = svix.endpoint.get_attempt_stats(app, ep)
     expect(stats.success >= 1 and stats.fail >= 0, stats)
     raises(404, lambda: svix.message.expunge_content(app, "msg_nope"))
+
+
+@check("endpoint: replay_missing, bulk_replay")
+def _():
+    et = state["event_type"]
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    app = svix.application.create(ApplicationIn(name=f"replay-{RUN}")).id
+    svix.message.create(app, MessageIn(event_type=et, payload={"replayed": True}))
+    late_rx = Receiver()
+    late = svix.endpoint.create(app, EndpointIn(url=late_rx.url, event_types=[et]))
+    out = svix.endpoint.replay_missing(app, late.id, ReplayIn(since=since))
+    expect(out.id.startswith("qtask_") and str(out.status) == "finished", out)
+    late_rx.wait_for(1)
+    eventually("the replayed delivery to end", lambda: svix.message_attempt.list_by_endpoint(
+        app, late.id, MessageAttemptListByEndpointOptions()).data or None)
+    out = svix.endpoint.bulk_replay(app, late.id, BulkReplayIn(since=since, event_types=[et]))
+    expect(str(out.task) == "endpoint.bulk-replay", out)
+    late_rx.wait_for(2)
 
 
 @check("endpoint: delete, then 404")

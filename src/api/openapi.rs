@@ -2,7 +2,7 @@
 //! and the types they read and answer (utoipa's `#[utoipa::path]` and `ToSchema`), so it
 //! changes when they do. `.ci/run` runs schemathesis against a live server with it.
 //!
-//! Covered so far: health, applications, event types, endpoints (CRUD, attempt stats),
+//! Covered so far: health, applications, event types, endpoints (CRUD, attempt stats, replays),
 //! messages (with expunge and precheck) and attempts, i.e. the Svix-compatible core.
 //! Operations and fields that Svix does not have carry `x-kanca-extension: true`. Not yet
 //! covered: endpoint secret/headers/stats/recover/send-example, operational webhook endpoints,
@@ -69,6 +69,8 @@ pub(crate) struct EmptyOut {}
         super::endpoints::patch,
         super::endpoints::delete,
         super::endpoints::attempt_stats,
+        super::endpoints::replay_missing,
+        super::endpoints::bulk_replay,
         super::messages::list,
         super::messages::create,
         super::messages::fetch,

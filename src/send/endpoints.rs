@@ -9,10 +9,10 @@
 use super::endpoint_input::*;
 use super::{SendError, Sending};
 use crate::domain::*;
-use crate::store::{AttemptStats, EndpointEvents, PageRequest};
+use crate::store::{AttemptStats, EndpointEvents, PageRequest, ReplayWhich};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The custom headers as Svix answers them.
 pub fn headers_out(ep: &Endpoint) -> serde_json::Value {
@@ -319,6 +319,55 @@ impl Sending {
         Ok(n)
     }
 
+    /// Queues messages of a time window for the endpoint again (Svix's `replay-missing` and
+    /// `bulk-replay`), page by page, and returns how many were queued. `Missing`: the messages
+    /// it was never sent and subscribes to now. `Sent(..)`: the messages it was sent (in one
+    /// status, if given), narrowed by `event_types` and `channel`. A message being sent right
+    /// now, or whose payload is gone, is left out.
+    pub async fn replay(
+        &self,
+        app: &AppId,
+        ep: &Endpoint,
+        which: ReplayWhich,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        filter: &ReplayFilter,
+    ) -> Result<u64, SendError> {
+        const PAGE: u32 = 500;
+        let until = until.unwrap_or_else(|| self.clock.now());
+        if since >= until {
+            return Err(SendError::Validation("since: must be before until".into()));
+        }
+        let mut queued = 0;
+        let mut after: Option<MessageId> = None;
+        loop {
+            let page = self
+                .store
+                .replay_candidates(app, &ep.id, which, (since, until), after.as_ref(), PAGE)
+                .await?;
+            for msg in &page {
+                let wanted = match which {
+                    ReplayWhich::Missing => ep
+                        .fields
+                        .subscribes_to(&msg.event_type, msg.channels.as_ref()),
+                    ReplayWhich::Sent(_) => filter.admits(msg),
+                };
+                if wanted && self.store.requeue(app, &msg.id, &ep.id).await? {
+                    queued += 1;
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        if queued > 0 {
+            self.waker.wake();
+        }
+        tracing::info!(endpoint_id = %ep.id, messages = queued, ?which, "replay queued messages again");
+        Ok(queued)
+    }
+
     /// The operational events of a change to an endpoint of `app`, made by `make` from the
     /// endpoint as the store leaves it.
     fn events(
@@ -343,5 +392,25 @@ impl Sending {
         if app.id != *self.ops.app_id() {
             self.waker.wake();
         }
+    }
+}
+
+/// What a bulk replay narrows its messages to.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayFilter {
+    pub event_types: Option<BTreeSet<EventTypeName>>,
+    pub channel: Option<ChannelName>,
+}
+
+impl ReplayFilter {
+    fn admits(&self, msg: &Message) -> bool {
+        self.event_types
+            .as_ref()
+            .is_none_or(|types| types.contains(&msg.event_type))
+            && self.channel.as_ref().is_none_or(|c| {
+                msg.channels
+                    .as_ref()
+                    .is_some_and(|channels| channels.contains(c))
+            })
     }
 }

@@ -23,7 +23,7 @@ pub use endpoint_input::{
     EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,
     ROTATION_GRACE_SECONDS,
 };
-pub use endpoints::headers_out;
+pub use endpoints::{headers_out, ReplayFilter};
 pub use error::SendError;
 pub use event_types::{EventTypeInput, EventTypePatch};
 pub use messages::{

@@ -140,6 +140,15 @@ pub struct AttemptStats {
     pub canceled: u64,
 }
 
+/// Which messages a replay looks at ([`QueueStore::replay_candidates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayWhich {
+    /// Never queued for the endpoint (it did not exist or did not subscribe then).
+    Missing,
+    /// Queued for the endpoint before; with a status, only those that stand so.
+    Sent(Option<DeliveryStatus>),
+}
+
 /// Which attempts to list.
 #[derive(Debug, Clone)]
 pub struct AttemptFilter {
@@ -512,6 +521,19 @@ pub trait MessageStore: Send + Sync {
 /// attempt goes through [`Store::record_attempt`] (group commit).
 #[async_trait]
 pub trait QueueStore: Send + Sync {
+    /// Messages of `app` created in `[since, until)` that still have their payload, in id
+    /// order after `after`, at most `limit`: those never queued for `endpoint` (`Missing`), or
+    /// those queued for it, optionally only in one status (`Sent`). What to replay of them is
+    /// the caller's choice ([`EndpointStore`] filters, event types).
+    async fn replay_candidates(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        which: ReplayWhich,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        after: Option<&MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
     /// Claims up to `limit` deliveries that are due (or whose lease has run out), leasing them
     /// for `lease` so no other worker takes them meanwhile.
     async fn claim_due(

@@ -1202,3 +1202,121 @@ async fn attempt_stats_count_an_endpoints_outcomes_in_a_window() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_queue_what_was_missed_or_sent_before_through_the_sdk() {
+    let server = TestServer::start_default().await;
+    let early = Receiver::start().await;
+    let late = Receiver::start().await;
+    let app = app(&server).await;
+    server
+        .create_endpoint(&app, json!({ "url": early.url() }))
+        .await;
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let mut before = Vec::new();
+    for (n, t) in ["a.b", "c.d", "a.b"].iter().enumerate() {
+        before.push(
+            server
+                .publish(&app, json!({"eventType": t, "payload": {"n": n}}))
+                .await,
+        );
+    }
+    for m in &before {
+        server.wait_until_settled(&app, m).await;
+    }
+    // An endpoint created afterwards, for a.b only, missed two of them.
+    let ep = server
+        .create_endpoint(&app, json!({ "url": late.url(), "filterTypes": ["a.b"] }))
+        .await;
+    let svix = server.svix();
+    let out = svix
+        .endpoint()
+        .replay_missing(
+            app.clone(),
+            ep.clone(),
+            svix::models::ReplayIn::new(since),
+            None,
+        )
+        .await
+        .expect("replay_missing");
+    assert!(out.id.starts_with("qtask_"), "{out:?}");
+    let got = late.wait_for(2, WAIT).await;
+    let mut ns: Vec<Value> = got
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["n"].clone())
+        .collect();
+    ns.sort_by_key(|n| n.as_i64());
+    assert_eq!(
+        ns,
+        vec![json!(0), json!(2)],
+        "only the subscribed ones it missed"
+    );
+    for m in [&before[0], &before[2]] {
+        server.wait_until_settled(&app, m).await;
+    }
+    // Nothing is missing any more: a second replay sends nothing.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/endpoint/{ep}/replay-missing"),
+            Some(&json!({ "since": since })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["messagesSent"], 0, "{body}");
+
+    // Bulk replay sends again what was sent, narrowed by event type.
+    let mut narrowed = svix::models::BulkReplayIn::new(since);
+    narrowed.event_types = Some(["a.b".to_string()].into());
+    svix.endpoint()
+        .bulk_replay(app.clone(), ep.clone(), narrowed, None)
+        .await
+        .expect("bulk_replay");
+    late.wait_for(4, WAIT).await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/endpoint/{ep}/bulk-replay"),
+            Some(&json!({ "since": since, "status": 2 })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["messagesSent"], 0, "none failed: {body}");
+
+    // Bad input is refused, not widened.
+    for (body, why) in [
+        (json!({ "since": since, "tag": "x" }), "tag"),
+        (json!({ "since": since, "status": 9 }), "status"),
+        (
+            json!({ "since": since, "eventTypes": ["bad type!"] }),
+            "event type",
+        ),
+        (
+            json!({ "since": chrono::Utc::now() + chrono::Duration::hours(1) }),
+            "since after until",
+        ),
+        (json!({}), "since is required"),
+    ] {
+        let (status, answer) = server
+            .call(
+                Method::POST,
+                &format!("/api/v1/app/{app}/endpoint/{ep}/bulk-replay"),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 422, "{why}: {answer}");
+    }
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/app/{app}/endpoint/ep_nope/replay-missing"),
+            Some(&json!({ "since": since })),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        early.requests().len(),
+        3,
+        "the first endpoint got nothing twice"
+    );
+}

@@ -8,7 +8,8 @@ use super::messages::publish;
 use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::FanOut;
+use crate::send::ReplayFilter;
+use crate::store::{FanOut, ReplayWhich};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -50,6 +51,14 @@ pub fn router() -> Router<Services> {
             get(attempt_stats),
         )
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/replay-missing",
+            post(replay_missing),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/bulk-replay",
+            post(bulk_replay),
+        )
+        .route(
             "/app/{app_id}/endpoint/{endpoint_id}/recover",
             post(recover),
         )
@@ -70,20 +79,175 @@ async fn recover(
     ApiJson(body): ApiJson<RecoverIn>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
-    let now = Utc::now();
     let n = state
         .send
         .recover(&app.id, &ep, body.since, body.until)
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "id": format!("qtask_{}", MessageId::generate().as_str().trim_start_matches(MessageId::PREFIX)),
-            "status": "finished",
-            "task": "endpoint.recover",
-            "updatedAt": now,
-            "recovered": n,
-        })),
+    Ok(finished_task(
+        &state,
+        "endpoint.recover",
+        json!({ "recovered": n }),
+    ))
+}
+
+/// The answer of an operation Svix runs as a background task (`RecoverOut`, `ReplayOut`):
+/// here the work is done before the answer, so the task is reported finished, with what it
+/// did in `data` (and, for older clients of `recover`, beside it).
+fn finished_task(
+    state: &Services,
+    task: &str,
+    data: serde_json::Value,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let id = MessageId::generate();
+    let mut out = json!({
+        "id": format!("qtask_{}", id.as_str().trim_start_matches(MessageId::PREFIX)),
+        "status": "finished",
+        "task": task,
+        "updatedAt": state.clock.now(),
+        "data": data,
+    });
+    if let Some(extra) = data.as_object() {
+        for (k, v) in extra {
+            out[k] = v.clone();
+        }
+    }
+    (StatusCode::ACCEPTED, Json(out))
+}
+
+/// Svix's `ReplayIn`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct ReplayIn {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// Svix's `BulkReplayIn`. `tag` and `statusCodeClass` are refused rather than ignored: a
+/// replay wider than asked for cannot be taken back.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BulkReplayIn {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    event_types: Option<Vec<String>>,
+    channel: Option<String>,
+    /// 0 success, 1 pending, 2 fail, 3 sending, 4 canceled.
+    status: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    status_code_class: Option<serde_json::Value>,
+    tag: Option<String>,
+}
+
+/// Queues the messages of a time window that the endpoint was never sent and subscribes to
+/// (created before it existed, or before it subscribed). Done at once; reported as a
+/// finished `endpoint.replay` task with `data.messagesSent`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = ReplayIn,
+    responses(
+        (status = 202, description = "Queued (the task is finished)", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn replay_missing(
+    State(state): State<Services>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ReplayIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    let n = state
+        .send
+        .replay(
+            &app.id,
+            &ep,
+            ReplayWhich::Missing,
+            body.since,
+            body.until,
+            &ReplayFilter::default(),
+        )
+        .await?;
+    Ok(finished_task(
+        &state,
+        "endpoint.replay",
+        json!({ "messagesSent": n }),
+    ))
+}
+
+/// Queues again the messages of a time window that were sent to the endpoint, delivered or
+/// not, narrowed by event types, channel and status. Reported as a finished
+/// `endpoint.bulk-replay` task with `data.messagesSent`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = BulkReplayIn,
+    responses(
+        (status = 202, description = "Queued (the task is finished)", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn bulk_replay(
+    State(state): State<Services>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<BulkReplayIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let (app, ep) = state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    if body.tag.is_some() || body.status_code_class.is_some() {
+        return Err(ApiError::Validation(
+            "tag and statusCodeClass: not supported by bulk-replay yet".into(),
+        ));
+    }
+    let status = match body.status {
+        None => None,
+        Some(s @ 0..=4) => Some(DeliveryStatus::from_i64(s)),
+        Some(_) => {
+            return Err(ApiError::Validation(
+                "status: must be 0 (success), 1, 2, 3 or 4".into(),
+            ))
+        }
+    };
+    let filter = ReplayFilter {
+        event_types: match body.event_types {
+            None => None,
+            Some(types) => Some(
+                types
+                    .iter()
+                    .map(|t| EventTypeName::parse(t))
+                    .collect::<Result<_, _>>()?,
+            ),
+        },
+        channel: body
+            .channel
+            .as_deref()
+            .map(ChannelName::parse)
+            .transpose()?,
+    };
+    let n = state
+        .send
+        .replay(
+            &app.id,
+            &ep,
+            ReplayWhich::Sent(status),
+            body.since,
+            body.until,
+            &filter,
+        )
+        .await?;
+    Ok(finished_task(
+        &state,
+        "endpoint.bulk-replay",
+        json!({ "messagesSent": n }),
     ))
 }
 

@@ -63,6 +63,40 @@ pub(super) async fn watch_new_work(
 
 #[async_trait]
 impl QueueStore for PgStore {
+    async fn replay_candidates(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        which: ReplayWhich,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        after: Option<&MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let (queued, status) = match which {
+            ReplayWhich::Missing => (false, None),
+            ReplayWhich::Sent(status) => (true, status.map(|s| s as i16)),
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM message m
+             WHERE m.app_id = $1 AND m.created_at >= $2 AND m.created_at < $3
+               AND m.payload IS NOT NULL AND ($4 IS NULL OR m.id > $4)
+               AND EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.endpoint_id = $5
+                             AND ($6 IS NULL OR d.status = $6)) = $7
+             ORDER BY m.id LIMIT $8",
+        )
+        .bind(app.as_str())
+        .bind(to_ms(window.0))
+        .bind(to_ms(window.1))
+        .bind(after.map(|m| m.as_str()))
+        .bind(endpoint.as_str())
+        .bind(status)
+        .bind(queued)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(rows::message).collect())
+    }
+
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
@@ -264,7 +298,9 @@ impl QueueStore for PgStore {
             SET status = ",
             status!(Pending),
             ", attempts = 0, next_attempt_at = $4, lease_until = NULL,
-                trigger_type = 1, updated_at = $4,
+                trigger_type = ",
+            trigger!(Manual),
+            ", updated_at = $4,
                 recovering = CASE WHEN delivery.status = ",
             status!(Success),
             " THEN 0
@@ -303,7 +339,9 @@ impl QueueStore for PgStore {
             "UPDATE delivery SET status = ",
             status!(Pending),
             ", attempts = 0, next_attempt_at = $1, lease_until = NULL,
-                trigger_type = 1, updated_at = $1, recovering = 1
+                trigger_type = ",
+            trigger!(Manual),
+            ", updated_at = $1, recovering = 1
          WHERE app_id = $2 AND endpoint_id = $3 AND status = ",
             status!(Fail),
             "

@@ -10,6 +10,40 @@ use sqlx::Row;
 
 #[async_trait]
 impl QueueStore for SqliteStore {
+    async fn replay_candidates(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        which: ReplayWhich,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        after: Option<&MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let (queued, status) = match which {
+            ReplayWhich::Missing => (false, None),
+            ReplayWhich::Sent(status) => (true, status.map(|s| s as i64)),
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM message m
+             WHERE m.app_id = ?1 AND m.created_at >= ?2 AND m.created_at < ?3
+               AND m.payload IS NOT NULL AND (?4 IS NULL OR m.id > ?4)
+               AND EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.endpoint_id = ?5
+                             AND (?6 IS NULL OR d.status = ?6)) = ?7
+             ORDER BY m.id LIMIT ?8",
+        )
+        .bind(app.as_str())
+        .bind(to_ms(window.0))
+        .bind(to_ms(window.1))
+        .bind(after.map(|m| m.as_str()))
+        .bind(endpoint.as_str())
+        .bind(status)
+        .bind(queued)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.iter().map(rows::message).collect())
+    }
+
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
@@ -205,7 +239,9 @@ impl QueueStore for SqliteStore {
             SET status = ",
             status!(Pending),
             ", attempts = 0, next_attempt_at = ?4, lease_until = NULL,
-                trigger_type = 1, updated_at = ?4,
+                trigger_type = ",
+            trigger!(Manual),
+            ", updated_at = ?4,
                 recovering = CASE WHEN delivery.status = ",
             status!(Success),
             " THEN 0
@@ -236,7 +272,9 @@ impl QueueStore for SqliteStore {
         let now = to_ms(self.clock.now());
         let done = sqlx::query(
         concat!("UPDATE delivery SET status = ", status!(Pending), ", attempts = 0, next_attempt_at = ?1, lease_until = NULL,
-                trigger_type = 1, updated_at = ?1, recovering = 1
+                trigger_type = ",
+            trigger!(Manual),
+            ", updated_at = ?1, recovering = 1
          WHERE app_id = ?2 AND endpoint_id = ?3 AND status = ", status!(Fail), "
            AND msg_id IN (SELECT id FROM message WHERE app_id = ?2 AND created_at >= ?4 AND created_at < ?5)"),
     )

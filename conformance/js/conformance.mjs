@@ -300,6 +300,10 @@ await check("endpoint: replayMissing, bulkReplay", async () => {
     const bulk = await svix.endpoint.bulkReplay(app, late.id, { since, eventTypes: [state.eventType] });
     expect(bulk.task === "endpoint.bulk-replay", bulk);
     await lateRx.waitFor(2);
+    const task = await svix.backgroundTask.get(bulk.id);
+    expect(task.status === "finished" && task.data.messagesSent === 1, task);
+    const purged = await svix.message.expungeAllContents(app);
+    expect((await svix.backgroundTask.get(purged.id)).data.messagesPurged === 1, purged);
   } finally {
     lateRx.close();
   }

@@ -400,6 +400,10 @@ def _():
     out = svix.endpoint.bulk_replay(app, late.id, BulkReplayIn(since=since, event_types=[et]))
     expect(str(out.task) == "endpoint.bulk-replay", out)
     late_rx.wait_for(2)
+    task = svix.background_task.get(out.id)
+    expect(str(task.status) == "finished" and task.data.get("messagesSent") == 1, task)
+    purged = svix.message.expunge_all_contents(app)
+    expect(svix.background_task.get(purged.id).data.get("messagesPurged") == 1, purged)
 
 
 @check("endpoint: delete, then 404")

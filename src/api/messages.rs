@@ -33,6 +33,10 @@ pub fn router() -> Router<Services> {
         )
         .route("/app/{app_id}/msg/bulk-expunge", post(bulk_expunge_content))
         .route("/app/{app_id}/msg/precheck/active", post(precheck))
+        .route(
+            "/app/{app_id}/msg/expunge-all-contents",
+            post(expunge_all_contents),
+        )
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -413,4 +417,32 @@ pub(crate) async fn precheck(
         .precheck(&app.id, &body.event_type, body.channels)
         .await?;
     Ok(Json(PrecheckOut { active }))
+}
+
+/// Drops the payload of every message of the application. Done before the answer; reported as
+/// a finished `application.purge_content` task with `data.messagesPurged`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg/expunge-all-contents",
+    tag = "message",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    responses(
+        (status = 202, description = "Done (the task is finished)", body = super::background_tasks::TaskOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn expunge_all_contents(
+    State(state): State<Services>,
+    Path(app_id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let app = state.send.app(&app_id).await?;
+    let n = state.send.expunge_all_contents(&app.id).await?;
+    super::background_tasks::finished(
+        &state,
+        &app.id,
+        "application.purge_content",
+        serde_json::json!({ "messagesPurged": n }),
+    )
+    .await
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod applications;
 pub(crate) mod attempts;
+mod background_tasks;
 mod bins;
 mod channels;
 pub(crate) mod endpoints;
@@ -40,6 +41,7 @@ pub fn router(state: Services) -> Router {
     let limit = state.config.max_body_bytes;
     let managed = Router::new()
         .merge(applications::router())
+        .merge(background_tasks::router())
         .merge(event_types::router())
         .merge(endpoints::router())
         .merge(messages::router())

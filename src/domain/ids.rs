@@ -71,6 +71,11 @@ prefixed_id!(
     /// One HTTP request made (or refused) while delivering a message to an endpoint.
     AttemptId, "atmpt_"
 );
+prefixed_id!(
+    /// A task Svix runs in the background (recover, replay, purge); Kanca does the work
+    /// before answering and keeps the record for `GET /api/v1/background-task`.
+    TaskId, "qtask_"
+);
 
 #[cfg(test)]
 mod tests {

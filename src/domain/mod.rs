@@ -14,7 +14,7 @@ pub mod text;
 pub mod url;
 pub mod workspace;
 
-pub use ids::{AppId, AttemptId, EndpointId, MessageId};
+pub use ids::{AppId, AttemptId, EndpointId, MessageId, TaskId};
 pub use names::{ChannelName, EventTypeName, IdOrUid, Uid};
 pub use records::*;
 pub use secret::EndpointSecret;

@@ -6,7 +6,7 @@
 
 use super::{
     AppId, AttemptId, ChannelName, EndpointId, EndpointSecret, EndpointUrl, EventTypeName,
-    MessageId, Uid,
+    MessageId, TaskId, Uid,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -301,6 +301,17 @@ pub struct EndpointStats {
     pub sending: i64,
     pub fail: i64,
     pub canceled: i64,
+}
+
+/// A background task as Svix reports it: the kind (`endpoint.replay`), how it ended, and what
+/// it did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackgroundTask {
+    pub id: TaskId,
+    pub task: String,
+    pub status: String,
+    pub data: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

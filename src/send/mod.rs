@@ -17,6 +17,7 @@ mod endpoints;
 mod error;
 mod event_types;
 mod messages;
+mod tasks;
 
 pub use applications::{ApplicationInput, ApplicationPatch};
 pub use endpoint_input::{

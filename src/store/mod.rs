@@ -264,6 +264,7 @@ pub enum DeliveryUpdate {
 pub trait Store:
     AppStore
     + EndpointStore
+    + TaskStore
     + MessageStore
     + QueueStore
     + WorkspaceStore
@@ -432,6 +433,20 @@ pub trait EndpointStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// The record of background tasks (`/api/v1/background-task`), newest first.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    async fn record_task(&self, app: &AppId, task: &BackgroundTask) -> StoreResult<()>;
+    async fn get_task(&self, id: &TaskId) -> StoreResult<Option<BackgroundTask>>;
+    /// One page, optionally of one status and one kind.
+    async fn list_tasks(
+        &self,
+        page: &PageRequest,
+        status: Option<&str>,
+        task: Option<&str>,
+    ) -> StoreResult<Vec<BackgroundTask>>;
+}
+
 /// Applications and the event catalog.
 #[async_trait]
 pub trait AppStore: Send + Sync {
@@ -469,6 +484,8 @@ pub trait MessageStore: Send + Sync {
     /// Drops a message's payload (Svix's "expunge content"), as retention would; the message
     /// and its attempts stay, and it can no longer be resent. Returns whether it exists.
     async fn expunge_payload(&self, app: &AppId, msg: &MessageId) -> StoreResult<bool>;
+    /// Drops the payload of every message of `app`; returns how many had one.
+    async fn expunge_all_payloads(&self, app: &AppId) -> StoreResult<u64>;
     /// Empties an attempt's recorded response body. Returns whether the attempt exists.
     async fn expunge_attempt_response(
         &self,

@@ -1319,4 +1319,49 @@ async fn replays_queue_what_was_missed_or_sent_before_through_the_sdk() {
         3,
         "the first endpoint got nothing twice"
     );
+
+    // Each replay is a task the SDK can look up, finished, with what it did.
+    let task = svix
+        .background_task()
+        .get(out.id.clone())
+        .await
+        .expect("background_task.get");
+    assert_eq!(task.data["messagesSent"], 2, "{task:?}");
+    let listed = svix
+        .background_task()
+        .list(Some(svix::api::BackgroundTaskListOptions {
+            task: Some(svix::models::BackgroundTaskType::EndpointBulkReplay),
+            ..Default::default()
+        }))
+        .await
+        .expect("background_task.list");
+    assert_eq!(
+        listed.data.len(),
+        2,
+        "two bulk replays were made: {listed:?}"
+    );
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/background-task/qtask_nope", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // Purging every payload of the application is a task too.
+    let purged = svix
+        .message()
+        .expunge_all_contents(app.clone(), None)
+        .await
+        .expect("expunge_all_contents");
+    let task = svix
+        .background_task()
+        .get(purged.id)
+        .await
+        .expect("the purge task");
+    assert_eq!(task.data["messagesPurged"], 3, "{task:?}");
+    let msg = server
+        .get(&format!("/api/v1/app/{app}/msg/{}", before[1]))
+        .await;
+    assert!(
+        !msg.to_string().contains("\"n\":1"),
+        "payload purged: {msg}"
+    );
 }

@@ -3,6 +3,7 @@
 //! `input` is Svix's JSON for endpoints; the service ([`crate::send`]) does the work (shared
 //! with the operational webhook routes and the console); this file holds the routes.
 
+use super::background_tasks::finished;
 use super::idempotency::IdempotencyKey;
 use super::messages::publish;
 use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
@@ -83,35 +84,13 @@ async fn recover(
         .send
         .recover(&app.id, &ep, body.since, body.until)
         .await?;
-    Ok(finished_task(
+    finished(
         &state,
+        &app.id,
         "endpoint.recover",
         json!({ "recovered": n }),
-    ))
-}
-
-/// The answer of an operation Svix runs as a background task (`RecoverOut`, `ReplayOut`):
-/// here the work is done before the answer, so the task is reported finished, with what it
-/// did in `data` (and, for older clients of `recover`, beside it).
-fn finished_task(
-    state: &Services,
-    task: &str,
-    data: serde_json::Value,
-) -> (StatusCode, Json<serde_json::Value>) {
-    let id = MessageId::generate();
-    let mut out = json!({
-        "id": format!("qtask_{}", id.as_str().trim_start_matches(MessageId::PREFIX)),
-        "status": "finished",
-        "task": task,
-        "updatedAt": state.clock.now(),
-        "data": data,
-    });
-    if let Some(extra) = data.as_object() {
-        for (k, v) in extra {
-            out[k] = v.clone();
-        }
-    }
-    (StatusCode::ACCEPTED, Json(out))
+    )
+    .await
 }
 
 /// Svix's `ReplayIn`.
@@ -172,11 +151,13 @@ pub(crate) async fn replay_missing(
             &ReplayFilter::default(),
         )
         .await?;
-    Ok(finished_task(
+    finished(
         &state,
+        &app.id,
         "endpoint.replay",
         json!({ "messagesSent": n }),
-    ))
+    )
+    .await
 }
 
 /// Queues again the messages of a time window that were sent to the endpoint, delivered or
@@ -244,11 +225,13 @@ pub(crate) async fn bulk_replay(
             &filter,
         )
         .await?;
-    Ok(finished_task(
+    finished(
         &state,
+        &app.id,
         "endpoint.bulk-replay",
         json!({ "messagesSent": n }),
-    ))
+    )
+    .await
 }
 
 /// One page of an application's endpoints.

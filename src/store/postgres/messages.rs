@@ -150,6 +150,16 @@ pub(super) async fn put_idempotent(s: &PgStore, w: &IdempotentWrite) -> StoreRes
 
 #[async_trait]
 impl MessageStore for PgStore {
+    async fn expunge_all_payloads(&self, app: &AppId) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE message SET payload = NULL WHERE app_id = $1 AND payload IS NOT NULL",
+        )
+        .bind(app.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn expunge_payload(&self, app: &AppId, msg: &MessageId) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE message SET payload = NULL WHERE app_id = $1 AND id = $2")
             .bind(app.as_str())

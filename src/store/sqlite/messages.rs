@@ -155,6 +155,16 @@ pub(super) async fn release_idempotent(
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    async fn expunge_all_payloads(&self, app: &AppId) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE message SET payload = NULL WHERE app_id = ?1 AND payload IS NOT NULL",
+        )
+        .bind(app.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn expunge_payload(&self, app: &AppId, msg: &MessageId) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE message SET payload = NULL WHERE app_id = ? AND id = ?")
             .bind(app.as_str())

@@ -3,7 +3,7 @@
 use super::rows::{self, to_json};
 use super::{conflict_or, SqliteStore};
 use crate::domain::*;
-use crate::store::{to_ms, AppStore, PageRequest, StoreError, StoreResult};
+use crate::store::{to_ms, AppStore, PageRequest, StoreError, StoreResult, TaskStore};
 use async_trait::async_trait;
 
 /// `(comparison, ORDER BY direction)` for a keyset page.
@@ -208,5 +208,67 @@ impl AppStore for SqliteStore {
                     StoreError::Conflict(format!("the uid `{uid}` is taken by a user application"))
                 })?;
         Ok(AppId::from_trusted(id))
+    }
+}
+
+/// A background task from its row.
+fn task(r: &sqlx::sqlite::SqliteRow) -> BackgroundTask {
+    use sqlx::Row;
+    BackgroundTask {
+        id: TaskId::from_trusted(r.get("id")),
+        task: r.get("task"),
+        status: r.get("status"),
+        data: serde_json::from_str(r.get::<&str, _>("data")).unwrap_or_default(),
+        updated_at: crate::store::from_ms(r.get("updated_at")),
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn record_task(&self, app: &AppId, t: &BackgroundTask) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO background_task (id, app_id, task, status, data, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        )
+        .bind(t.id.as_str())
+        .bind(app.as_str())
+        .bind(&t.task)
+        .bind(&t.status)
+        .bind(t.data.to_string())
+        .bind(to_ms(t.updated_at))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_task(&self, id: &TaskId) -> StoreResult<Option<BackgroundTask>> {
+        let row = sqlx::query("SELECT * FROM background_task WHERE id = ?1")
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(task))
+    }
+
+    async fn list_tasks(
+        &self,
+        page: &PageRequest,
+        status: Option<&str>,
+        kind: Option<&str>,
+    ) -> StoreResult<Vec<BackgroundTask>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM background_task
+             WHERE (?1 IS NULL OR id {cmp} ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR task = ?3)
+             ORDER BY id {dir} LIMIT ?4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(page.iterator.as_deref())
+            .bind(status)
+            .bind(kind)
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(task).collect())
     }
 }

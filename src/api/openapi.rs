@@ -2,11 +2,12 @@
 //! and the types they read and answer (utoipa's `#[utoipa::path]` and `ToSchema`), so it
 //! changes when they do. `.ci/run` runs schemathesis against a live server with it.
 //!
-//! Covered so far: health, applications, event types, endpoints (CRUD, attempt stats, replays),
-//! messages (with expunge and precheck) and attempts, i.e. the Svix-compatible core.
-//! Operations and fields that Svix does not have carry `x-kanca-extension: true`. Not yet
-//! covered: endpoint secret/headers/stats/recover/send-example, operational webhook endpoints,
-//! and Kanca's own resources (channels, hooks, bins, security incidents).
+//! Covered: health, applications, event types, endpoints (CRUD, secret and rotation,
+//! headers, stats, attempt stats, recover, replays, send-example), messages (with expunge and
+//! precheck), attempts, background tasks and operational webhook endpoints: the whole
+//! Svix-compatible API Kanca serves. Operations and fields that Svix does not have carry
+//! `x-kanca-extension: true`. Not covered yet: Kanca's own resources (channels, incoming and
+//! outgoing webhooks, bins, security incidents), which Svix's SDKs do not call.
 
 use super::Services;
 use axum::routing::get;
@@ -69,6 +70,25 @@ pub(crate) struct EmptyOut {}
         super::endpoints::patch,
         super::endpoints::delete,
         super::endpoints::attempt_stats,
+        super::endpoints::secret,
+        super::endpoints::rotate_secret,
+        super::endpoints::get_headers,
+        super::endpoints::put_headers,
+        super::endpoints::patch_headers,
+        super::endpoints::send_example,
+        super::endpoints::stats,
+        super::endpoints::recover,
+        super::operational::create,
+        super::operational::list,
+        super::operational::fetch,
+        super::operational::update,
+        super::operational::patch,
+        super::operational::delete,
+        super::operational::secret,
+        super::operational::rotate_secret,
+        super::operational::get_headers,
+        super::operational::put_headers,
+        super::operational::patch_headers,
         super::endpoints::replay_missing,
         super::endpoints::bulk_replay,
         super::messages::list,

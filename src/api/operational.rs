@@ -53,7 +53,21 @@ async fn find(state: &Services, endpoint_id: &str) -> Result<(Application, Endpo
     Ok((app, ep))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/operational-webhook/endpoint",
+    tag = "operational-webhook-endpoint",
+    request_body = super::endpoints::input::EndpointInWire,
+    responses(
+        (status = 201, body = EndpointOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<Services>,
     ApiJson(body): ApiJson<EndpointIn>,
 ) -> Result<(StatusCode, Json<EndpointOut>), ApiError> {
@@ -61,7 +75,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/operational-webhook/endpoint",
+    tag = "operational-webhook-endpoint",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointOut>),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<Services>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<EndpointOut>>, ApiError> {
@@ -70,14 +95,41 @@ async fn list(
     ))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     Ok(Json(find(&state, &endpoint_id).await?.1.into()))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = super::endpoints::input::EndpointInWire,
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn update(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<EndpointIn>,
@@ -88,7 +140,23 @@ async fn update(
     ))
 }
 
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = super::endpoints::input::EndpointPatchWire,
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<EndpointPatch>,
@@ -99,7 +167,18 @@ async fn patch(
     ))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn delete(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -108,7 +187,18 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn secret(
+#[utoipa::path(
+    get,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, description = "The signing secret", body = Object),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn secret(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -116,7 +206,22 @@ async fn secret(
     Ok(Json(json!({ "key": ep.secret.expose() })))
 }
 
-async fn rotate_secret(
+#[utoipa::path(
+    post,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = Option<super::endpoints::input::SecretRotateIn>,
+    responses(
+        (status = 200, description = "The new secret", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn rotate_secret(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     body: axum::body::Bytes,
@@ -127,7 +232,18 @@ async fn rotate_secret(
     Ok(Json(json!({ "key": new.expose() })))
 }
 
-async fn get_headers(
+#[utoipa::path(
+    get,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, body = Object),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn get_headers(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -135,7 +251,22 @@ async fn get_headers(
     Ok(Json(crate::send::headers_out(&ep)))
 }
 
-async fn put_headers(
+#[utoipa::path(
+    put,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = super::endpoints::input::HeadersIn,
+    responses(
+        (status = 204, description = "Replaced"),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn put_headers(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<HeadersIn>,
@@ -148,7 +279,22 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn patch_headers(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers",
+    tag = "operational-webhook-endpoint",
+    params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = super::endpoints::input::HeadersIn,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch_headers(
     State(state): State<Services>,
     Path(endpoint_id): Path<String>,
     ApiJson(body): ApiJson<HeadersIn>,

@@ -201,14 +201,14 @@ pub(crate) fn parse_rotate_body(bytes: &[u8]) -> Result<SecretRotateInput, ApiEr
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SecretRotateIn {
+pub(crate) struct SecretRotateIn {
     key: Option<String>,
     grace_period_seconds: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HeadersIn {
     headers: BTreeMap<String, Option<String>>,

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-mod input;
+pub(crate) mod input;
 
 pub use input::EndpointOut;
 pub(crate) use input::ENDPOINT_VERSION;
@@ -65,8 +65,8 @@ pub fn router() -> Router<Services> {
         )
 }
 
-#[derive(Debug, Deserialize)]
-struct RecoverIn {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct RecoverIn {
     since: DateTime<Utc>,
     until: Option<DateTime<Utc>>,
 }
@@ -74,7 +74,22 @@ struct RecoverIn {
 /// Queues again every message that failed for good on this endpoint since a time (and before
 /// `until`, default now). Svix runs this as a background task; here it is one statement, so
 /// the task it reports is already finished.
-async fn recover(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = RecoverIn,
+    responses(
+        (status = 202, description = "Queued again (the task is finished)", body = super::background_tasks::TaskOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn recover(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RecoverIn>,
@@ -407,7 +422,18 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn secret(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, description = "The signing secret (`EndpointSecretOut`)", body = Object),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn secret(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -417,7 +443,22 @@ async fn secret(
 
 /// Answers the new secret as `EndpointSecretOut` (`{"key"}`), which today's SDKs parse; older
 /// SDKs ignore the body of this call.
-async fn rotate_secret(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = Option<input::SecretRotateIn>,
+    responses(
+        (status = 200, description = "The new secret (`EndpointSecretOut`)", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn rotate_secret(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     body: axum::body::Bytes,
@@ -428,7 +469,18 @@ async fn rotate_secret(
     Ok(Json(json!({ "key": new.expose() })))
 }
 
-async fn get_headers(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, description = "`EndpointHeadersOut`", body = Object),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn get_headers(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -436,7 +488,22 @@ async fn get_headers(
     Ok(Json(crate::send::headers_out(&ep)))
 }
 
-async fn put_headers(
+#[utoipa::path(
+    put,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = input::HeadersIn,
+    responses(
+        (status = 204, description = "Replaced"),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn put_headers(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<HeadersIn>,
@@ -449,7 +516,22 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn patch_headers(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = input::HeadersIn,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch_headers(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<HeadersIn>,
@@ -462,16 +544,32 @@ async fn patch_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EventExampleIn {
+pub(crate) struct EventExampleIn {
     event_type: String,
     example_index: Option<usize>,
 }
 
 /// "Send test event": delivers an example payload of the chosen event type to this endpoint
 /// only, through the same engine as every other message.
-async fn send_example(
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = EventExampleIn,
+    responses(
+        (status = 202, description = "Stored and queued for this endpoint only", body = super::messages::MessageDoc),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn send_example(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     idempotency: Option<Extension<IdempotencyKey>>,
@@ -493,7 +591,18 @@ async fn send_example(
     .await
 }
 
-async fn stats(
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, description = "Deliveries by status (`EndpointStats`)", body = Object),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn stats(
     State(state): State<Services>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {

@@ -309,6 +309,18 @@ await check("endpoint: replayMissing, bulkReplay", async () => {
   }
 });
 
+await check("eventType: importOpenapi; endpoint: transformation get", async () => {
+  const name = `imported.t${RUN}`;
+  const spec = { openapi: "3.1.0", webhooks: { [name]: { post: {
+    description: "From a document",
+    requestBody: { content: { "application/json": { schema: { type: "object" } } } } } } } };
+  const out = await svix.eventType.importOpenapi({ spec });
+  expect(out.data.modified.length === 1 && out.data.modified[0] === name, out);
+  expect((await svix.eventType.get(name)).description === "From a document", "imported");
+  const t = await svix.endpoint.transformation.get(state.app, state.ep);
+  expect(t.enabled === false, t);
+});
+
 await check("endpoint: delete, then 404", async () => {
   const ep = await svix.endpoint.create(state.app, { url: rx.url });
   await svix.endpoint.delete(state.app, ep.id);

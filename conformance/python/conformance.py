@@ -29,6 +29,7 @@ from svix.api import (
     EndpointSecretRotateIn,
     EndpointUpsertIn,
     EventExampleIn,
+    EventTypeImportOpenApiIn,
     EventTypeIn,
     EventTypeListOptions,
     EventTypePatch,
@@ -404,6 +405,19 @@ def _():
     expect(str(task.status) == "finished" and task.data.get("messagesSent") == 1, task)
     purged = svix.message.expunge_all_contents(app)
     expect(svix.background_task.get(purged.id).data.get("messagesPurged") == 1, purged)
+
+
+@check("event_type: import_openapi; endpoint: transformation get")
+def _():
+    name = f"imported.t{RUN}"
+    spec = {"openapi": "3.1.0", "webhooks": {name: {"post": {
+        "description": "From a document",
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}}}}
+    out = svix.event_type.import_openapi(EventTypeImportOpenApiIn(spec=spec))
+    expect(out.data.modified == [name], out)
+    expect(svix.event_type.get(name).description == "From a document", "imported")
+    t = svix.endpoint.transformation.get(state["app"], state["ep"])
+    expect(t.enabled is False, t)
 
 
 @check("endpoint: delete, then 404")

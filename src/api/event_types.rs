@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::send::{EventTypeInput, EventTypePatch as PatchInput};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 pub fn router() -> Router<Services> {
     Router::new()
         .route("/event-type", get(list).post(create))
+        .route("/event-type/import/openapi", post(import_openapi))
         .route(
             "/event-type/{name}",
             get(fetch).put(update).patch(patch).delete(delete),
@@ -287,4 +288,70 @@ pub(crate) async fn delete(
         .delete_event_type(&name, q.expunge.unwrap_or(false))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Svix's `EventTypeImportOpenApiIn`: the document as JSON (`spec`) or as text (`specRaw`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportOpenApiIn {
+    #[schema(value_type = Option<Object>)]
+    spec: Option<serde_json::Value>,
+    spec_raw: Option<String>,
+    dry_run: Option<bool>,
+    replace_all: Option<bool>,
+}
+
+/// Svix's `EventTypeImportOpenApiOut` (`to_modify` is snake_case there too).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ImportOpenApiOut {
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+/// Creates or updates the event types an OpenAPI document's `webhooks` describe (`x-webhooks`
+/// in OpenAPI 3.0), each with its request body schema as schema "1". `replaceAll` archives
+/// the types the document does not name; `dryRun` changes nothing and lists what would
+/// change. `specRaw` must be JSON: YAML is not read.
+#[utoipa::path(
+    post,
+    path = "/api/v1/event-type/import/openapi",
+    tag = "event-type",
+    request_body = ImportOpenApiIn,
+    responses(
+        (status = 200, body = ImportOpenApiOut),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn import_openapi(
+    State(state): State<Services>,
+    ApiJson(body): ApiJson<ImportOpenApiIn>,
+) -> Result<Json<ImportOpenApiOut>, ApiError> {
+    let spec = match (body.spec, body.spec_raw) {
+        (Some(spec), None) => spec,
+        (None, Some(raw)) => serde_json::from_str(&raw).map_err(|_| {
+            ApiError::Validation("specRaw: must be a JSON document (YAML is not read)".into())
+        })?,
+        _ => {
+            return Err(ApiError::Validation(
+                "give the document as exactly one of spec or specRaw".into(),
+            ))
+        }
+    };
+    let (modified, to_modify) = state
+        .send
+        .import_openapi(
+            &spec,
+            body.dry_run.unwrap_or(false),
+            body.replace_all.unwrap_or(false),
+        )
+        .await?;
+    let mut data = serde_json::json!({ "modified": modified });
+    if body.dry_run.unwrap_or(false) {
+        data["to_modify"] = serde_json::to_value(to_modify).map_err(anyhow::Error::from)?;
+    }
+    Ok(Json(ImportOpenApiOut { data }))
 }

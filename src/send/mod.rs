@@ -26,7 +26,7 @@ pub use endpoint_input::{
 };
 pub use endpoints::{headers_out, ReplayFilter};
 pub use error::SendError;
-pub use event_types::{EventTypeInput, EventTypePatch};
+pub use event_types::{EventTypeFromSpec, EventTypeInput, EventTypePatch};
 pub use messages::{
     parse_channels, Expunged, MessageInput, NewMessage, Published, MAX_BULK_EXPUNGE,
 };

@@ -1365,3 +1365,135 @@ async fn replays_queue_what_was_missed_or_sent_before_through_the_sdk() {
         "payload purged: {msg}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openapi_documents_webhooks_become_the_event_catalog_through_the_sdk() {
+    let server = TestServer::start_default().await;
+    let svix = server.svix();
+    server
+        .post(
+            "/api/v1/event-type",
+            &json!({ "name": "legacy.thing", "description": "old" }),
+        )
+        .await;
+    let spec = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Billing", "version": "1"},
+        "webhooks": {
+            "invoice.paid": {"post": {
+                "description": "An invoice was paid",
+                "requestBody": {"content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Invoice"}}}}
+            }}
+        },
+        "components": {"schemas": {"Invoice": {
+            "type": "object", "examples": [{"amount": 100}],
+            "properties": {"amount": {"type": "integer"}}
+        }}}
+    });
+    let mut dry = svix::models::EventTypeImportOpenApiIn::new();
+    dry.spec = Some(spec.clone());
+    dry.dry_run = Some(true);
+    let out = svix
+        .event_type()
+        .import_openapi(dry, None)
+        .await
+        .expect("dry run");
+    assert!(out.data.modified.is_empty(), "{out:?}");
+    assert_eq!(
+        out.data.to_modify.as_ref().map(Vec::len),
+        Some(1),
+        "{out:?}"
+    );
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/event-type/invoice.paid", None)
+        .await;
+    assert_eq!(status, 404, "a dry run changes nothing");
+
+    let mut real = svix::models::EventTypeImportOpenApiIn::new();
+    real.spec_raw = Some(spec.to_string());
+    real.replace_all = Some(true);
+    let out = svix
+        .event_type()
+        .import_openapi(real, None)
+        .await
+        .expect("import");
+    assert_eq!(out.data.modified, vec!["invoice.paid".to_string()]);
+    let et = server.get("/api/v1/event-type/invoice.paid").await;
+    assert_eq!(et["description"], "An invoice was paid");
+    assert_eq!(
+        et["schemas"]["1"]["examples"],
+        json!([{"amount": 100}]),
+        "the schema, its $ref inlined: {et}"
+    );
+    let legacy = server.get("/api/v1/event-type/legacy.thing").await;
+    assert_eq!(legacy["archived"], true, "replaceAll archives the rest");
+
+    // The imported example is what "send test event" delivers.
+    let receiver = Receiver::start().await;
+    let app = app(&server).await;
+    let ep = server
+        .create_endpoint(&app, json!({ "url": receiver.url() }))
+        .await;
+    server
+        .post(
+            &format!("/api/v1/app/{app}/endpoint/{ep}/send-example"),
+            &json!({ "eventType": "invoice.paid" }),
+        )
+        .await;
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&got[0].body).unwrap(),
+        json!({"amount": 100})
+    );
+
+    for (body, why) in [
+        (json!({ "specRaw": "openapi: 3.1.0" }), "YAML"),
+        (json!({ "spec": {"openapi": "3.1.0"} }), "no webhooks"),
+        (json!({}), "no document"),
+        (json!({ "spec": {}, "specRaw": "{}" }), "both"),
+    ] {
+        let (status, answer) = server
+            .call(
+                Method::POST,
+                "/api/v1/event-type/import/openapi",
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 422, "{why}: {answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transformations_are_off_and_turning_one_on_is_refused() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let app = app(&server).await;
+    let ep = server
+        .create_endpoint(&app, json!({ "url": receiver.url() }))
+        .await;
+    let svix = server.svix();
+    let t = svix
+        .endpoint()
+        .transformation()
+        .get(app.clone(), ep.clone())
+        .await
+        .expect("transformation get");
+    assert_eq!(t.enabled, Some(false));
+    let mut off = svix::models::EndpointTransformationPatch::new();
+    off.enabled = Some(false);
+    svix.endpoint()
+        .transformation()
+        .patch(app.clone(), ep.clone(), off)
+        .await
+        .expect("turning it off is fine");
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/app/{app}/endpoint/{ep}/transformation"),
+            Some(&json!({ "enabled": true, "code": "function handler(w) { return w }" })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("not supported"), "{body}");
+}

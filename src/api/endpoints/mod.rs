@@ -52,6 +52,10 @@ pub fn router() -> Router<Services> {
             get(attempt_stats),
         )
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/transformation",
+            get(get_transformation).patch(patch_transformation),
+        )
+        .route(
             "/app/{app_id}/endpoint/{endpoint_id}/replay-missing",
             post(replay_missing),
         )
@@ -661,4 +665,64 @@ pub(crate) async fn attempt_stats(
         fail: s.fail,
         canceled: s.canceled,
     }))
+}
+
+/// Svix's `EndpointTransformationPatch`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct TransformationPatch {
+    code: Option<String>,
+    enabled: Option<bool>,
+    variables: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Svix runs a customer's JavaScript on each payload ("transformations"); Kanca runs no
+/// customer code, so an endpoint's transformation is always off, and says so.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    responses(
+        (status = 200, description = "`EndpointTransformationOut`: always `{\"enabled\": false}`", body = Object),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+    ),
+)]
+pub(crate) async fn get_transformation(
+    State(state): State<Services>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    Ok(Json(json!({ "enabled": false })))
+}
+
+/// Turning a transformation off (or sending nothing) is accepted; code, variables or
+/// `enabled: true` are refused with 422, since they would never run.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation",
+    tag = "endpoint",
+    params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
+    request_body = TransformationPatch,
+    responses(
+        (status = 204, description = "Nothing to change: transformations are off"),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
+        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
+        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
+        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+    ),
+)]
+pub(crate) async fn patch_transformation(
+    State(state): State<Services>,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<TransformationPatch>,
+) -> Result<StatusCode, ApiError> {
+    state.send.app_and_endpoint(&app_id, &endpoint_id).await?;
+    if body.code.is_some() || body.variables.is_some() || body.enabled == Some(true) {
+        return Err(ApiError::Validation(
+            "endpoint transformations are not supported: Kanca runs no customer code".into(),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

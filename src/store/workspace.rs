@@ -75,7 +75,7 @@ pub trait WorkspaceStore: Send + Sync {
     async fn post_channel_message(
         &self,
         channel: &ChannelId,
-        msg: &NewMessage,
+        msg: &NewChannelMessage,
         now_us: i64,
         follow_ups: FollowUps,
     ) -> StoreResult<PostResult>;

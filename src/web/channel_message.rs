@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn text_is_plain_when_mrkdwn_is_false() {
-        let mut m = crate::domain::workspace::NewMessage {
+        let mut m = crate::domain::workspace::NewChannelMessage {
             text: "*bold* &lt;b&gt;\nnext".into(),
             mrkdwn: false,
             username: None,

@@ -110,7 +110,7 @@ impl Workspace {
             None
         };
         let hook_name = job.endpoint.fields.description.clone();
-        let msg = NewMessage {
+        let msg = NewChannelMessage {
             text: parsed.text.unwrap_or_default(),
             mrkdwn: parsed.mrkdwn,
             username: parsed.username.or_else(|| Some(hook_name.clone())),

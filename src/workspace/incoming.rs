@@ -249,7 +249,7 @@ impl Workspace {
                 payload.icon_url.or_else(|| hook.icon_url.clone()),
             )
         };
-        let msg = NewMessage {
+        let msg = NewChannelMessage {
             text: payload.text.unwrap_or_default(),
             mrkdwn: payload.mrkdwn,
             username,

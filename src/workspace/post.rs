@@ -33,7 +33,7 @@ impl Workspace {
     pub async fn post_message(
         &self,
         channel: &Channel,
-        msg: NewMessage,
+        msg: NewChannelMessage,
     ) -> Result<ChannelMessage, WorkspaceError> {
         let now = self.deps.clock.now();
         let hooks = match msg.posted_by {
@@ -118,7 +118,7 @@ impl Workspace {
         let channel = self.channel(channel_key).await?;
         self.post_message(
             &channel,
-            NewMessage {
+            NewChannelMessage {
                 text: text.to_owned(),
                 mrkdwn: true,
                 username: None,

@@ -9,7 +9,7 @@
 use crate::common::TestDatabase;
 use chrono::Utc;
 use kanca::domain::workspace::{Channel, ChannelId, ChannelMessage, ChannelRef, SlackChannelName};
-use kanca::domain::workspace::{NewMessage, PosterKind};
+use kanca::domain::workspace::{NewChannelMessage, PosterKind};
 use kanca::domain::{
     AppId, ApplicationFields, EndpointFields, EndpointSecret, EndpointUrl, EventTypeName, Message,
     MessageId,
@@ -103,8 +103,8 @@ fn channel(name: &str) -> Channel {
     }
 }
 
-fn new_message(text: &str) -> NewMessage {
-    NewMessage {
+fn new_message(text: &str) -> NewChannelMessage {
+    NewChannelMessage {
         text: text.into(),
         mrkdwn: true,
         username: None,

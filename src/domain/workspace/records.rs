@@ -35,7 +35,7 @@ pub struct ChannelMessage {
 
 /// A message about to be posted: everything but the channel and `ts`, which the store assigns.
 #[derive(Debug, Clone)]
-pub struct NewMessage {
+pub struct NewChannelMessage {
     pub text: String,
     /// Slack's `mrkdwn` flag: `false` shows `text` as typed, without formatting.
     pub mrkdwn: bool,
@@ -49,7 +49,7 @@ pub struct NewMessage {
     pub poster_name: String,
 }
 
-impl NewMessage {
+impl NewChannelMessage {
     /// The message as stored in `channel` under `ts` (which the store hands out).
     pub fn stored_as(&self, channel: &ChannelId, ts: Ts) -> ChannelMessage {
         ChannelMessage {

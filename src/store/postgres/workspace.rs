@@ -216,7 +216,7 @@ impl WorkspaceStore for PgStore {
     async fn post_channel_message(
         &self,
         channel_id: &ChannelId,
-        m: &NewMessage,
+        m: &NewChannelMessage,
         now_us: i64,
         follow_ups: FollowUps,
     ) -> StoreResult<PostResult> {

@@ -218,7 +218,7 @@ impl WorkspaceStore for SqliteStore {
     async fn post_channel_message(
         &self,
         channel_id: &ChannelId,
-        m: &NewMessage,
+        m: &NewChannelMessage,
         now_us: i64,
         follow_ups: FollowUps,
     ) -> StoreResult<PostResult> {

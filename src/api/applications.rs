@@ -110,11 +110,11 @@ pub(crate) struct CreateQuery {
     responses(
         (status = 201, body = ApplicationOut),
         (status = 200, description = "Existing, with `get_if_exists=true`", body = ApplicationOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn create(
@@ -134,8 +134,8 @@ pub(crate) async fn create(
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<ApplicationOut>),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn list(
@@ -159,8 +159,8 @@ pub(crate) async fn list(
     params(("app_id" = String, Path, description = "Application id or uid")),
     responses(
         (status = 200, body = ApplicationOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn fetch(
@@ -179,12 +179,12 @@ pub(crate) async fn fetch(
     responses(
         (status = 200, body = ApplicationOut),
         (status = 201, description = "Created (upsert)", body = ApplicationOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 /// A full update, or, as Svix's `upsert` does, a create when nothing has this id or uid yet:
@@ -214,12 +214,12 @@ fn created_or_ok(created: bool) -> StatusCode {
     request_body = ApplicationPatch,
     responses(
         (status = 200, body = ApplicationOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch(
@@ -239,8 +239,8 @@ pub(crate) async fn patch(
     params(("app_id" = String, Path, description = "Application id or uid")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn delete(

@@ -80,8 +80,8 @@ pub(crate) struct TaskFilter {
     params(TaskFilter),
     responses(
         (status = 200, body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn list(
@@ -113,8 +113,8 @@ pub(crate) async fn list(
     params(("task_id" = String, Path, description = "Task id (qtask_…)")),
     responses(
         (status = 200, body = TaskOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn fetch(

@@ -126,11 +126,11 @@ impl From<EventType> for EventTypeOut {
     request_body = EventTypeIn,
     responses(
         (status = 201, body = EventTypeOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn create(
@@ -159,8 +159,8 @@ pub(crate) struct ArchivedQuery {
     params(ListQuery, ArchivedQuery),
     responses(
         (status = 200, body = ListResponse<EventTypeOut>),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn list(
@@ -188,8 +188,8 @@ pub(crate) async fn list(
     params(("event_type_name" = String, Path, description = "Event type name")),
     responses(
         (status = 200, body = EventTypeOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn fetch(
@@ -209,10 +209,10 @@ pub(crate) async fn fetch(
     responses(
         (status = 200, body = EventTypeOut),
         (status = 201, description = "Created", body = EventTypeOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn update(
@@ -237,11 +237,11 @@ pub(crate) async fn update(
     request_body = EventTypePatch,
     responses(
         (status = 200, body = EventTypeOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch(
@@ -273,9 +273,9 @@ pub(crate) struct DeleteQuery {
     params(("event_type_name" = String, Path, description = "Event type name"), DeleteQuery),
     responses(
         (status = 204, description = "Archived, or removed with `expunge=true`"),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn delete(
@@ -319,11 +319,11 @@ pub(crate) struct ImportOpenApiOut {
     request_body = ImportOpenApiIn,
     responses(
         (status = 200, body = ImportOpenApiOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn import_openapi(

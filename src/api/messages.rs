@@ -191,12 +191,12 @@ pub(crate) struct ContentQuery {
     request_body = MessageIn,
     responses(
         (status = 202, description = "Stored and queued", body = MessageDoc),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn create(
@@ -269,9 +269,9 @@ impl MessageListQuery {
     params(("app_id" = String, Path, description = "Application id or uid"), ListQuery, MessageListQuery),
     responses(
         (status = 200, body = ListResponse<MessageDoc>),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn list(
@@ -300,9 +300,9 @@ pub(crate) async fn list(
     params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId"), ContentQuery),
     responses(
         (status = 200, body = MessageDoc),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn fetch(
@@ -323,8 +323,8 @@ pub(crate) async fn fetch(
     params(("app_id" = String, Path, description = "Application id or uid"), ("msg_id" = String, Path, description = "Message id or eventId")),
     responses(
         (status = 204, description = "The payload is gone"),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn expunge_content(
@@ -358,11 +358,11 @@ pub(crate) struct BulkExpungeOut {
     request_body = BulkExpungeIn,
     responses(
         (status = 200, body = BulkExpungeOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn bulk_expunge_content(
@@ -399,11 +399,11 @@ pub(crate) struct PrecheckOut {
     request_body = PrecheckIn,
     responses(
         (status = 200, body = PrecheckOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn precheck(
@@ -428,8 +428,8 @@ pub(crate) async fn precheck(
     params(("app_id" = String, Path, description = "Application id or uid")),
     responses(
         (status = 202, description = "Done (the task is finished)", body = super::background_tasks::TaskOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn expunge_all_contents(

@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 /// An error other than a 422: `code` names it, `detail` says what to fix.
 #[derive(Serialize, ToSchema)]
@@ -37,6 +37,48 @@ pub(crate) struct ValidationItem {
     #[serde(rename = "type")]
     kind: String,
 }
+
+// The error answers routes share, each documented once; a route lists the ones it can give.
+// They only describe answers (`ApiError` makes the real ones), so their fields are never read.
+
+/// 400: the body is not JSON.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 400, description = "The body is not JSON")]
+pub(crate) struct NotJson(#[to_schema] ErrorOut);
+
+/// 401: no bearer token, or the wrong one.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 401, description = "Missing or wrong bearer token")]
+pub(crate) struct Unauthorized(#[to_schema] ErrorOut);
+
+/// 404: what the path names does not exist.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 404, description = "Not found")]
+pub(crate) struct NotFound(#[to_schema] ErrorOut);
+
+/// 409: the request conflicts with what is stored (a taken uid or `eventId`).
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 409, description = "Conflicts with what is stored")]
+pub(crate) struct Conflict(#[to_schema] ErrorOut);
+
+/// 413: the body is over the limit.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 413, description = "The body is over the limit")]
+pub(crate) struct TooLarge(#[to_schema] ErrorOut);
+
+/// 422: Svix's `HTTPValidationError`, with Kanca's `code` beside it.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(
+    status = 422,
+    description = "Invalid input (Svix's HTTPValidationError plus `code`)"
+)]
+pub(crate) struct Invalid(#[to_schema] ValidationErrorOut);
 
 /// `{}`: what Svix's `EmptyResponse` is.
 #[derive(Serialize, ToSchema)]

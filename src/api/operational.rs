@@ -60,11 +60,11 @@ async fn find(state: &Services, endpoint_id: &str) -> Result<(Application, Endpo
     request_body = super::endpoints::input::EndpointInWire,
     responses(
         (status = 201, body = EndpointOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn create(
@@ -82,8 +82,8 @@ pub(crate) async fn create(
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<EndpointOut>),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn list(
@@ -102,8 +102,8 @@ pub(crate) async fn list(
     params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, body = EndpointOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn fetch(
@@ -121,12 +121,12 @@ pub(crate) async fn fetch(
     request_body = super::endpoints::input::EndpointInWire,
     responses(
         (status = 200, body = EndpointOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn update(
@@ -148,12 +148,12 @@ pub(crate) async fn update(
     request_body = super::endpoints::input::EndpointPatchWire,
     responses(
         (status = 200, body = EndpointOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch(
@@ -174,8 +174,8 @@ pub(crate) async fn patch(
     params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn delete(
@@ -194,8 +194,8 @@ pub(crate) async fn delete(
     params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, description = "The signing secret", body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn secret(
@@ -214,11 +214,11 @@ pub(crate) async fn secret(
     request_body = Option<super::endpoints::input::SecretRotateIn>,
     responses(
         (status = 200, description = "The new secret", body = Object),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn rotate_secret(
@@ -239,8 +239,8 @@ pub(crate) async fn rotate_secret(
     params(("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn get_headers(
@@ -259,11 +259,11 @@ pub(crate) async fn get_headers(
     request_body = super::endpoints::input::HeadersIn,
     responses(
         (status = 204, description = "Replaced"),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn put_headers(
@@ -287,11 +287,11 @@ pub(crate) async fn put_headers(
     request_body = super::endpoints::input::HeadersIn,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch_headers(

@@ -86,11 +86,11 @@ pub(crate) struct RecoverIn {
     request_body = RecoverIn,
     responses(
         (status = 202, description = "Queued again (the task is finished)", body = super::background_tasks::TaskOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn recover(
@@ -146,11 +146,11 @@ pub(crate) struct BulkReplayIn {
     request_body = ReplayIn,
     responses(
         (status = 202, description = "Queued (the task is finished)", body = Object),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn replay_missing(
@@ -190,11 +190,11 @@ pub(crate) async fn replay_missing(
     request_body = BulkReplayIn,
     responses(
         (status = 202, description = "Queued (the task is finished)", body = Object),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn bulk_replay(
@@ -277,12 +277,12 @@ pub(crate) async fn list_page(
     request_body = input::EndpointInWire,
     responses(
         (status = 201, body = EndpointOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn create(
@@ -302,9 +302,9 @@ pub(crate) async fn create(
     params(("app_id" = String, Path, description = "Application id or uid"), ListQuery),
     responses(
         (status = 200, body = ListResponse<EndpointOut>),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn list(
@@ -332,8 +332,8 @@ async fn app_and_endpoint(
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, body = EndpointOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn fetch(
@@ -353,12 +353,12 @@ pub(crate) async fn fetch(
     responses(
         (status = 200, body = EndpointOut),
         (status = 201, description = "Created (upsert)", body = EndpointOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 /// A full update, or, as Svix's `upsert` does, a create when the application has no endpoint
@@ -387,12 +387,12 @@ pub(crate) async fn update(
     request_body = input::EndpointPatchWire,
     responses(
         (status = 200, body = EndpointOut),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch(
@@ -413,8 +413,8 @@ pub(crate) async fn patch(
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn delete(
@@ -433,8 +433,8 @@ pub(crate) async fn delete(
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, description = "The signing secret (`EndpointSecretOut`)", body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn secret(
@@ -455,11 +455,11 @@ pub(crate) async fn secret(
     request_body = Option<input::SecretRotateIn>,
     responses(
         (status = 200, description = "The new secret (`EndpointSecretOut`)", body = Object),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn rotate_secret(
@@ -480,8 +480,8 @@ pub(crate) async fn rotate_secret(
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, description = "`EndpointHeadersOut`", body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn get_headers(
@@ -500,11 +500,11 @@ pub(crate) async fn get_headers(
     request_body = input::HeadersIn,
     responses(
         (status = 204, description = "Replaced"),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn put_headers(
@@ -528,11 +528,11 @@ pub(crate) async fn put_headers(
     request_body = input::HeadersIn,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch_headers(
@@ -565,12 +565,12 @@ pub(crate) struct EventExampleIn {
     request_body = EventExampleIn,
     responses(
         (status = 202, description = "Stored and queued for this endpoint only", body = super::messages::MessageDoc),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 409, description = "Conflicts with what is stored", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn send_example(
@@ -602,8 +602,8 @@ pub(crate) async fn send_example(
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, description = "Deliveries by status (`EndpointStats`)", body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn stats(
@@ -645,9 +645,9 @@ pub(crate) struct AttemptStatsOut {
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid"), StatsWindow),
     responses(
         (status = 200, body = AttemptStatsOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn attempt_stats(
@@ -684,8 +684,8 @@ pub(crate) struct TransformationPatch {
     params(("app_id" = String, Path, description = "Application id or uid"), ("endpoint_id" = String, Path, description = "Endpoint id or uid")),
     responses(
         (status = 200, description = "`EndpointTransformationOut`: always `{\"enabled\": false}`", body = Object),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut)
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
     ),
 )]
 pub(crate) async fn get_transformation(
@@ -706,11 +706,11 @@ pub(crate) async fn get_transformation(
     request_body = TransformationPatch,
     responses(
         (status = 204, description = "Nothing to change: transformations are off"),
-        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorOut),
-        (status = 401, description = "Missing or wrong bearer token", body = crate::api::openapi::ErrorOut),
-        (status = 404, description = "Not found", body = crate::api::openapi::ErrorOut),
-        (status = 413, description = "The body is over the limit", body = crate::api::openapi::ErrorOut),
-        (status = 422, description = "Invalid input (Svix's HTTPValidationError plus `code`)", body = crate::api::openapi::ValidationErrorOut)
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
     ),
 )]
 pub(crate) async fn patch_transformation(

@@ -338,3 +338,45 @@ fn quote_tail(lines: &Mutex<VecDeque<String>>) -> String {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Server CPU seconds (all spawned nodes together) per 1,000 of `units` (deliveries, or posts
+/// in the inbound scenarios): what one costs, whatever the machine's speed. `None` for a
+/// running server, or when nothing was done.
+pub fn cpu_seconds_per_1k(nodes: &[NodeFigures], units: u64) -> Option<f64> {
+    let cpu: Option<f64> = nodes.iter().map(|n| n.cpu_secs).sum();
+    cpu.filter(|_| units > 0 && !nodes.is_empty())
+        .map(|c| c * 1000.0 / units as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(cpu: Option<f64>) -> NodeFigures {
+        NodeFigures {
+            node: 0,
+            pid: 1,
+            peak_rss_bytes: None,
+            end_rss_bytes: None,
+            cpu_secs: cpu,
+            peak_wal_bytes: None,
+            disk_written_bytes: None,
+        }
+    }
+
+    #[test]
+    fn cpu_per_thousand_adds_the_nodes_and_needs_every_reading() {
+        let two = [node(Some(1.5)), node(Some(0.5))];
+        assert_eq!(cpu_seconds_per_1k(&two, 20_000), Some(0.1));
+        assert_eq!(cpu_seconds_per_1k(&two, 0), None, "nothing delivered");
+        assert_eq!(
+            cpu_seconds_per_1k(&[node(Some(1.0)), node(None)], 1_000),
+            None
+        );
+        assert_eq!(
+            cpu_seconds_per_1k(&[], 1_000),
+            None,
+            "a running server: no reading"
+        );
+    }
+}

@@ -181,6 +181,7 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
         stream_latency_ms: Percentiles::from_micros(tally.latencies_us()),
         peak_rss_bytes: server.nodes.iter().filter_map(|n| n.peak_rss_bytes).max(),
         end_rss_bytes: server.nodes.iter().filter_map(|n| n.end_rss_bytes).max(),
+        cpu_seconds_per_1k: super::cluster::cpu_seconds_per_1k(&server.nodes, accepted),
         nodes: server.nodes,
         errors,
         bench_cpu_secs,

@@ -36,6 +36,9 @@ pub struct InboundReport {
     /// The largest end value of any spawned server.
     pub end_rss_bytes: Option<u64>,
     pub nodes: Vec<NodeFigures>,
+    /// Server CPU seconds per 1,000 accepted posts (spawned servers only).
+    #[serde(rename = "cpuSecondsPer1k")]
+    pub cpu_seconds_per_1k: Option<f64>,
     pub errors: InboundErrors,
     /// CPU time the bench itself used from the first post to the end of the wait.
     pub bench_cpu_secs: Option<f64>,
@@ -154,6 +157,9 @@ impl InboundReport {
             }
         }
         write_nodes(&mut t, &self.nodes);
+        if let Some(per_1k) = self.cpu_seconds_per_1k {
+            let _ = writeln!(t, "server CPU per 1,000 posts: {per_1k:.3} s");
+        }
         if let Some(cpu) = self.bench_cpu_secs {
             let _ = writeln!(t, "bench itself (post → end of wait): {cpu:.2} CPU s");
         }
@@ -255,6 +261,7 @@ mod tests {
             peak_rss_bytes: Some(22 * 1024 * 1024),
             end_rss_bytes: Some(20 * 1024 * 1024),
             nodes: Vec::new(),
+            cpu_seconds_per_1k: None,
             errors,
             bench_cpu_secs: Some(1.5),
             server_settings: vec!["KANCA_HOOK_RATE_LIMIT=100000".into()],

@@ -70,8 +70,9 @@
 //! # What else is reported
 //!
 //! Errors by kind (publish statuses and transport errors, missing, duplicate and unexpected
-//! deliveries, 500s served on purpose); for spawned servers their peak and end RSS, CPU time,
-//! delivery outcomes from `/metrics`, and what they logged at `warn` and above. The bench
+//! deliveries, 500s served on purpose); for spawned servers their peak and end RSS, CPU time
+//! and CPU time per 1,000 deliveries (`cpuSecondsPer1k`: what a delivery costs, whatever the
+//! machine), delivery outcomes from `/metrics`, and what they logged at `warn` and above. The bench
 //! judges nothing: it reports, and exits successfully unless it could not run.
 
 mod api;
@@ -344,6 +345,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         end_rss_bytes: server.nodes.iter().filter_map(|n| n.end_rss_bytes).max(),
         peak_wal_bytes: server.nodes.iter().filter_map(|n| n.peak_wal_bytes).max(),
         disk_bytes_per_message: disk_bytes_per_message(&server.nodes, published.acknowledged_count),
+        cpu_seconds_per_1k: cluster::cpu_seconds_per_1k(&server.nodes, deliveries),
         nodes: server.nodes,
         errors,
         bench_cpu_secs,

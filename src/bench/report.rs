@@ -49,6 +49,9 @@ pub struct Report {
     pub peak_wal_bytes: Option<u64>,
     /// Bytes the spawned servers wrote to storage, per acknowledged message.
     pub disk_bytes_per_message: Option<f64>,
+    /// Server CPU seconds per 1,000 successful deliveries (spawned servers only).
+    #[serde(rename = "cpuSecondsPer1k")]
+    pub cpu_seconds_per_1k: Option<f64>,
     pub errors: Errors,
     /// CPU time the bench itself used from the first publish to the end of the wait
     /// (publishers, receiver, bookkeeping): on a small machine it competes with the server
@@ -249,6 +252,9 @@ impl Report {
                 self.disk_bytes_per_message
                     .map_or("-".into(), |b| format!("{:.1} KiB", b / 1024.0))
             );
+        }
+        if let Some(per_1k) = self.cpu_seconds_per_1k {
+            let _ = writeln!(t, "server CPU per 1,000 deliveries: {per_1k:.3} s");
         }
         if let Some(cpu) = self.bench_cpu_secs {
             let _ = writeln!(t, "bench itself (publish → end of wait): {cpu:.2} CPU s");

@@ -129,7 +129,7 @@ async fn list(
     q: &ListQuery,
 ) -> Result<Json<ListResponse<AttemptOut>>, ApiError> {
     let page = q.page(false)?;
-    let rows = state.store.list_attempts(app, &filter, &page).await?;
+    let rows = state.send.list_attempts(app, &filter, &page).await?;
     Ok(Json(ListResponse::from_rows(
         rows,
         &page,

@@ -283,7 +283,7 @@ pub(crate) async fn list(
     let app = state.send.app(&app_id).await?;
     let page = list.page(false)?;
     let filter = q.filter()?;
-    let rows = state.store.list_messages(&app.id, &page, &filter).await?;
+    let rows = state.send.list_messages(&app.id, &page, &filter).await?;
     let with_content = q.with_content.unwrap_or(true);
     Ok(Json(ListResponse::from_rows(
         rows,

@@ -5,7 +5,10 @@
 
 use super::{SendError, Sending};
 use crate::domain::*;
-use crate::store::{CreateMessageOutcome, FanOut, IdempotentWrite, PageRequest, StoredResponse};
+use crate::store::{
+    AttemptFilter, CreateMessageOutcome, FanOut, IdempotentWrite, MessageFilter, PageRequest,
+    StoredResponse,
+};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -217,6 +220,26 @@ impl Sending {
         self.publish(&msg, FanOut::Only(ep.id.clone()), None)
             .await?;
         Ok(msg)
+    }
+
+    /// One page of an application's messages.
+    pub async fn list_messages(
+        &self,
+        app: &AppId,
+        page: &PageRequest,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Message>, SendError> {
+        Ok(self.store.list_messages(app, page, filter).await?)
+    }
+
+    /// One page of an application's delivery attempts.
+    pub async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Attempt>, SendError> {
+        Ok(self.store.list_attempts(app, filter, page).await?)
     }
 
     /// Finds a message of an application by its id or, as in Svix, by its `eventId`.

@@ -79,7 +79,7 @@ async fn list_page(
     session: &Session,
     form: &NewAppForm,
 ) -> Result<Markup, PageError> {
-    let apps = state.store.list_apps(&first_page(LIST_LIMIT)).await?;
+    let apps = state.send.list_apps(&first_page(LIST_LIMIT)).await?;
     Ok(layout::page(
         session,
         "/apps",

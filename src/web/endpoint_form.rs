@@ -112,7 +112,7 @@ async fn catalog(state: &Services) -> Result<Vec<EventType>, PageError> {
         iterator: None,
         ascending: true,
     };
-    Ok(state.store.list_event_types(&page, false).await?)
+    Ok(state.send.list_event_types(&page, false).await?)
 }
 
 async fn render(

@@ -9,8 +9,9 @@ use super::form::FormFields;
 use super::layout::{self, badge, Field};
 use super::session::Session;
 use crate::domain::*;
+use crate::send::{EventTypeInput, EventTypePatch, SendError};
 use crate::services::Services;
-use crate::store::{PageRequest, StoreError};
+use crate::store::PageRequest;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -60,7 +61,7 @@ async fn list(
         iterator: None,
         ascending: true,
     };
-    let types = state.store.list_event_types(&page, true).await?;
+    let types = state.send.list_event_types(&page, true).await?;
     let body = html! {
         h1 { "Event catalog" }
         p class="muted" { "The event types applications publish. Endpoints subscribe to them; \"Send test event\" sends their example." }
@@ -241,17 +242,14 @@ async fn create(
     let Some(name) = name.filter(|_| form.errors.is_empty()) else {
         return Ok(unprocessable(render_form(&session, None, &form)));
     };
-    let fields = EventTypeFields {
+    let input = EventTypeInput {
         description: form.description.clone(),
-        archived: false,
-        deprecated: false,
         schemas,
-        group_name: None,
-        feature_flags: None,
+        ..Default::default()
     };
-    match state.store.create_event_type(&name, fields).await {
+    match state.send.create_event_type(name.as_str(), input).await {
         Ok(_) => Ok(Redirect::to("/event-types").into_response()),
-        Err(StoreError::Conflict(_)) => {
+        Err(SendError::Conflict(_)) => {
             form.errors.push((
                 "name",
                 "An event type with this name already exists.".into(),
@@ -263,12 +261,7 @@ async fn create(
 }
 
 async fn find(state: &Services, name: &str) -> Result<EventType, PageError> {
-    let name = EventTypeName::parse(name).map_err(|_| PageError::not_found("event type"))?;
-    state
-        .store
-        .get_event_type(&name)
-        .await?
-        .ok_or_else(|| PageError::not_found("event type"))
+    Ok(state.send.event_type(name).await?)
 }
 
 async fn edit(
@@ -301,14 +294,11 @@ async fn update(
     if !form.errors.is_empty() {
         return Ok(unprocessable(render_form(&session, Some(&et), &form)));
     }
-    let fields = EventTypeFields {
-        description: form.description.clone(),
-        archived: et.archived,
-        deprecated: et.deprecated,
-        schemas,
-        group_name: et.group_name.clone(),
-        feature_flags: et.feature_flags.clone(),
+    let patch = EventTypePatch {
+        description: Some(form.description.clone()),
+        schemas: Some(schemas),
+        ..Default::default()
     };
-    state.store.update_event_type(&et.name, fields).await?;
+    state.send.patch_event_type(et.name.as_str(), patch).await?;
     Ok(Redirect::to("/event-types").into_response())
 }

@@ -107,7 +107,7 @@ async fn search(
                 iterator: None,
                 ascending: false,
             };
-            results = state.store.list_messages(&app.id, &page, &filter).await?;
+            results = state.send.list_messages(&app.id, &page, &filter).await?;
         }
     }
     let value = |v: &Option<String>| v.clone().unwrap_or_default();

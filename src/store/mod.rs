@@ -21,6 +21,7 @@
 //! injected [`Clock`] ([`StoreOptions::clock`]), never from the system clock directly.
 
 pub mod bins;
+pub(crate) mod cells;
 pub(crate) mod group_commit;
 pub mod health;
 pub mod postgres;

@@ -11,11 +11,14 @@
 use super::messages::create_in;
 use super::{conflict_or, PgStore};
 use crate::domain::workspace::*;
-use crate::domain::{EndpointId, EndpointUrl, Message};
+use crate::domain::Message;
+use crate::store::cells::{
+    channel, channel_message as message, incoming_hook as incoming, json_list,
+    outgoing_hook as outgoing,
+};
 use crate::store::workspace::{ChannelMessageQuery, FollowUps, PostResult, WorkspaceStore};
-use crate::store::{from_ms, to_ms, CreateMessageOutcome, FanOut, StoreError, StoreResult};
+use crate::store::{to_ms, CreateMessageOutcome, FanOut, StoreError, StoreResult};
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 /// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
@@ -30,85 +33,6 @@ pub(super) async fn queue_in(conn: &mut PgConnection, messages: &[Message]) -> S
         }
     }
     Ok(queued)
-}
-
-fn channel(r: &PgRow) -> Channel {
-    Channel {
-        id: ChannelId::from_trusted(r.get("id")),
-        name: SlackChannelName::from_trusted(r.get("name")),
-        archived: r.get("archived"),
-        created_at: from_ms(r.get("created_at")),
-    }
-}
-
-fn message(r: &PgRow) -> ChannelMessage {
-    ChannelMessage {
-        channel_id: ChannelId::from_trusted(r.get("channel_id")),
-        ts: Ts::from_micros(r.get("ts")),
-        text: r.get("text"),
-        mrkdwn: r.get("mrkdwn"),
-        username: r.get("username"),
-        icon_emoji: r.get("icon_emoji"),
-        icon_url: r.get("icon_url"),
-        attachments: r.get("attachments"),
-        blocks: r.get("blocks"),
-        thread_ts: r.get::<Option<i64>, _>("thread_ts").map(Ts::from_micros),
-        posted_by: PosterKind::from_trusted(r.get::<&str, _>("posted_by")),
-        poster_name: r.get("poster_name"),
-    }
-}
-
-fn incoming(r: &PgRow) -> IncomingHook {
-    let ips: Vec<String> = serde_json::from_str(r.get("allowed_ips")).unwrap_or_default();
-    let rate = match (
-        r.get::<Option<i64>, _>("rate_per_sec"),
-        r.get::<Option<i64>, _>("rate_burst"),
-    ) {
-        (Some(p), Some(b)) => HookRate::parse(p as u32, b as u32).ok(),
-        _ => None,
-    };
-    IncomingHook {
-        id: HookId::from_trusted(r.get("id")),
-        name: r.get("name"),
-        channel_id: ChannelId::from_trusted(r.get("channel_id")),
-        username: r.get("username"),
-        icon_emoji: r.get("icon_emoji"),
-        icon_url: r.get("icon_url"),
-        locked: r.get("locked"),
-        rate,
-        allowed_ips: AllowedIps::parse(&ips).unwrap_or_default(),
-        revoked: r.get("revoked"),
-        created_at: from_ms(r.get("created_at")),
-    }
-}
-
-fn outgoing(r: &PgRow) -> OutgoingHook {
-    let words: Vec<String> = serde_json::from_str(r.get("trigger_words")).unwrap_or_default();
-    let urls: Vec<String> = serde_json::from_str(r.get("callback_urls")).unwrap_or_default();
-    let eps: Vec<String> = serde_json::from_str(r.get("endpoint_ids")).unwrap_or_default();
-    OutgoingHook {
-        id: OutgoingHookId::from_trusted(r.get("id")),
-        name: r.get("name"),
-        channel_id: r
-            .get::<Option<String>, _>("channel_id")
-            .map(ChannelId::from_trusted),
-        trigger_words: words.into_iter().map(TriggerWord::from_trusted).collect(),
-        trigger_when: TriggerWhen::from_trusted(r.get::<&str, _>("trigger_when")),
-        callback_urls: urls
-            .iter()
-            .filter_map(|u| EndpointUrl::from_trusted(u))
-            .collect(),
-        endpoint_ids: eps.into_iter().map(EndpointId::from_trusted).collect(),
-        content_type: OutgoingContentType::from_trusted(r.get::<&str, _>("content_type")),
-        token: r.get("token"),
-        signing_secret: r.get("signing_secret"),
-        created_at: from_ms(r.get("created_at")),
-    }
-}
-
-fn json_list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
-    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_owned()).collect();
-    serde_json::to_string(&v).expect("strings serialize")
 }
 
 #[async_trait]

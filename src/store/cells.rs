@@ -1,0 +1,289 @@
+//! Turning rows into domain records, once for both backends.
+//!
+//! The two databases hand back the same columns with different types: SQLite has one
+//! INTEGER, PostgreSQL has SMALLINT, INTEGER and BIGINT, and sqlx reads a column only as its
+//! exact Rust width; an attempt's response body is TEXT on SQLite and BYTEA on PostgreSQL (a
+//! body may hold NUL). [`Cells`] reads a cell as what the domain wants whatever the column's
+//! type, so each record is read by one function here. Values written by Kanca are trusted to
+//! be valid; JSON columns that fail to parse (only possible by editing the database by hand)
+//! read as empty.
+
+use super::from_ms;
+use crate::domain::workspace::*;
+use crate::domain::*;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column, Row, TypeInfo};
+
+/// One row's cells, read by column name.
+pub(crate) trait Cells {
+    fn text(&self, col: &str) -> String;
+    fn opt_text(&self, col: &str) -> Option<String>;
+    /// Any integer column, whatever its width.
+    fn int(&self, col: &str) -> i64;
+    fn opt_int(&self, col: &str) -> Option<i64>;
+    fn flag(&self, col: &str) -> bool;
+    /// Text kept as text or as bytes (read lossily: Kanca only writes UTF-8 there).
+    fn body(&self, col: &str) -> String;
+}
+
+impl Cells for SqliteRow {
+    fn text(&self, col: &str) -> String {
+        self.get(col)
+    }
+    fn opt_text(&self, col: &str) -> Option<String> {
+        self.get(col)
+    }
+    fn int(&self, col: &str) -> i64 {
+        self.get(col)
+    }
+    fn opt_int(&self, col: &str) -> Option<i64> {
+        self.get(col)
+    }
+    fn flag(&self, col: &str) -> bool {
+        self.get(col)
+    }
+    fn body(&self, col: &str) -> String {
+        self.get(col)
+    }
+}
+
+impl Cells for PgRow {
+    fn text(&self, col: &str) -> String {
+        self.get(col)
+    }
+    fn opt_text(&self, col: &str) -> Option<String> {
+        self.get(col)
+    }
+    fn int(&self, col: &str) -> i64 {
+        self.opt_int(col).unwrap_or_default()
+    }
+    fn opt_int(&self, col: &str) -> Option<i64> {
+        let width = self.try_column(col).map(|c| c.type_info().name());
+        match width.unwrap_or_default() {
+            "INT2" => self.get::<Option<i16>, _>(col).map(i64::from),
+            "INT4" => self.get::<Option<i32>, _>(col).map(i64::from),
+            _ => self.get(col),
+        }
+    }
+    fn flag(&self, col: &str) -> bool {
+        self.get(col)
+    }
+    fn body(&self, col: &str) -> String {
+        let bytes: Vec<u8> = self.get(col);
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// A value as the JSON text a column keeps.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serialises")
+}
+
+/// A set of names as a JSON array of strings (`NULL` for no set).
+pub(crate) fn names_to_json<T: std::fmt::Display>(
+    set: &Option<std::collections::BTreeSet<T>>,
+) -> Option<String> {
+    set.as_ref()
+        .map(|s| to_json(&s.iter().map(|v| v.to_string()).collect::<Vec<_>>()))
+}
+
+pub(crate) fn json_col<T: DeserializeOwned + Default>(row: &impl Cells, col: &str) -> T {
+    opt_json_col(row, col).unwrap_or_default()
+}
+
+pub(crate) fn opt_json_col<T: DeserializeOwned>(row: &impl Cells, col: &str) -> Option<T> {
+    row.opt_text(col)
+        .and_then(|s| serde_json::from_str(&s).ok())
+}
+
+pub(crate) fn app(row: &impl Cells) -> Application {
+    Application {
+        id: AppId::from_trusted(row.text("id")),
+        uid: row.opt_text("uid").map(Uid::from_trusted),
+        name: row.text("name"),
+        throttle_rate: row.opt_int("throttle_rate").map(|v| v as u16),
+        metadata: json_col(row, "metadata"),
+        created_at: from_ms(row.int("created_at")),
+        updated_at: from_ms(row.int("updated_at")),
+    }
+}
+
+pub(crate) fn event_type(row: &impl Cells) -> EventType {
+    EventType {
+        name: EventTypeName::from_trusted(row.text("name")),
+        description: row.text("description"),
+        archived: row.flag("archived"),
+        deprecated: row.flag("deprecated"),
+        schemas: opt_json_col(row, "schemas"),
+        group_name: row.opt_text("group_name"),
+        feature_flags: opt_json_col(row, "feature_flags"),
+        created_at: from_ms(row.int("created_at")),
+        updated_at: from_ms(row.int("updated_at")),
+    }
+}
+
+pub(crate) fn endpoint(row: &impl Cells) -> Endpoint {
+    endpoint_prefixed(row, "")
+}
+
+/// Reads an endpoint from columns named as in the `endpoint` table, optionally prefixed
+/// (`ep_url` …) when it comes from a join.
+pub(crate) fn endpoint_prefixed(row: &impl Cells, p: &str) -> Endpoint {
+    let col = |c: &str| format!("{p}{c}");
+    let opt_set = |c: &str| -> Option<Vec<String>> { opt_json_col(row, &col(c)) };
+    let url = row.text(&col("url"));
+    Endpoint {
+        id: EndpointId::from_trusted(row.text(&col("id"))),
+        app_id: AppId::from_trusted(row.text(&col("app_id"))),
+        fields: EndpointFields {
+            uid: row.opt_text(&col("uid")).map(Uid::from_trusted),
+            url: EndpointUrl::from_trusted(&url).unwrap_or_else(|| {
+                EndpointUrl::from_trusted("http://invalid.invalid/").expect("valid")
+            }),
+            description: row.text(&col("description")),
+            event_types: opt_set("event_types")
+                .map(|v| v.into_iter().map(EventTypeName::from_trusted).collect()),
+            channels: opt_set("channels")
+                .map(|v| v.into_iter().map(ChannelName::from_trusted).collect()),
+            disabled: row.flag(&col("disabled")),
+            throttle_rate: row.opt_int(&col("throttle_rate")).map(|v| v as u16),
+            metadata: json_col(row, &col("metadata")),
+            headers: json_col(row, &col("headers")),
+        },
+        secret: EndpointSecret::parse(&row.text(&col("secret")))
+            .unwrap_or_else(|_| EndpointSecret::generate()),
+        retired_secrets: retired_secrets(&json_col::<Vec<StoredSecret>>(row, &col("old_secrets"))),
+        created_at: from_ms(row.int(&col("created_at"))),
+        updated_at: from_ms(row.int(&col("updated_at"))),
+    }
+}
+
+pub(crate) fn message(row: &impl Cells) -> Message {
+    let channels: Option<Vec<String>> = opt_json_col(row, "channels");
+    Message {
+        id: MessageId::from_trusted(row.text("id")),
+        app_id: AppId::from_trusted(row.text("app_id")),
+        event_type: EventTypeName::from_trusted(row.text("event_type")),
+        event_id: row.opt_text("event_id"),
+        payload: row.opt_text("payload"),
+        channels: channels.map(|v| v.into_iter().map(ChannelName::from_trusted).collect()),
+        tags: opt_json_col(row, "tags"),
+        created_at: from_ms(row.int("created_at")),
+        payload_expires_at: from_ms(row.int("payload_expires_at")),
+        deliver_at: row.opt_int("deliver_at").map(from_ms),
+    }
+}
+
+pub(crate) fn attempt(row: &impl Cells) -> Attempt {
+    Attempt {
+        id: AttemptId::from_trusted(row.text("id")),
+        msg_id: MessageId::from_trusted(row.text("msg_id")),
+        endpoint_id: EndpointId::from_trusted(row.text("endpoint_id")),
+        url: row.text("url"),
+        response_status_code: row.int("response_status_code") as i16,
+        response: row.body("response"),
+        response_duration_ms: row.int("duration_ms"),
+        status: DeliveryStatus::from_i64(row.int("status")),
+        trigger_type: TriggerType::from_i64(row.int("trigger_type")),
+        failure_reason: row.opt_text("failure_reason"),
+        created_at: from_ms(row.int("created_at")),
+    }
+}
+
+pub(crate) fn channel(r: &impl Cells) -> Channel {
+    Channel {
+        id: ChannelId::from_trusted(r.text("id")),
+        name: SlackChannelName::from_trusted(r.text("name")),
+        archived: r.flag("archived"),
+        created_at: from_ms(r.int("created_at")),
+    }
+}
+
+pub(crate) fn channel_message(r: &impl Cells) -> ChannelMessage {
+    ChannelMessage {
+        channel_id: ChannelId::from_trusted(r.text("channel_id")),
+        ts: Ts::from_micros(r.int("ts")),
+        text: r.text("text"),
+        mrkdwn: r.flag("mrkdwn"),
+        username: r.opt_text("username"),
+        icon_emoji: r.opt_text("icon_emoji"),
+        icon_url: r.opt_text("icon_url"),
+        attachments: r.opt_text("attachments"),
+        blocks: r.opt_text("blocks"),
+        thread_ts: r.opt_int("thread_ts").map(Ts::from_micros),
+        posted_by: PosterKind::from_trusted(&r.text("posted_by")),
+        poster_name: r.text("poster_name"),
+    }
+}
+
+pub(crate) fn incoming_hook(r: &impl Cells) -> IncomingHook {
+    let ips: Vec<String> = json_col(r, "allowed_ips");
+    let rate = match (r.opt_int("rate_per_sec"), r.opt_int("rate_burst")) {
+        (Some(p), Some(b)) => HookRate::parse(p as u32, b as u32).ok(),
+        _ => None,
+    };
+    IncomingHook {
+        id: HookId::from_trusted(r.text("id")),
+        name: r.text("name"),
+        channel_id: ChannelId::from_trusted(r.text("channel_id")),
+        username: r.opt_text("username"),
+        icon_emoji: r.opt_text("icon_emoji"),
+        icon_url: r.opt_text("icon_url"),
+        locked: r.flag("locked"),
+        rate,
+        allowed_ips: AllowedIps::parse(&ips).unwrap_or_default(),
+        revoked: r.flag("revoked"),
+        created_at: from_ms(r.int("created_at")),
+    }
+}
+
+pub(crate) fn outgoing_hook(r: &impl Cells) -> OutgoingHook {
+    let words: Vec<String> = json_col(r, "trigger_words");
+    let urls: Vec<String> = json_col(r, "callback_urls");
+    let eps: Vec<String> = json_col(r, "endpoint_ids");
+    OutgoingHook {
+        id: OutgoingHookId::from_trusted(r.text("id")),
+        name: r.text("name"),
+        channel_id: r.opt_text("channel_id").map(ChannelId::from_trusted),
+        trigger_words: words.into_iter().map(TriggerWord::from_trusted).collect(),
+        trigger_when: TriggerWhen::from_trusted(&r.text("trigger_when")),
+        callback_urls: urls
+            .iter()
+            .filter_map(|u| EndpointUrl::from_trusted(u))
+            .collect(),
+        endpoint_ids: eps.into_iter().map(EndpointId::from_trusted).collect(),
+        content_type: OutgoingContentType::from_trusted(&r.text("content_type")),
+        token: r.text("token"),
+        signing_secret: r.text("signing_secret"),
+        created_at: from_ms(r.int("created_at")),
+    }
+}
+
+/// Strings as a JSON array, as list columns keep them.
+pub(crate) fn json_list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    serde_json::to_string(&v).expect("strings serialize")
+}
+
+/// How a retired secret is kept in `endpoint.old_secrets` (the same JSON on both backends).
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredSecret {
+    pub key: String,
+    pub expires_at: i64,
+}
+
+fn retired_secrets(stored: &[StoredSecret]) -> Vec<RetiredSecret> {
+    stored
+        .iter()
+        .filter_map(|s| {
+            Some(RetiredSecret {
+                secret: EndpointSecret::parse(&s.key).ok()?,
+                expires_at: from_ms(s.expires_at),
+            })
+        })
+        .collect()
+}

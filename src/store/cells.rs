@@ -26,6 +26,8 @@ pub(crate) trait Cells {
     fn flag(&self, col: &str) -> bool;
     /// Text kept as text or as bytes (read lossily: Kanca only writes UTF-8 there).
     fn body(&self, col: &str) -> String;
+    /// A BLOB (SQLite) or BYTEA (PostgreSQL) column.
+    fn bytes(&self, col: &str) -> Vec<u8>;
 }
 
 impl Cells for SqliteRow {
@@ -45,6 +47,9 @@ impl Cells for SqliteRow {
         self.get(col)
     }
     fn body(&self, col: &str) -> String {
+        self.get(col)
+    }
+    fn bytes(&self, col: &str) -> Vec<u8> {
         self.get(col)
     }
 }
@@ -74,6 +79,9 @@ impl Cells for PgRow {
         let bytes: Vec<u8> = self.get(col);
         String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+    fn bytes(&self, col: &str) -> Vec<u8> {
+        self.get(col)
     }
 }
 
@@ -259,6 +267,39 @@ pub(crate) fn outgoing_hook(r: &impl Cells) -> OutgoingHook {
         token: r.text("token"),
         signing_secret: r.text("signing_secret"),
         created_at: from_ms(r.int("created_at")),
+    }
+}
+
+pub(crate) fn bin(row: &impl Cells) -> crate::domain::bins::Bin {
+    use crate::domain::bins::*;
+    Bin {
+        id: BinId::from_trusted(row.text("id")),
+        settings: BinSettings {
+            name: row.opt_text("name"),
+            response: crate::store::bins::response_from_json(&row.text("response")),
+            max_requests: row.int("max_requests") as u32,
+        },
+        expires_at: row
+            .opt_int("expires_at")
+            .map(from_ms)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        created_at: from_ms(row.int("created_at")),
+        updated_at: from_ms(row.int("updated_at")),
+    }
+}
+
+pub(crate) fn capture(row: &impl Cells) -> crate::domain::bins::Capture {
+    use crate::domain::bins::*;
+    Capture {
+        id: CaptureId::from_seq(row.int("seq")),
+        bin_id: BinId::from_trusted(row.text("bin_id")),
+        method: row.text("method"),
+        path: row.text("path"),
+        query: row.text("query"),
+        headers: crate::store::bins::headers_from_json(&row.text("headers")),
+        body: row.bytes("body"),
+        remote_addr: row.text("remote_addr"),
+        received_at: from_ms(row.int("received_at")),
     }
 }
 

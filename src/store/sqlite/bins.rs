@@ -8,42 +8,11 @@
 use super::SqliteStore;
 use crate::domain::bins::*;
 use crate::store::bins::*;
-use crate::store::{from_ms, to_ms, PageRequest, StoreError, StoreResult};
+use crate::store::cells::{bin, capture};
+use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
-
-fn bin(row: &SqliteRow) -> Bin {
-    Bin {
-        id: BinId::from_trusted(row.get("id")),
-        settings: BinSettings {
-            name: row.get("name"),
-            response: response_from_json(row.get::<&str, _>("response")),
-            max_requests: row.get::<i64, _>("max_requests") as u32,
-        },
-        expires_at: row
-            .get::<Option<i64>, _>("expires_at")
-            .map(from_ms)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        created_at: from_ms(row.get("created_at")),
-        updated_at: from_ms(row.get("updated_at")),
-    }
-}
-
-fn capture(row: &SqliteRow) -> Capture {
-    Capture {
-        id: CaptureId::from_seq(row.get("seq")),
-        bin_id: BinId::from_trusted(row.get("bin_id")),
-        method: row.get("method"),
-        path: row.get("path"),
-        query: row.get("query"),
-        headers: headers_from_json(row.get::<&str, _>("headers")),
-        body: row.get("body"),
-        remote_addr: row.get("remote_addr"),
-        received_at: from_ms(row.get("received_at")),
-    }
-}
 
 #[async_trait]
 impl BinStore for SqliteStore {

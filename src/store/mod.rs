@@ -15,6 +15,7 @@
 //!   idempotency keys within a batch, and the status values as SQL literals;
 //! - `group_commit`: the writer that batches publishes and attempt records into one
 //!   transaction, for both backends;
+//! - `cells`: reading a row into a record, whatever each backend's column types;
 //! - [`health`]: which errors mean "storage is unavailable", and whether writes succeed.
 //!
 //! Errors come out as [`StoreError`], which names no driver type, and time comes from the

@@ -80,7 +80,7 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
-    /// The base URL that printed hook and bin URLs start with (default: http://<listen>).
+    /// The base URL that printed hook and bin URLs start with (default: `http://<listen>`).
     #[arg(long, env = "KANCA_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// Allow deliveries to loopback/private/link-local addresses (turns the SSRF guard off).

@@ -37,7 +37,7 @@
 //!   a shutdown that half-sent requests cannot hold up.
 //! - [`startup`]: [`startup::Application`] binds, runs and shuts down the whole.
 //! - [`telemetry`]: logging setup.
-//! - [`bench`]: `kanca bench`, a load generator and receiver that measure a server from outside
+//! - [`bench`](mod@bench): `kanca bench`, a load generator and receiver that measure a server from outside
 //!   through its public API; it uses none of the modules above, so it measures Kanca the way
 //!   it would any Svix-compatible server.
 //! - [`cli`]: the subcommands of the `kanca` binary.

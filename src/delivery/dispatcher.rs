@@ -1,6 +1,6 @@
 //! The dispatcher: claims due deliveries and hands each to a worker task.
 //!
-//! It sleeps until one of three things happens: new work is committed ([`Waker`]), the
+//! It sleeps until one of three things happens: new work is committed ([`super::Waker`]), the
 //! earliest scheduled delivery falls due, or the safety poll fires (a few seconds; it only
 //! matters if a wake-up was missed). It never polls per message. Concurrency is bounded by a
 //! semaphore and the dispatcher claims no more work than it has permits for, so the queue

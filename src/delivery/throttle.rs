@@ -55,7 +55,7 @@ pub struct Next<T> {
     /// The delivery from the endpoint's line that takes over the finished one's slot.
     pub item: Option<T>,
     /// The endpoint went idle while deliveries paced for it wait in the queue: bring them
-    /// forward ([`crate::store::Store::recall_paced`]).
+    /// forward ([`crate::store::QueueStore::recall_paced`]).
     pub recall_paced: bool,
 }
 

@@ -47,7 +47,7 @@ fn parse_name(name: String) -> Result<String, SendError> {
 
 impl Sending {
     /// Finds an application by id or uid. Found applications are remembered for
-    /// [`AppCache::TTL`]: every call under an application starts here.
+    /// `AppCache::TTL`: every call under an application starts here.
     pub async fn app(&self, key: &str) -> Result<Application, SendError> {
         if let Some(app) = self.apps.get(key) {
             return Ok(app);

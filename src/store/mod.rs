@@ -247,7 +247,7 @@ pub struct Deferral {
     pub until: DateTime<Utc>,
     pub reserved: bool,
     /// Sent back for the endpoint's pace (over its share of slots), so it may be brought
-    /// forward when the endpoint speeds up ([`Store::recall_paced`]).
+    /// forward when the endpoint speeds up ([`QueueStore::recall_paced`]).
     pub paced: bool,
 }
 

@@ -6,7 +6,7 @@
 //! - Work is claimed with `FOR UPDATE SKIP LOCKED` and a lease (`queue.rs`): two nodes never
 //!   claim the same delivery, and a dead node's deliveries come back when their lease runs out.
 //!   A node that restarts (same node id) takes back only its own leases at once
-//!   ([`Store::release_own_leases`]); other nodes' leases are theirs until they run out.
+//!   ([`QueueStore::release_own_leases`]); other nodes' leases are theirs until they run out.
 //! - Writes that SQLite's single writer made serial take row locks or rely on unique indexes
 //!   (idempotency keys, fan-out, secret rotation), as each function explains.
 //! - After a commit that queued work, a background task sends `NOTIFY kanca_work` (coalesced,
@@ -14,7 +14,7 @@
 //!   so an idle node starts on a message another node accepted without waiting for its poll.
 //! - Publishes and attempt records are group-committed per node (`writer.rs`), as on SQLite.
 //!
-//! One pool of [`MAX_CONNECTIONS`] serves every query: PostgreSQL runs writers side by side,
+//! One pool of `MAX_CONNECTIONS` serves every query: PostgreSQL runs writers side by side,
 //! so SQLite's split into a one-connection write pool and a read pool has no reason to exist.
 //! The notification listener holds its own connection, outside that pool, for as long as it
 //! runs.

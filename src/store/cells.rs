@@ -65,11 +65,13 @@ impl Cells for PgRow {
         self.opt_int(col).unwrap_or_default()
     }
     fn opt_int(&self, col: &str) -> Option<i64> {
-        let width = self.try_column(col).map(|c| c.type_info().name());
-        match width.unwrap_or_default() {
-            "INT2" => self.get::<Option<i16>, _>(col).map(i64::from),
-            "INT4" => self.get::<Option<i32>, _>(col).map(i64::from),
-            _ => self.get(col),
+        // Found by name once; read by position in the width the column has.
+        let column = self.column(col);
+        let at = column.ordinal();
+        match column.type_info().name() {
+            "INT2" => self.get::<Option<i16>, _>(at).map(i64::from),
+            "INT4" => self.get::<Option<i32>, _>(at).map(i64::from),
+            _ => self.get(at),
         }
     }
     fn flag(&self, col: &str) -> bool {

@@ -11,7 +11,7 @@ use super::throttle::Admission;
 use super::worker;
 use super::Engine;
 use crate::delivery::metrics::OutcomeLabel;
-use crate::store::{Deferral, DeliveryJob};
+use crate::store::{Claimed, Deferral, DeliveryJob};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -56,8 +56,12 @@ impl Dispatcher {
             }
             let limit = free.min(CLAIM_BATCH);
             let now = engine.clock.now();
-            let jobs = match engine.store.claim_due(now, limit as u32, lease).await {
-                Ok(jobs) => jobs,
+            let claimed = engine
+                .store
+                .claim_due_and_next(now, limit as u32, lease)
+                .await;
+            let Claimed { jobs, next_due } = match claimed {
+                Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming due deliveries failed; retrying shortly");
                     tokio::select! {
@@ -107,12 +111,15 @@ impl Dispatcher {
             if claimed == limit {
                 continue; // there may be more due right now
             }
-            let wait = match engine.store.next_due_at().await {
-                Ok(Some(at)) => (at - engine.clock.now())
+            // The next due time came with the claim (read in its transaction where the
+            // backend can); what was just deferred may fall due before it.
+            let next_due = deferrals.iter().map(|d| d.until).chain(next_due).min();
+            let wait = match next_due {
+                Some(at) => (at - engine.clock.now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .min(engine.config.safety_poll),
-                _ => engine.config.safety_poll,
+                None => engine.config.safety_poll,
             };
             if wait.is_zero() && claimed == 0 {
                 // Due work exists but none could be claimed (a live lease elsewhere): do not spin.

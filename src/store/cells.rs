@@ -87,6 +87,47 @@ impl Cells for PgRow {
     }
 }
 
+/// The SQLite hot path's rows (`store/sqlite/hot.rs`). A cell of an unexpected type reads as
+/// empty, as a JSON column that does not parse does: only a hand-edited database has one.
+impl Cells for rusqlite::Row<'_> {
+    fn text(&self, col: &str) -> String {
+        self.opt_text(col).unwrap_or_default()
+    }
+    fn opt_text(&self, col: &str) -> Option<String> {
+        use rusqlite::types::ValueRef;
+        match self.get_ref(col).ok()? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Integer(i) => Some(i.to_string()),
+            ValueRef::Real(r) => Some(r.to_string()),
+            ValueRef::Null => None,
+        }
+    }
+    fn int(&self, col: &str) -> i64 {
+        self.opt_int(col).unwrap_or_default()
+    }
+    fn opt_int(&self, col: &str) -> Option<i64> {
+        use rusqlite::types::ValueRef;
+        match self.get_ref(col).ok()? {
+            ValueRef::Integer(i) => Some(i),
+            ValueRef::Real(r) => Some(r as i64),
+            _ => None,
+        }
+    }
+    fn flag(&self, col: &str) -> bool {
+        self.int(col) != 0
+    }
+    fn body(&self, col: &str) -> String {
+        self.text(col)
+    }
+    fn bytes(&self, col: &str) -> Vec<u8> {
+        use rusqlite::types::ValueRef;
+        match self.get_ref(col) {
+            Ok(ValueRef::Text(b) | ValueRef::Blob(b)) => b.to_vec(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A value as the JSON text a column keeps.
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data serialises")

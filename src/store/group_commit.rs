@@ -19,6 +19,11 @@
 //!
 //! The queue is bounded ([`QUEUE_DEPTH`]): when the database cannot keep up, callers wait
 //! for room instead of piling up in memory.
+//!
+//! A backend may also take the dispatcher's claims through the writer
+//! ([`GroupCommit::claim`]; SQLite does, since it has one writer anyway): a claim then shares
+//! its transaction with the attempt records and publishes queued beside it, and comes after
+//! them in it, so work published or sent back for a retry in the same batch can be claimed.
 
 use super::health::WriteHealth;
 use super::*;
@@ -69,6 +74,18 @@ pub(crate) trait BatchWriter: Send + Sync + 'static {
         tx: &mut Self::Tx,
         records: &[RecordIn<'_>],
     ) -> StoreResult<Vec<Option<DateTime<Utc>>>>;
+    /// Claims due deliveries for each `(limit, lease, now)`, in order, after the batch's
+    /// publishes and records. Only for backends whose store claims through
+    /// [`GroupCommit::claim`].
+    async fn claim_all(
+        &self,
+        _tx: &mut Self::Tx,
+        _claims: &[(u32, Duration, DateTime<Utc>)],
+    ) -> StoreResult<Vec<Claimed>> {
+        Err(StoreError::Other(anyhow::anyhow!(
+            "this backend does not claim through its writer"
+        )))
+    }
     /// Called after every commit that queued deliveries (PostgreSQL tells the other nodes).
     fn queued(&self) {}
     fn health(&self) -> &WriteHealth;
@@ -88,6 +105,12 @@ enum Op {
         update: DeliveryUpdate,
         now: DateTime<Utc>,
         reply: oneshot::Sender<StoreResult<Option<DateTime<Utc>>>>,
+    },
+    Claim {
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<StoreResult<Claimed>>,
     },
 }
 
@@ -140,6 +163,25 @@ impl GroupCommit {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Claims due deliveries in the writer's next transaction (backends that implement
+    /// [`BatchWriter::claim_all`]).
+    pub async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Claimed> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Claim {
+            limit,
+            lease,
+            now,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     async fn send(&self, op: Op) -> StoreResult<()> {
         self.queue.send(op).await.map_err(|_| stopped())
     }
@@ -163,6 +205,7 @@ async fn run<W: BatchWriter>(backend: Weak<W>, mut rx: mpsc::Receiver<Op>) {
 enum Done {
     Publish(StoreResult<CreateMessageOutcome>),
     Record(StoreResult<Option<DateTime<Utc>>>),
+    Claim(StoreResult<Claimed>),
 }
 
 async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
@@ -214,6 +257,7 @@ async fn together<W: BatchWriter>(
 ) -> StoreResult<(Vec<Done>, u64)> {
     let mut publishes = Vec::new();
     let mut records = Vec::new();
+    let mut claims = Vec::new();
     for op in batch {
         match op {
             Op::Publish {
@@ -238,13 +282,22 @@ async fn together<W: BatchWriter>(
                 update: *update,
                 now: *now,
             }),
+            Op::Claim {
+                limit, lease, now, ..
+            } => claims.push((*limit, *lease, *now)),
         }
     }
     let mut tx = backend.begin().await?;
     let (published, queued) = backend.publish_all(&mut tx, &publishes, now).await?;
     let recorded = backend.record_all(&mut tx, &records).await?;
+    let claimed = if claims.is_empty() {
+        Vec::new()
+    } else {
+        backend.claim_all(&mut tx, &claims).await?
+    };
     backend.commit(tx).await?;
     let (mut published, mut recorded) = (published.into_iter(), recorded.into_iter());
+    let mut claimed = claimed.into_iter();
     let done = batch
         .iter()
         .map(|op| match op {
@@ -252,6 +305,7 @@ async fn together<W: BatchWriter>(
                 Done::Publish(Ok(published.next().expect("one outcome per publish")))
             }
             Op::Record { .. } => Done::Record(Ok(recorded.next().expect("one run per record"))),
+            Op::Claim { .. } => Done::Claim(Ok(claimed.next().expect("one batch per claim"))),
         })
         .collect();
     Ok((done, queued))
@@ -270,6 +324,7 @@ async fn alone<W: BatchWriter>(backend: &W, op: &Op, now: DateTime<Utc>) -> Done
         Err(e) => match op {
             Op::Publish { .. } => Done::Publish(Err(e)),
             Op::Record { .. } => Done::Record(Err(e)),
+            Op::Claim { .. } => Done::Claim(Err(e)),
         },
     }
 }
@@ -277,7 +332,8 @@ async fn alone<W: BatchWriter>(backend: &W, op: &Op, now: DateTime<Utc>) -> Done
 fn down_reason(done: &Done) -> Option<String> {
     match done {
         Done::Publish(Err(StoreError::Unavailable(m)))
-        | Done::Record(Err(StoreError::Unavailable(m))) => Some(m.clone()),
+        | Done::Record(Err(StoreError::Unavailable(m)))
+        | Done::Claim(Err(StoreError::Unavailable(m))) => Some(m.clone()),
         _ => None,
     }
 }
@@ -286,6 +342,7 @@ fn unavailable_for(op: &Op, m: &str) -> Done {
     match op {
         Op::Publish { .. } => Done::Publish(Err(StoreError::Unavailable(m.to_owned()))),
         Op::Record { .. } => Done::Record(Err(StoreError::Unavailable(m.to_owned()))),
+        Op::Claim { .. } => Done::Claim(Err(StoreError::Unavailable(m.to_owned()))),
     }
 }
 
@@ -296,6 +353,7 @@ fn answer(batch: &mut Vec<Op>, done: Vec<Done>) {
         let _ = match (op, result) {
             (Op::Publish { reply, .. }, Done::Publish(r)) => reply.send(r).map_err(drop),
             (Op::Record { reply, .. }, Done::Record(r)) => reply.send(r).map_err(drop),
+            (Op::Claim { reply, .. }, Done::Claim(r)) => reply.send(r).map_err(drop),
             _ => unreachable!("results are made in the order of the batch"),
         };
     }

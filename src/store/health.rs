@@ -43,6 +43,14 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// The same for the SQLite hot path's driver (`store/sqlite/hot.rs`).
+pub fn is_unavailable_sqlite(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => sqlite_code_is_unavailable(f.extended_code & 0xff),
+        _ => false,
+    }
+}
+
 /// SQLite primary result codes that say the file or the disk under it cannot take the write:
 /// `SQLITE_BUSY` (5, after the busy timeout), `SQLITE_LOCKED` (6), `SQLITE_NOMEM` (7),
 /// `SQLITE_READONLY` (8), `SQLITE_IOERR` (10), `SQLITE_FULL` (13, also what

@@ -89,7 +89,33 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The SQLite hot path's errors (`sqlite/hot.rs`), classified as sqlx's are.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if health::is_unavailable_sqlite(&e) {
+            return Self::Unavailable(e.to_string());
+        }
+        match &e {
+            // SQLITE_CONSTRAINT_FOREIGNKEY
+            rusqlite::Error::SqliteFailure(f, _) if f.extended_code == 787 => Self::ReferenceGone,
+            _ => Self::Other(e.into()),
+        }
+    }
+}
+
 impl StoreError {
+    /// A unique-constraint failure of the SQLite hot path as a [`Self::Conflict`] that says
+    /// `what`.
+    pub(crate) fn conflict_or_sqlite(err: rusqlite::Error, what: &str) -> Self {
+        match &err {
+            // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+            rusqlite::Error::SqliteFailure(f, _) if matches!(f.extended_code, 2067 | 1555) => {
+                Self::Conflict(what.into())
+            }
+            _ => err.into(),
+        }
+    }
+
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
@@ -238,6 +264,15 @@ pub struct DeliveryJob {
     /// A resend or recover queued this delivery again after its failure was reported, so a
     /// success now is a recovery.
     pub recovering: bool,
+}
+
+/// What a claim took, and when the next delivery falls due ([`QueueStore::claim_due_and_next`]).
+#[derive(Debug, Default)]
+pub struct Claimed {
+    pub jobs: Vec<DeliveryJob>,
+    /// When the claim took fewer than it asked for: the earliest time a pending delivery (or
+    /// a running-out lease) falls due, `None` for none. Not read when the claim was full.
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 /// A claimed delivery sent back to wait.
@@ -563,6 +598,23 @@ pub trait QueueStore: Send + Sync {
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// When the earliest pending delivery falls due, so the dispatcher can sleep until then.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// [`Self::claim_due`], and when fewer than `limit` were due, [`Self::next_due_at`] after
+    /// it: what the dispatcher asks each round. A backend that can answers both in one round
+    /// trip (SQLite reads the next due time in the claim's transaction).
+    async fn claim_due_and_next(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Claimed> {
+        let jobs = self.claim_due(now, limit, lease).await?;
+        let next_due = if jobs.len() < limit as usize {
+            self.next_due_at().await?
+        } else {
+            None
+        };
+        Ok(Claimed { jobs, next_due })
+    }
     /// Puts claimed deliveries back in the queue without an attempt (the endpoint is over its
     /// throttle rate or in-flight cap), each due at its time; `reserved` marks a slot the
     /// throttle has already granted.

@@ -1,5 +1,7 @@
-//! The writer's fast path: a whole batch of publishes and attempt records in a handful of
-//! statements, however many writes it holds.
+//! Publishing on a transaction of sqlx's: a channel message's event is stored and queued in
+//! the same transaction as the channel message (`workspace.rs`). The group-commit writer's
+//! publishes take the hot path instead (`hot.rs`); both decide replays and fan-out with the
+//! same rules ([`crate::store::rules`]).
 //!
 //! Each statement sent to SQLite through sqlx costs a round trip to the connection's worker
 //! thread, which under load costs more than the statement. So rows of one kind go in one
@@ -12,12 +14,11 @@
 use super::messages::{find_idempotent, targets};
 use super::rows::{names_to_json, to_json};
 use crate::domain::*;
-use crate::store::group_commit::{PublishIn, RecordIn};
+use crate::store::group_commit::PublishIn;
 use crate::store::rules::EndpointsByApp;
-use crate::store::rules::{status, FailureRuns, KeysInBatch};
+use crate::store::rules::KeysInBatch;
 use crate::store::*;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use std::collections::HashMap;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// Rows per multi-row statement; far below SQLite's limit of 32,766 bound values.
 const ROWS_PER_STATEMENT: usize = 256;
@@ -119,104 +120,4 @@ pub(super) async fn publish_all(
         q.build().execute(&mut *conn).await?;
     }
     Ok(outcomes)
-}
-
-pub(super) async fn record_all(
-    conn: &mut SqliteConnection,
-    node: &str,
-    ops: &[RecordIn<'_>],
-) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
-    // Each endpoint's run of failures as it stands, then replayed through the batch in order.
-    let ids: Vec<i64> = ops.iter().map(|o| o.delivery_id).collect();
-    let rows = sqlx::query(
-        "SELECT d.id AS d_id, e.id AS e_id, e.failing_since AS since
-         FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
-         WHERE d.id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(to_json(&ids))
-    .fetch_all(&mut *conn)
-    .await?;
-    let endpoint_of: HashMap<i64, String> = rows
-        .iter()
-        .map(|r| (r.get("d_id"), r.get("e_id")))
-        .collect();
-    let mut runs = FailureRuns::new(
-        rows.iter()
-            .map(|r| (r.get("e_id"), r.get::<Option<i64>, _>("since").map(from_ms))),
-    );
-    let results: Vec<_> = ops
-        .iter()
-        .map(|op| match (op.attempt, endpoint_of.get(&op.delivery_id)) {
-            (Some(a), Some(ep)) => runs.record(ep, a),
-            _ => None,
-        })
-        .collect();
-
-    let attempts: Vec<(i64, &Attempt)> = ops
-        .iter()
-        .filter_map(|o| o.attempt.map(|a| (o.delivery_id, a)))
-        .collect();
-    for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO attempt (id, app_id, msg_id, endpoint_id, url, response_status_code, response,
-                                  duration_ms, status, trigger_type, failure_reason, created_at)
-             SELECT v.column1, d.app_id, d.msg_id, d.endpoint_id, v.column3, v.column4, v.column5,
-                    v.column6, v.column7, v.column8, v.column9, v.column10
-             FROM (",
-        );
-        q.push_values(chunk, |mut row, (delivery_id, a)| {
-            row.push_bind(a.id.as_str())
-                .push_bind(*delivery_id)
-                .push_bind(a.url.as_str())
-                .push_bind(i64::from(a.response_status_code))
-                .push_bind(a.response.as_str())
-                .push_bind(a.response_duration_ms)
-                .push_bind(a.status as i64)
-                .push_bind(a.trigger_type as i64)
-                .push_bind(a.failure_reason.as_deref())
-                .push_bind(to_ms(a.created_at));
-        });
-        q.push(") AS v JOIN delivery d ON d.id = v.column2");
-        q.build().execute(&mut *conn).await?;
-    }
-
-    // Only runs that changed are written: SQLite rewrites a row's page even when an UPDATE
-    // sets the values it already has, and that page would go to the log with every batch.
-    for chunk in runs.changed().chunks(ROWS_PER_STATEMENT) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE endpoint SET failing_since = v.column2 FROM (");
-        q.push_values(chunk, |mut row, (id, since)| {
-            row.push_bind(*id).push_bind(since.map(to_ms));
-        });
-        q.push(") AS v WHERE endpoint.id = v.column1");
-        q.build().execute(&mut *conn).await?;
-    }
-
-    let now = ops.iter().map(|o| to_ms(o.now)).max().unwrap_or_default();
-    for chunk in ops.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "UPDATE delivery SET status = v.column2, next_attempt_at = v.column3,
-                    attempts = attempts + v.column4, lease_until = NULL, leased_by = NULL,
-                    reserved = 0, updated_at = ",
-        );
-        q.push_bind(now);
-        q.push(" FROM (");
-        q.push_values(chunk, |mut row, o| {
-            let (status, next) = o.update.row();
-            row.push_bind(o.delivery_id)
-                .push_bind(status as i64)
-                .push_bind(next.map(to_ms))
-                .push_bind(i64::from(o.attempt.is_some()));
-        });
-        // A lease this node lost (it ran out and another claim took it) is not ours to move
-        // on; the attempt above is still history and stays recorded.
-        q.push(concat!(
-            ") AS v WHERE delivery.id = v.column1 AND delivery.status = ",
-            status!(Sending),
-            " AND delivery.leased_by = "
-        ));
-        q.push_bind(node);
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(results)
 }

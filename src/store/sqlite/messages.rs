@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 /// How long a response is replayed for its idempotency key (Svix: 24 hours).
-const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+pub(super) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The endpoints a message goes to, and how its deliveries are triggered
 /// ([`rules::fan_out_targets`]). Read inside the writing transaction, so an endpoint created or

@@ -10,6 +10,7 @@
 mod batch;
 mod bins;
 mod endpoints;
+mod hot;
 mod messages;
 mod queue;
 mod resources;
@@ -62,10 +63,17 @@ impl SqliteStore {
             // instead of staying as large as it ever grew.
             .pragma("journal_size_limit", opts.wal_limit.to_string());
         let max_bytes = opts.max_database_bytes;
+        // Set by the hot path (`writer.rs`) just before it gives back the write connection it
+        // held only as a lock: that connection ran no statement, so it needs no check.
+        let held_as_lock = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let released_unused = held_as_lock.clone();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            // A ping is a round trip to the connection's thread and tells nothing about a
+            // local file; a broken connection is replaced on release (`still_usable`).
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if let Some(max) = max_bytes {
@@ -74,7 +82,15 @@ impl SqliteStore {
                     Ok(())
                 })
             })
-            .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
+            .after_release(move |conn, _| {
+                let unused = released_unused.swap(false, std::sync::atomic::Ordering::AcqRel);
+                Box::pin(async move {
+                    if unused {
+                        return Ok(true);
+                    }
+                    still_usable(conn).await
+                })
+            })
             // Checkpoints are left to a background connection (`wal.rs`): run inside a
             // commit, they stall every writer waiting behind it for the length of an fsync.
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
@@ -83,8 +99,8 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        let wal_path =
-            std::path::PathBuf::from(format!("{}-wal", options.get_filename().display()));
+        let db_path = options.get_filename().to_path_buf();
+        let wal_path = std::path::PathBuf::from(format!("{}-wal", db_path.display()));
         tokio::spawn(wal::checkpoint_regularly(
             checkpointer.clone(),
             write.clone(),
@@ -93,12 +109,20 @@ impl SqliteStore {
         ));
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
         let health = Arc::new(WriteHealth::default());
+        let hot = hot::HotConn::new(hot::HotSettings {
+            path: db_path,
+            max_bytes,
+            wal_limit: opts.wal_limit,
+        });
         let batches = Arc::new(writer::Batches {
             pool: write.clone(),
+            hot: Arc::new(tokio::sync::Mutex::new(hot)),
+            held_as_lock,
             node: node.to_owned(),
             health: health.clone(),
             clock: opts.clock.clone(),

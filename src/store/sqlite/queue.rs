@@ -1,6 +1,6 @@
 //! The delivery queue: claiming due work with a lease, and recording what happened.
 
-use super::rows::{self, to_json};
+use super::rows::{self};
 use super::SqliteStore;
 use crate::domain::*;
 use crate::store::rules::{status, trigger};
@@ -44,81 +44,24 @@ impl QueueStore for SqliteStore {
         Ok(rows.iter().map(rows::message).collect())
     }
 
+    /// Through the group-commit writer: a claim shares its transaction with the attempt
+    /// records and publishes queued beside it (`hot.rs`).
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
         limit: u32,
         lease: Duration,
     ) -> StoreResult<Vec<DeliveryJob>> {
-        let now_ms = to_ms(now);
-        let lease_until = now_ms + lease.as_millis() as i64;
-        let mut tx = self.write.begin().await?;
-        // Two index scans joined by UNION ALL (an OR would defeat the partial indexes): work
-        // whose lease ran out (its worker died; rare, and overdue by then) first, so a backlog of
-        // due work cannot starve it, then due pending work in due order.
-        let ids: Vec<i64> = sqlx::query(concat!(
-            "UPDATE delivery SET status = ",
-            status!(Sending),
-            ", lease_until = ?1, leased_by = ?4, updated_at = ?2, paced = 0
-         WHERE id IN (
-            SELECT id FROM (
-                SELECT id FROM (SELECT id FROM delivery WHERE status = ",
-            status!(Sending),
-            " AND lease_until < ?2
-                                ORDER BY lease_until LIMIT ?3)
-                UNION ALL
-                SELECT id FROM (SELECT id FROM delivery WHERE status = ",
-            status!(Pending),
-            " AND next_attempt_at <= ?2
-                                ORDER BY next_attempt_at LIMIT ?3)
-            ) LIMIT ?3)
-         RETURNING id"
-        ))
-        .bind(lease_until)
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .bind(&self.node)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-        if ids.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-        "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger, d.reserved AS d_reserved,
-                d.recovering AS d_recovering, m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload, e.*
-         FROM delivery d
-         JOIN message m ON m.id = d.msg_id
-         JOIN endpoint e ON e.id = d.endpoint_id
-         WHERE d.id IN (SELECT value FROM json_each(?))
-         ORDER BY d.id",
-    )
-    .bind(to_json(&ids))
-    .fetch_all(&mut *tx)
-    .await?;
-        tx.commit().await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let endpoint = rows::endpoint(row);
-                DeliveryJob {
-                    delivery_id: row.get("d_id"),
-                    msg_id: MessageId::from_trusted(row.get("m_id")),
-                    app_id: endpoint.app_id.clone(),
-                    event_type: EventTypeName::from_trusted(row.get("m_event_type")),
-                    event_id: row.get("m_event_id"),
-                    payload: row.get("m_payload"),
-                    attempts_made: row.get::<i64, _>("d_attempts") as u32,
-                    reserved: row.get("d_reserved"),
-                    trigger: TriggerType::from_i64(row.get("d_trigger")),
-                    recovering: row.get::<i64, _>("d_recovering") != 0,
-                    endpoint,
-                }
-            })
-            .collect())
+        Ok(self.writer.claim(now, limit, lease).await?.jobs)
+    }
+
+    async fn claim_due_and_next(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Claimed> {
+        self.writer.claim(now, limit, lease).await
     }
 
     async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {

@@ -1,36 +1,71 @@
-//! SQLite's part in group commit ([`crate::store::group_commit`]): its transactions on the
-//! one write connection, and the batch statements of `batch.rs`.
+//! SQLite's part in group commit ([`crate::store::group_commit`]): its transactions, run on
+//! the hot-path connection (`hot.rs`) while holding the write pool's one connection, so the
+//! backend still has one writer at a time.
 //!
 //! When storage fails mid-batch (a full disk, an I/O error), SQLite may roll the transaction
-//! back on its own; the write pool checks the connection as it comes back and replaces it if
-//! the failure left it inside a transaction (`still_usable` in `mod.rs`), so the next batch
-//! starts on a clean connection.
+//! back on its own or leave it open; [`HotConn::rollback`] ends it either way and replaces a
+//! connection that cannot get out of it, so the next batch starts on a clean connection.
 
-use super::batch::{publish_all, record_all};
+use super::hot::HotConn;
 use crate::store::group_commit::{BatchWriter, PublishIn, RecordIn};
 use crate::store::health::WriteHealth;
 use crate::store::rules::EndpointsByApp;
 use crate::store::*;
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqlitePool};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub(super) struct Batches {
+    /// The write pool: its connection is held for the length of each transaction.
     pub pool: SqlitePool,
+    pub hot: Arc<Mutex<HotConn>>,
+    /// Tells the write pool that the connection coming back was only held as a lock
+    /// (`mod.rs`): checking it would cost a round trip to its thread per batch.
+    pub held_as_lock: Arc<AtomicBool>,
     /// This node's id: only its own leases are moved on.
     pub node: String,
     pub health: Arc<WriteHealth>,
     pub clock: Clock,
 }
 
+/// A transaction on the hot connection. Dropped without [`BatchWriter::commit`], it is rolled
+/// back.
+pub(super) struct HotTx {
+    conn: OwnedMutexGuard<HotConn>,
+    /// Held, not used: no other write can start on SQLite until this transaction ends.
+    writer: Option<PoolConnection<Sqlite>>,
+    held_as_lock: Arc<AtomicBool>,
+}
+
+impl Drop for HotTx {
+    fn drop(&mut self) {
+        if self.conn.in_transaction() {
+            self.conn.rollback();
+        }
+        // The pool has one connection, so the release this flag is for is the next one.
+        self.held_as_lock.store(true, Ordering::Release);
+        drop(self.writer.take());
+    }
+}
+
 #[async_trait]
 impl BatchWriter for Batches {
-    type Tx = Transaction<'static, Sqlite>;
+    type Tx = HotTx;
 
     async fn begin(&self) -> StoreResult<Self::Tx> {
-        Ok(self.pool.begin().await?)
+        let writer = self.pool.acquire().await?;
+        let mut conn = self.hot.clone().lock_owned().await;
+        conn.begin()?;
+        Ok(HotTx {
+            conn,
+            writer: Some(writer),
+            held_as_lock: self.held_as_lock.clone(),
+        })
     }
 
-    async fn commit(&self, tx: Self::Tx) -> StoreResult<()> {
-        Ok(tx.commit().await?)
+    async fn commit(&self, mut tx: Self::Tx) -> StoreResult<()> {
+        tx.conn.commit()
     }
 
     async fn publish_all(
@@ -40,7 +75,7 @@ impl BatchWriter for Batches {
         now: DateTime<Utc>,
     ) -> StoreResult<(Vec<CreateMessageOutcome>, u64)> {
         let mut endpoints = EndpointsByApp::default();
-        let outcomes = publish_all(tx, &mut endpoints, publishes, now).await?;
+        let outcomes = tx.conn.publish_all(&mut endpoints, publishes, now)?;
         let queued = outcomes
             .iter()
             .map(|o| match o {
@@ -56,7 +91,18 @@ impl BatchWriter for Batches {
         tx: &mut Self::Tx,
         records: &[RecordIn<'_>],
     ) -> StoreResult<Vec<Option<DateTime<Utc>>>> {
-        record_all(tx, &self.node, records).await
+        tx.conn.record_all(&self.node, records)
+    }
+
+    async fn claim_all(
+        &self,
+        tx: &mut Self::Tx,
+        claims: &[(u32, Duration, DateTime<Utc>)],
+    ) -> StoreResult<Vec<Claimed>> {
+        claims
+            .iter()
+            .map(|(limit, lease, now)| tx.conn.claim(&self.node, *now, *limit, *lease))
+            .collect()
     }
 
     fn health(&self) -> &WriteHealth {

@@ -24,6 +24,10 @@
 //! ([`GroupCommit::claim`]; SQLite does, since it has one writer anyway): a claim then shares
 //! its transaction with the attempt records and publishes queued beside it, and comes after
 //! them in it, so work published or sent back for a retry in the same batch can be claimed.
+//!
+//! And it may take writes of its own ([`GroupCommit::job`]: SQLite's bin captures and channel
+//! posts), each run in the batch's transaction under a savepoint of its own
+//! ([`BatchWriter::run_jobs`]), so a job that fails is undone alone and the batch commits.
 
 use super::health::WriteHealth;
 use super::*;
@@ -55,7 +59,7 @@ pub(crate) struct RecordIn<'a> {
 #[async_trait]
 pub(crate) trait BatchWriter: Send + Sync + 'static {
     /// An open transaction on the backend's write connection.
-    type Tx: Send;
+    type Tx: Send + 'static;
 
     async fn begin(&self) -> StoreResult<Self::Tx>;
     async fn commit(&self, tx: Self::Tx) -> StoreResult<()>;
@@ -86,10 +90,74 @@ pub(crate) trait BatchWriter: Send + Sync + 'static {
             "this backend does not claim through its writer"
         )))
     }
+    /// Runs each job in `tx` under a savepoint of its own, after the batch's other writes;
+    /// returns each job's own failure (undone, the batch goes on), or fails the batch when
+    /// storage itself fails. Only for backends whose store queues [`GroupCommit::job`]s.
+    async fn run_jobs(
+        &self,
+        _tx: &mut Self::Tx,
+        _jobs: &mut [&mut (dyn Job + 'static)],
+    ) -> StoreResult<Vec<Option<StoreError>>> {
+        Err(StoreError::Other(anyhow::anyhow!(
+            "this backend runs no jobs in its writer"
+        )))
+    }
     /// Called after every commit that queued deliveries (PostgreSQL tells the other nodes).
     fn queued(&self) {}
     fn health(&self) -> &WriteHealth;
     fn now(&self) -> DateTime<Utc>;
+}
+
+/// A backend's own write, run by the writer in its transaction ([`GroupCommit::job`]).
+pub(crate) trait Job: Send {
+    /// Does the write in `tx` (the backend's [`BatchWriter::Tx`]). Runs at most once; the
+    /// caller is answered only after the commit, by [`Job::answer`].
+    fn run(&mut self, tx: &mut dyn std::any::Any) -> StoreResult<()>;
+    /// How many deliveries the write queued (the writer wakes other nodes when any did).
+    fn queued(&self) -> u64 {
+        0
+    }
+    /// Answers the caller: with what [`Job::run`] made once the commit succeeded, or with why
+    /// the write did not happen.
+    fn answer(self: Box<Self>, outcome: StoreResult<()>);
+}
+
+/// A [`Job`] from a closure: `write` runs once in the transaction; its value is sent to the
+/// caller after the commit.
+struct Write<T, F> {
+    write: Option<F>,
+    made: Option<T>,
+    reply: oneshot::Sender<StoreResult<T>>,
+    queued: fn(&T) -> u64,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn std::any::Any) -> StoreResult<T> + Send + 'static,
+{
+    fn run(&mut self, tx: &mut dyn std::any::Any) -> StoreResult<()> {
+        let write = self.write.take().ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!(
+                "a write was tried twice after its batch failed"
+            ))
+        })?;
+        self.made = Some(write(tx)?);
+        Ok(())
+    }
+
+    fn queued(&self) -> u64 {
+        self.made.as_ref().map_or(0, |m| (self.queued)(m))
+    }
+
+    fn answer(self: Box<Self>, outcome: StoreResult<()>) {
+        let Write { made, reply, .. } = *self;
+        let result = outcome.and_then(|()| {
+            made.ok_or_else(|| StoreError::Other(anyhow::anyhow!("a write did not run")))
+        });
+        // A caller that gave up (its request was dropped) does not mind.
+        let _ = reply.send(result);
+    }
 }
 
 enum Op {
@@ -112,6 +180,7 @@ enum Op {
         now: DateTime<Utc>,
         reply: oneshot::Sender<StoreResult<Claimed>>,
     },
+    Job(Box<dyn Job>),
 }
 
 /// The handle callers queue writes through.
@@ -182,6 +251,25 @@ impl GroupCommit {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Runs `write` in the writer's next transaction, under a savepoint of its own, and
+    /// answers with what it made once that transaction has committed. `write` gets the
+    /// backend's [`BatchWriter::Tx`]; `queued` says how many deliveries its value queued.
+    pub async fn job<T, F>(&self, write: F, queued: fn(&T) -> u64) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::any::Any) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Job(Box::new(Write {
+            write: Some(write),
+            made: None,
+            reply,
+            queued,
+        })))
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     async fn send(&self, op: Op) -> StoreResult<()> {
         self.queue.send(op).await.map_err(|_| stopped())
     }
@@ -206,6 +294,7 @@ enum Done {
     Publish(StoreResult<CreateMessageOutcome>),
     Record(StoreResult<Option<DateTime<Utc>>>),
     Claim(StoreResult<Claimed>),
+    Job(StoreResult<()>),
 }
 
 async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
@@ -230,7 +319,7 @@ async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
             tracing::debug!(error = %e, writes = batch.len(), "a write batch failed; applying each write alone");
             let mut done = Vec::with_capacity(batch.len());
             let mut down: Option<String> = None;
-            for op in batch.iter() {
+            for op in batch.iter_mut() {
                 let result = match &down {
                     // Storage gave out meanwhile: the rest would only wait for it too.
                     Some(m) => unavailable_for(op, m),
@@ -252,13 +341,13 @@ async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
 /// The fast path: the whole batch in one transaction.
 async fn together<W: BatchWriter>(
     backend: &W,
-    batch: &[Op],
+    batch: &mut [Op],
     now: DateTime<Utc>,
 ) -> StoreResult<(Vec<Done>, u64)> {
     let mut publishes = Vec::new();
     let mut records = Vec::new();
     let mut claims = Vec::new();
-    for op in batch {
+    for op in batch.iter() {
         match op {
             Op::Publish {
                 msg,
@@ -285,6 +374,7 @@ async fn together<W: BatchWriter>(
             Op::Claim {
                 limit, lease, now, ..
             } => claims.push((*limit, *lease, *now)),
+            Op::Job(_) => {}
         }
     }
     let mut tx = backend.begin().await?;
@@ -295,7 +385,24 @@ async fn together<W: BatchWriter>(
     } else {
         backend.claim_all(&mut tx, &claims).await?
     };
+    let mut jobs: Vec<&mut (dyn Job + 'static)> = batch
+        .iter_mut()
+        .filter_map(|op| match op {
+            Op::Job(job) => Some(&mut **job),
+            _ => None,
+        })
+        .collect();
+    let (jobs_failed, jobs_queued) = if jobs.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        let failed = backend.run_jobs(&mut tx, &mut jobs).await?;
+        let queued: u64 = jobs.iter().map(|j| j.queued()).sum();
+        (failed, queued)
+    };
+    drop(jobs);
     backend.commit(tx).await?;
+    let queued = queued + jobs_queued;
+    let mut jobs_failed = jobs_failed.into_iter();
     let (mut published, mut recorded) = (published.into_iter(), recorded.into_iter());
     let mut claimed = claimed.into_iter();
     let done = batch
@@ -306,14 +413,18 @@ async fn together<W: BatchWriter>(
             }
             Op::Record { .. } => Done::Record(Ok(recorded.next().expect("one run per record"))),
             Op::Claim { .. } => Done::Claim(Ok(claimed.next().expect("one batch per claim"))),
+            Op::Job(_) => Done::Job(match jobs_failed.next().expect("one result per job") {
+                None => Ok(()),
+                Some(e) => Err(e),
+            }),
         })
         .collect();
     Ok((done, queued))
 }
 
 /// The slow path: one write in its own transaction, through the same statements.
-async fn alone<W: BatchWriter>(backend: &W, op: &Op, now: DateTime<Utc>) -> Done {
-    let one = std::slice::from_ref(op);
+async fn alone<W: BatchWriter>(backend: &W, op: &mut Op, now: DateTime<Utc>) -> Done {
+    let one = std::slice::from_mut(op);
     match together(backend, one, now).await {
         Ok((mut done, queued)) => {
             if queued > 0 {
@@ -325,6 +436,7 @@ async fn alone<W: BatchWriter>(backend: &W, op: &Op, now: DateTime<Utc>) -> Done
             Op::Publish { .. } => Done::Publish(Err(e)),
             Op::Record { .. } => Done::Record(Err(e)),
             Op::Claim { .. } => Done::Claim(Err(e)),
+            Op::Job(_) => Done::Job(Err(e)),
         },
     }
 }
@@ -333,7 +445,8 @@ fn down_reason(done: &Done) -> Option<String> {
     match done {
         Done::Publish(Err(StoreError::Unavailable(m)))
         | Done::Record(Err(StoreError::Unavailable(m)))
-        | Done::Claim(Err(StoreError::Unavailable(m))) => Some(m.clone()),
+        | Done::Claim(Err(StoreError::Unavailable(m)))
+        | Done::Job(Err(StoreError::Unavailable(m))) => Some(m.clone()),
         _ => None,
     }
 }
@@ -343,6 +456,7 @@ fn unavailable_for(op: &Op, m: &str) -> Done {
         Op::Publish { .. } => Done::Publish(Err(StoreError::Unavailable(m.to_owned()))),
         Op::Record { .. } => Done::Record(Err(StoreError::Unavailable(m.to_owned()))),
         Op::Claim { .. } => Done::Claim(Err(StoreError::Unavailable(m.to_owned()))),
+        Op::Job(_) => Done::Job(Err(StoreError::Unavailable(m.to_owned()))),
     }
 }
 
@@ -354,6 +468,10 @@ fn answer(batch: &mut Vec<Op>, done: Vec<Done>) {
             (Op::Publish { reply, .. }, Done::Publish(r)) => reply.send(r).map_err(drop),
             (Op::Record { reply, .. }, Done::Record(r)) => reply.send(r).map_err(drop),
             (Op::Claim { reply, .. }, Done::Claim(r)) => reply.send(r).map_err(drop),
+            (Op::Job(job), Done::Job(r)) => {
+                job.answer(r);
+                Ok(())
+            }
             _ => unreachable!("results are made in the order of the batch"),
         };
     }

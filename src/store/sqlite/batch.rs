@@ -3,13 +3,9 @@
 //! publishes take the hot path instead (`hot.rs`); both decide replays and fan-out with the
 //! same rules ([`crate::store::rules`]).
 //!
-//! Each statement sent to SQLite through sqlx costs a round trip to the connection's worker
-//! thread, which under load costs more than the statement. So rows of one kind go in one
-//! multi-row statement: all messages, all deliveries, all attempts, all delivery updates.
-//! Everything that needs deciding per write (idempotency replays, fan-out, an endpoint's run
-//! of failures) is decided in memory first, in batch order, exactly as the one-at-a-time path
-//! (`create_in`, `record_attempt_in`) would. If any statement fails, the caller rolls the batch
-//! back and replays it one write at a time, so one bad write cannot fail the others.
+//! Each statement sent through sqlx is a round trip to the connection's thread, so rows of one
+//! kind go in one multi-row statement (all messages, then all deliveries). If a statement
+//! fails, the caller's transaction fails with it.
 
 use super::messages::{find_idempotent, targets};
 use super::rows::{names_to_json, to_json};

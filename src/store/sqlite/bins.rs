@@ -1,10 +1,11 @@
 //! Request bins on SQLite ([`BinStore`]).
 //!
-//! Captures go straight to the write connection rather than through the group-commit writer:
-//! they come from people poking at a bin, not by the thousand, and the caller waits for the
-//! commit anyway (the capture must be stored before the bin answers). The single writer makes
-//! the numbering trivially follow commit order.
+//! Captures are the group-commit writer's jobs (`hot.rs`): a bin hit by a load test or a
+//! chatty provider takes thousands a second, and many share one commit. The caller is
+//! answered after that commit (the capture is stored before the bin answers); the single
+//! writer makes the numbering follow commit order.
 
+use super::writer::HotTx;
 use super::SqliteStore;
 use crate::domain::bins::*;
 use crate::store::bins::*;
@@ -12,7 +13,6 @@ use crate::store::cells::{bin, capture};
 use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 #[async_trait]
 impl BinStore for SqliteStore {
@@ -88,65 +88,10 @@ impl BinStore for SqliteStore {
     }
 
     async fn capture(&self, bin_id: &BinId, r: &NewCapture) -> StoreResult<CaptureOutcome> {
-        let mut tx = self.write.begin().await?;
-        let Some(row) = sqlx::query(
-            "UPDATE bin SET last_seq = last_seq + 1
-             WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
-             RETURNING last_seq, max_requests, response",
-        )
-        .bind(bin_id.as_str())
-        .bind(to_ms(r.received_at))
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            let exists = sqlx::query("SELECT 1 FROM bin WHERE id = ?")
-                .bind(bin_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            return Ok(if exists {
-                CaptureOutcome::Expired
-            } else {
-                CaptureOutcome::NotFound
-            });
-        };
-        let seq: i64 = row.get("last_seq");
-        let max: i64 = row.get("max_requests");
-        let response = response_from_json(row.get::<&str, _>("response"));
-        sqlx::query(
-            "INSERT INTO bin_request
-               (bin_id, seq, method, path, query, headers, body, remote_addr, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(bin_id.as_str())
-        .bind(seq)
-        .bind(&r.method)
-        .bind(&r.path)
-        .bind(&r.query)
-        .bind(headers_to_json(&r.headers))
-        .bind(r.body.as_ref())
-        .bind(&r.remote_addr)
-        .bind(to_ms(r.received_at))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM bin_request WHERE bin_id = ? AND seq <= ?")
-            .bind(bin_id.as_str())
-            .bind(seq - max)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let captured = Capture {
-            id: CaptureId::from_seq(seq),
-            bin_id: bin_id.clone(),
-            method: r.method.clone(),
-            path: r.path.clone(),
-            query: r.query.clone(),
-            headers: r.headers.clone(),
-            body: r.body.to_vec(),
-            remote_addr: r.remote_addr.clone(),
-            received_at: r.received_at,
-        };
-        Ok(CaptureOutcome::Captured(Box::new(captured), response))
+        let (bin_id, r) = (bin_id.clone(), r.clone());
+        self.writer
+            .job(move |tx| HotTx::of(tx)?.capture(&bin_id, &r), |_| 0)
+            .await
     }
 
     async fn list_captures(

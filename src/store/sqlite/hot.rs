@@ -24,10 +24,14 @@
 //! opened again after a failure that leaves it unusable.
 
 use super::messages::IDEMPOTENCY_WINDOW_MS;
+use crate::domain::bins::*;
+use crate::domain::workspace::*;
 use crate::domain::*;
+use crate::store::bins::{headers_to_json, response_from_json, CaptureOutcome};
 use crate::store::cells::{self, names_to_json, to_json};
 use crate::store::group_commit::{PublishIn, RecordIn};
 use crate::store::rules::{self, status, EndpointsByApp, FailureRuns, KeysInBatch};
+use crate::store::workspace::{FollowUps, PostResult};
 use crate::store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::PathBuf;
@@ -436,5 +440,153 @@ impl HotConn {
             ))?
             .query_row([], |r| r.get(0))?;
         Ok(at.map(from_ms))
+    }
+}
+
+/// Writes of the workspace and the bins that come by the thousand (incoming-webhook posts,
+/// bin captures), run as the writer's jobs ([`crate::store::group_commit::GroupCommit::job`]),
+/// each under a savepoint of its own.
+impl HotConn {
+    pub fn savepoint(&self) -> StoreResult<()> {
+        Ok(self.conn().execute_batch("SAVEPOINT job")?)
+    }
+
+    pub fn release_savepoint(&self) -> StoreResult<()> {
+        Ok(self.conn().execute_batch("RELEASE job")?)
+    }
+
+    pub fn rollback_to_savepoint(&self) -> StoreResult<()> {
+        Ok(self.conn().execute_batch("ROLLBACK TO job; RELEASE job")?)
+    }
+
+    /// Stores a request a bin received, numbered after the bin's last, and forgets the
+    /// oldest past the bin's maximum.
+    pub fn capture(&self, bin_id: &BinId, r: &NewCapture) -> StoreResult<CaptureOutcome> {
+        let conn = self.conn();
+        let claimed: Option<(i64, i64, String)> = conn
+            .prepare_cached(
+                "UPDATE bin SET last_seq = last_seq + 1
+                 WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
+                 RETURNING last_seq, max_requests, response",
+            )?
+            .query_row(params![bin_id.as_str(), to_ms(r.received_at)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        let Some((seq, max, response)) = claimed else {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM bin WHERE id = ?1")?
+                .exists([bin_id.as_str()])?;
+            return Ok(if exists {
+                CaptureOutcome::Expired
+            } else {
+                CaptureOutcome::NotFound
+            });
+        };
+        conn.prepare_cached(
+            "INSERT INTO bin_request
+               (bin_id, seq, method, path, query, headers, body, remote_addr, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            bin_id.as_str(),
+            seq,
+            r.method,
+            r.path,
+            r.query,
+            headers_to_json(&r.headers),
+            r.body.as_ref(),
+            r.remote_addr,
+            to_ms(r.received_at),
+        ])?;
+        conn.prepare_cached("DELETE FROM bin_request WHERE bin_id = ?1 AND seq <= ?2")?
+            .execute(params![bin_id.as_str(), seq - max])?;
+        let captured = Capture {
+            id: CaptureId::from_seq(seq),
+            bin_id: bin_id.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            query: r.query.clone(),
+            headers: r.headers.clone(),
+            body: r.body.to_vec(),
+            remote_addr: r.remote_addr.clone(),
+            received_at: r.received_at,
+        };
+        Ok(CaptureOutcome::Captured(
+            Box::new(captured),
+            response_from_json(&response),
+        ))
+    }
+
+    /// Posts a message into a channel under the next `ts`, with its follow-up messages
+    /// (events, outgoing-webhook requests) stored and queued in the same transaction.
+    pub fn post_channel_message(
+        &self,
+        channel_id: &ChannelId,
+        m: &NewChannelMessage,
+        now_us: i64,
+        follow_ups: FollowUps,
+    ) -> StoreResult<PostResult> {
+        let conn = self.conn();
+        let ts: Option<i64> = conn
+            .prepare_cached(
+                "UPDATE ws_channel SET last_ts = max(?2, last_ts + 1)
+                 WHERE id = ?1 AND archived = 0 RETURNING last_ts",
+            )?
+            .query_row(params![channel_id.as_str(), now_us], |row| row.get(0))
+            .optional()?;
+        let Some(ts) = ts else {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM ws_channel WHERE id = ?1")?
+                .exists([channel_id.as_str()])?;
+            return Ok(if exists {
+                PostResult::Archived
+            } else {
+                PostResult::NoChannel
+            });
+        };
+        conn.prepare_cached(
+            "INSERT INTO ws_message (channel_id, ts, text, username, icon_emoji, icon_url,
+                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            channel_id.as_str(),
+            ts,
+            m.text,
+            m.username,
+            m.icon_emoji,
+            m.icon_url,
+            m.attachments,
+            m.blocks,
+            m.thread_ts.map(Ts::micros),
+            m.posted_by.as_str(),
+            m.poster_name,
+            m.mrkdwn,
+        ])?;
+        let message = m.stored_as(channel_id, Ts::from_micros(ts));
+        let events = follow_ups(&message);
+        let publishes: Vec<PublishIn<'_>> = events
+            .iter()
+            .map(|msg| PublishIn {
+                msg,
+                fan_out: &FanOut::Subscribed,
+                idempotency: None,
+            })
+            .collect();
+        let mut cache = EndpointsByApp::default();
+        let now = events.first().map(|m| m.created_at).unwrap_or_default();
+        let deliveries = self
+            .publish_all(&mut cache, &publishes, now)?
+            .iter()
+            .map(|o| match o {
+                CreateMessageOutcome::Created { deliveries } => *deliveries,
+                CreateMessageOutcome::Replayed(_) => 0,
+            })
+            .sum();
+        Ok(PostResult::Posted {
+            message: Box::new(message),
+            deliveries,
+        })
     }
 }

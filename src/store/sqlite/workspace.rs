@@ -7,6 +7,7 @@
 //! writer shares the one write connection, so the two never interleave.
 
 use super::messages::create_in;
+use super::writer::HotTx;
 use super::{conflict_or, SqliteStore};
 use crate::domain::workspace::*;
 use crate::domain::Message;
@@ -139,6 +140,8 @@ impl WorkspaceStore for SqliteStore {
         Ok(Some(deliveries))
     }
 
+    /// A job of the group-commit writer (`hot.rs`): incoming-webhook posts come by the
+    /// thousand, and many share one commit, follow-up messages included.
     async fn post_channel_message(
         &self,
         channel_id: &ChannelId,
@@ -146,52 +149,16 @@ impl WorkspaceStore for SqliteStore {
         now_us: i64,
         follow_ups: FollowUps,
     ) -> StoreResult<PostResult> {
-        let mut tx = self.write.begin().await?;
-        let ts: Option<i64> = sqlx::query_scalar(
-            "UPDATE ws_channel SET last_ts = max(?2, last_ts + 1)
-             WHERE id = ?1 AND archived = 0 RETURNING last_ts",
-        )
-        .bind(channel_id.as_str())
-        .bind(now_us)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(ts) = ts else {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM ws_channel WHERE id = ?1")
-                .bind(channel_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Ok(if exists.is_some() {
-                PostResult::Archived
-            } else {
-                PostResult::NoChannel
-            });
-        };
-        sqlx::query(
-            "INSERT INTO ws_message (channel_id, ts, text, username, icon_emoji, icon_url,
-                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )
-        .bind(channel_id.as_str())
-        .bind(ts)
-        .bind(&m.text)
-        .bind(&m.username)
-        .bind(&m.icon_emoji)
-        .bind(&m.icon_url)
-        .bind(&m.attachments)
-        .bind(&m.blocks)
-        .bind(m.thread_ts.map(Ts::micros))
-        .bind(m.posted_by.as_str())
-        .bind(&m.poster_name)
-        .bind(m.mrkdwn)
-        .execute(&mut *tx)
-        .await?;
-        let message = m.stored_as(channel_id, Ts::from_micros(ts));
-        let deliveries = queue_in(&mut tx, &follow_ups(&message)).await?;
-        tx.commit().await?;
-        Ok(PostResult::Posted {
-            message: Box::new(message),
-            deliveries,
-        })
+        let (channel_id, m) = (channel_id.clone(), m.clone());
+        self.writer
+            .job(
+                move |tx| HotTx::of(tx)?.post_channel_message(&channel_id, &m, now_us, follow_ups),
+                |posted| match posted {
+                    PostResult::Posted { deliveries, .. } => *deliveries as u64,
+                    _ => 0,
+                },
+            )
+            .await
     }
 
     async fn list_channel_messages(

@@ -7,7 +7,7 @@
 //! connection that cannot get out of it, so the next batch starts on a clean connection.
 
 use super::hot::HotConn;
-use crate::store::group_commit::{BatchWriter, PublishIn, RecordIn};
+use crate::store::group_commit::{BatchWriter, Job, PublishIn, RecordIn};
 use crate::store::health::WriteHealth;
 use crate::store::rules::EndpointsByApp;
 use crate::store::*;
@@ -36,6 +36,18 @@ pub(super) struct HotTx {
     /// Held, not used: no other write can start on SQLite until this transaction ends.
     writer: Option<PoolConnection<Sqlite>>,
     held_as_lock: Arc<AtomicBool>,
+}
+
+impl HotTx {
+    /// The connection, for a job ([`crate::store::group_commit::GroupCommit::job`]), which
+    /// gets the transaction as `&mut dyn Any`.
+    pub fn of(tx: &mut dyn std::any::Any) -> StoreResult<&HotConn> {
+        tx.downcast_mut::<HotTx>()
+            .map(|tx| &*tx.conn)
+            .ok_or_else(|| {
+                StoreError::Other(anyhow::anyhow!("a job got another backend's transaction"))
+            })
+    }
 }
 
 impl Drop for HotTx {
@@ -103,6 +115,29 @@ impl BatchWriter for Batches {
             .iter()
             .map(|(limit, lease, now)| tx.conn.claim(&self.node, *now, *limit, *lease))
             .collect()
+    }
+
+    async fn run_jobs(
+        &self,
+        tx: &mut Self::Tx,
+        jobs: &mut [&mut (dyn Job + 'static)],
+    ) -> StoreResult<Vec<Option<StoreError>>> {
+        let mut failed = Vec::with_capacity(jobs.len());
+        for job in jobs.iter_mut() {
+            tx.conn.savepoint()?;
+            match job.run(tx) {
+                Ok(()) => {
+                    tx.conn.release_savepoint()?;
+                    failed.push(None);
+                }
+                Err(e) if e.is_unavailable() => return Err(e),
+                Err(e) => {
+                    tx.conn.rollback_to_savepoint()?;
+                    failed.push(Some(e));
+                }
+            }
+        }
+        Ok(failed)
     }
 
     fn health(&self) -> &WriteHealth {

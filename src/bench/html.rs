@@ -16,7 +16,7 @@ use serde_json::Value;
 const CSS: &str = "
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:820px;color:#1b1b1b;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .8rem;overflow-wrap:anywhere;border-bottom:1px solid #ddd;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{width:100%;height:auto;font-size:11px}.chart .axis{stroke:#333}.chart .grid{stroke:#e3e3e3}
 .chart .axis-label{font-size:12px;fill:#333}.chart .bar{fill:#3a6ea5}
@@ -133,19 +133,12 @@ fn headline(report: &Value, scenario: &str) -> Markup {
     }
 }
 
-/// When each interval starts and ends, in ms after the first publish (the last ends at
-/// `endMs`).
+/// When each interval starts and ends, in ms after the first publish.
 fn spans_ms(s: &Series) -> Vec<(u64, u64)> {
-    let n = s.deliveries.len() as u64;
-    (0..n)
-        .map(|i| {
-            let start = i * s.interval_ms;
-            let end = match i + 1 == n {
-                true => s.end_ms.max(start + 1),
-                false => start + s.interval_ms,
-            };
-            (start, end)
-        })
+    let starts = std::iter::once(0).chain(s.ends_ms.iter().copied());
+    starts
+        .zip(&s.ends_ms)
+        .map(|(start, &end)| (start, end.max(start + 1)))
         .collect()
 }
 
@@ -179,7 +172,7 @@ fn throughput(s: &Series, sent: &str, arrived: &str) -> Markup {
         desc: format!(
             "Requests {sent} and {arrived} per second, in {} ms intervals over {:.1} s; peaks {:.0}/s and {:.0}/s.",
             s.interval_ms,
-            s.end_ms as f64 / 1000.0,
+            s.ends_ms.last().copied().unwrap_or(0) as f64 / 1000.0,
             peak(&sent_rate),
             peak(&arrived_rate)
         ),

@@ -103,15 +103,18 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// The time series of a run, as reported in JSON (`series`). Index *i* covers
-/// `[i × intervalMs, (i + 1) × intervalMs)` after the first publish, except the last, which
-/// ends at `endMs` (between half an interval and one and a half long). In the receive and inspect scenarios `published` counts
-/// accepted posts and `deliveries` posts first seen on the stream.
+/// The time series of a run, as reported in JSON (`series`). Interval *i* ends `endsMs[i]`
+/// after the first publish and starts where the one before ended (at 0 for the first). The
+/// intervals are `intervalMs` long as planned, but their ends are the times the sampler
+/// actually ran, so a late sample (a busy machine) makes its interval longer rather than the
+/// time axis wrong; the last one is between half an interval and one and a half long. In the
+/// receive and inspect scenarios `published` counts accepted posts and `deliveries` posts
+/// first seen on the stream.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Series {
     pub interval_ms: u64,
-    pub end_ms: u64,
+    pub ends_ms: Vec<u64>,
     /// Publishes acknowledged in each interval.
     pub published: Vec<u64>,
     /// Deliveries that first succeeded in each interval.
@@ -132,6 +135,7 @@ impl Series {
         let n = self.deliveries.len();
         [
             self.published.len(),
+            self.ends_ms.len(),
             self.p50_ms.len(),
             self.p99_ms.len(),
             self.rss_bytes.len(),
@@ -170,6 +174,8 @@ impl Series {
 /// One interval while it is recorded.
 #[derive(Clone)]
 struct Point {
+    /// When its last tick ran, in ms after the start.
+    end_ms: u64,
     published: u64,
     bins: Vec<u64>,
     rss: Option<u64>,
@@ -178,6 +184,7 @@ struct Point {
 
 impl Point {
     fn merge(&mut self, other: &Point) {
+        self.end_ms = self.end_ms.max(other.end_ms);
         self.published += other.published;
         for (a, b) in self.bins.iter_mut().zip(&other.bins) {
             *a += b;
@@ -220,16 +227,17 @@ impl Sampler {
             published_before: live.acknowledged.load(Ordering::Relaxed),
             cpu_before: pids.iter().map(|&p| rss::cpu_seconds(p)).collect(),
         }));
+        let started = Instant::now();
         let task = {
             let (state, bins, live, pids) =
                 (state.clone(), bins.clone(), live.clone(), pids.clone());
             tokio::spawn(async move {
-                let start = tokio::time::Instant::now();
-                let mut every = tokio::time::interval_at(start + TICK, TICK);
+                let mut every = tokio::time::interval_at((started + TICK).into(), TICK);
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     every.tick().await;
-                    tick(&mut lock(&state), &bins, &live, &pids);
+                    let now_ms = started.elapsed().as_millis() as u64;
+                    tick(&mut lock(&state), now_ms, &bins, &live, &pids);
                 }
             })
         };
@@ -239,7 +247,7 @@ impl Sampler {
             bins,
             live,
             pids,
-            started: Instant::now(),
+            started,
         }
     }
 
@@ -247,25 +255,26 @@ impl Sampler {
     pub fn finish(self) -> Series {
         self.task.abort();
         let mut state = lock(&self.state);
-        let end = self.started.elapsed();
+        let end_ms = self.started.elapsed().as_millis() as u64;
         // What arrived since the last tick closes the last interval. A tail shorter than half
         // an interval joins the one before, so that a few deliveries in a sliver of time do
         // not draw as a spike of throughput.
-        tick(&mut state, &self.bins, &self.live, &self.pids);
-        let interval = TICK * state.ticks_per_point;
-        let tail = end.saturating_sub(interval * state.points.len() as u32);
+        tick(&mut state, end_ms, &self.bins, &self.live, &self.pids);
+        let interval_ms = (TICK * state.ticks_per_point).as_millis() as u64;
         if let Some((point, _)) = state.pending.take() {
             match state.points.last_mut() {
-                Some(last) if tail < interval / 2 => last.merge(&point),
+                Some(last) if end_ms.saturating_sub(last.end_ms) < interval_ms / 2 => {
+                    last.merge(&point)
+                }
                 _ => state.points.push(point),
             }
         }
         let mut series = Series {
-            interval_ms: interval.as_millis() as u64,
-            end_ms: end.as_millis() as u64,
+            interval_ms,
             ..Series::default()
         };
         for p in &state.points {
+            series.ends_ms.push(p.end_ms);
             series.published.push(p.published);
             series.deliveries.push(p.bins.iter().sum());
             series.p50_ms.push(percentile_ms(&p.bins, 50.0));
@@ -284,7 +293,7 @@ impl Drop for Sampler {
 }
 
 /// Takes one tick's counts into the pending interval, closing it when it is full.
-fn tick(state: &mut State, bins: &LatencyBins, live: &Live, pids: &[u32]) {
+fn tick(state: &mut State, now_ms: u64, bins: &LatencyBins, live: &Live, pids: &[u32]) {
     let published_now = live.acknowledged.load(Ordering::Relaxed);
     let published = published_now.saturating_sub(state.published_before);
     state.published_before = published_now;
@@ -298,6 +307,7 @@ fn tick(state: &mut State, bins: &LatencyBins, live: &Live, pids: &[u32]) {
         *before = now.or(*before);
     }
     let point = Point {
+        end_ms: now_ms,
         published,
         bins: bins.take(),
         rss,
@@ -306,6 +316,7 @@ fn tick(state: &mut State, bins: &LatencyBins, live: &Live, pids: &[u32]) {
     let (pending, ticks) = state.pending.get_or_insert_with(|| {
         (
             Point {
+                end_ms: now_ms,
                 published: 0,
                 bins: vec![0; BINS],
                 rss: None,
@@ -456,14 +467,15 @@ mod tests {
         };
         bins.record(2_000);
         live.acknowledged.fetch_add(3, Ordering::Relaxed);
-        for _ in 0..MAX_POINTS + 10 {
-            tick(&mut state, &bins, &live, &[]);
+        for i in 1..=MAX_POINTS as u64 + 10 {
+            tick(&mut state, i * 250, &bins, &live, &[]);
         }
         assert_eq!(state.ticks_per_point, 2);
         assert_eq!(state.points.len(), MAX_POINTS / 2 + 5);
         let first = &state.points[0];
         assert_eq!((first.published, first.bins.iter().sum::<u64>()), (3, 1));
         assert_eq!(first.rss, None);
+        assert_eq!(first.end_ms, 500, "two ticks of 250 ms");
         let total: u64 = state
             .points
             .iter()

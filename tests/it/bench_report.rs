@@ -125,7 +125,7 @@ fn bench_reports_its_series_as_json_and_html_and_compares_two_saved_runs() {
     );
     assert_eq!(sum(series, "published"), 200, "{series}");
     let points = series["deliveries"].as_array().unwrap().len();
-    for key in ["p50Ms", "p99Ms", "rssBytes", "serverCpuSecs"] {
+    for key in ["endsMs", "p50Ms", "p99Ms", "rssBytes", "serverCpuSecs"] {
         assert_eq!(
             series[key].as_array().unwrap().len(),
             points,

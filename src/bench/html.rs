@@ -16,7 +16,8 @@ use serde_json::Value;
 const CSS: &str = "
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:820px;color:#1b1b1b;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .8rem;overflow-wrap:anywhere;border-bottom:1px solid #ddd;text-align:left}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+th{white-space:nowrap}td{overflow-wrap:anywhere}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{width:100%;height:auto;font-size:11px}.chart .axis{stroke:#333}.chart .grid{stroke:#e3e3e3}
 .chart .axis-label{font-size:12px;fill:#333}.chart .bar{fill:#3a6ea5}
@@ -73,7 +74,7 @@ pub fn render(report: &Value) -> String {
                             (series_table(s, sent, arrived))
                         }
                         _ => {
-                            p.note { "This report has no time series (it was saved by an older kanca bench)." }
+                            p.note { "This report has no time series (saved by an older kanca bench, or edited), so only its histogram is drawn." }
                             h2 { "Latency histogram (" (latency) ")" }
                             (histogram_chart(&histogram, latency))
                         }
@@ -309,4 +310,25 @@ fn series_table(s: &Series, sent: &str, arrived: &str) -> Markup {
 fn trim_number(v: f64) -> String {
     let s = format!("{v:.1}");
     s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_report_without_a_usable_series_still_renders_its_figures() {
+        let older = json!({"target": "t <b>", "options": {"messages": 5}, "deliveryRate": 12.5});
+        let page = render(&older);
+        assert!(page.contains("no time series"), "{page}");
+        assert!(page.contains("t &lt;b&gt;"), "text is escaped");
+        assert!(page.contains("12.50/s"), "{page}");
+        // Lists of different lengths (an edited file) are not drawn rather than read past.
+        let mut edited = older.clone();
+        edited["series"] = json!({"intervalMs": 250, "endsMs": [250, 500], "published": [1],
+            "deliveries": [1, 2], "p50Ms": [1.0, 1.0], "p99Ms": [1.0, 1.0],
+            "rssBytes": [null, null], "serverCpuSecs": [null, null]});
+        assert!(render(&edited).contains("no time series"));
+    }
 }

@@ -124,6 +124,11 @@ impl Cluster {
         self.nodes.iter().map(|n| n.base_url.clone()).collect()
     }
 
+    /// The process ids of the nodes, in node order.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.child.id()).collect()
+    }
+
     /// Describes the first node that is no longer running, with its last output lines.
     pub fn exited(&mut self) -> Option<String> {
         self.nodes.iter_mut().enumerate().find_map(|(i, node)| {

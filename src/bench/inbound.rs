@@ -14,6 +14,7 @@ use super::progress::Progress;
 use super::receiver::unix_micros;
 use super::report::Percentiles;
 use super::rss;
+use super::series::{self, Sampler};
 use super::stream::{self, Feed, StreamTally};
 use super::target::Target;
 use super::{Options, Scenario};
@@ -96,6 +97,7 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
         token: None,
     };
     let bench_cpu_before = rss::cpu_seconds(std::process::id());
+    let sampler = Sampler::start(tally.bins.clone(), live.clone(), target.pids());
     let posted = load::run(&load, &destination, &client, live).await;
 
     let accepted = posted.acknowledged_count;
@@ -120,6 +122,7 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
     };
     progress.finish();
     drop(watcher);
+    let series = sampler.finish();
     let bench_cpu_secs = rss::cpu_seconds(std::process::id())
         .zip(bench_cpu_before)
         .map(|(after, before)| after - before);
@@ -132,6 +135,8 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
         .map(|last| last.saturating_sub(post_start));
     let seen = tally.seen();
     let accepted_fn = |s| posted.is_acknowledged(s);
+    let latencies_us = tally.latencies_us();
+    let latency_histogram = series::latency_histogram(&latencies_us);
     let errors = InboundErrors {
         post_status: posted
             .status_errors
@@ -178,7 +183,7 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
             .filter(|t| !t.is_zero())
             .map(|t| seen as f64 / t.as_secs_f64()),
         accept_latency_ms: Percentiles::from_micros(posted.ack_latencies_us.clone()),
-        stream_latency_ms: Percentiles::from_micros(tally.latencies_us()),
+        stream_latency_ms: Percentiles::from_micros(latencies_us),
         peak_rss_bytes: server.nodes.iter().filter_map(|n| n.peak_rss_bytes).max(),
         end_rss_bytes: server.nodes.iter().filter_map(|n| n.end_rss_bytes).max(),
         cpu_seconds_per_1k: super::cluster::cpu_seconds_per_1k(&server.nodes, accepted),
@@ -188,6 +193,8 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
         server_settings,
         server_logs: server.logs,
         timed_out,
+        series: Some(series),
+        latency_histogram,
         options,
     })
 }

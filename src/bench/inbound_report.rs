@@ -4,6 +4,7 @@
 
 use super::cluster::{LogSummary, NodeFigures};
 use super::report::{fmt_rate, write_logs, write_nodes, Percentiles};
+use super::series::{HistogramBar, Series};
 use super::{Options, Scenario};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,6 +49,10 @@ pub struct InboundReport {
     pub server_logs: Option<LogSummary>,
     /// Whether `--timeout` ended the wait before every accepted post was seen.
     pub timed_out: bool,
+    /// Interval by interval (see [`super::series`]); absent from reports saved before it.
+    pub series: Option<Series>,
+    /// Every post → seen sample (`streamLatencyMs`'s) in bars on a log scale (1, 1.5, 2, 3, 5, 7 × 10ⁿ ms).
+    pub latency_histogram: Vec<HistogramBar>,
     pub options: Options,
 }
 
@@ -267,6 +272,8 @@ mod tests {
             server_settings: vec!["KANCA_HOOK_RATE_LIMIT=100000".into()],
             server_logs: None,
             timed_out: true,
+            series: None,
+            latency_histogram: Vec::new(),
             options,
         }
     }

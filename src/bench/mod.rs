@@ -74,11 +74,22 @@
 //! and CPU time per 1,000 deliveries (`cpuSecondsPer1k`: what a delivery costs, whatever the
 //! machine), delivery outcomes from `/metrics`, and what they logged at `warn` and above. The bench
 //! judges nothing: it reports, and exits successfully unless it could not run.
+//!
+//! Over the run, interval by interval (`series.rs`): publishes and deliveries, latency p50/p99,
+//! and the servers' RSS and CPU, with a latency histogram of every sample; the hot path pays
+//! one atomic add per delivery for it. People compare runs by looking at them, so
+//! `--report FILE.html` draws all of it on one self-contained page (`html.rs`, `chart.rs`),
+//! rendered from the JSON report so that a saved run renders the same later; `--compare`
+//! sets two saved runs' headline figures (`figures.rs`) side by side (`compare.rs`).
 
 mod api;
 mod baseline;
+mod chart;
 mod cluster;
+mod compare;
 mod database;
+mod figures;
+mod html;
 mod inbound;
 mod inbound_report;
 mod load;
@@ -86,9 +97,13 @@ mod progress;
 mod receiver;
 mod report;
 mod rss;
+mod series;
 mod stream;
 mod target;
 
+pub use compare::{compare, Comparison};
+pub use figures::load as load_report;
+pub use html::render as render_html;
 pub use inbound::{run as run_inbound, HOOK_RATE_ENV};
 pub use inbound_report::InboundReport;
 pub use report::Report;
@@ -101,6 +116,7 @@ use progress::Progress;
 use receiver::{Receiver, Tally};
 use report::{Backlog, Errors, Percentiles};
 use serde::Serialize;
+use series::Sampler;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -242,6 +258,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         token: Some(target.token().to_owned()),
     };
     let bench_cpu_before = rss::cpu_seconds(std::process::id());
+    let sampler = Sampler::start(tally.bins.clone(), live.clone(), target.pids());
     let published = load::run(&load, &destination, &client, live).await;
 
     let receiver_up = if options.backlog {
@@ -275,6 +292,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         tokio::time::sleep(WAIT_POLL).await;
     };
     progress.finish();
+    let series = sampler.finish();
     let bench_cpu_secs = rss::cpu_seconds(std::process::id())
         .zip(bench_cpu_before)
         .map(|(after, before)| after - before);
@@ -308,6 +326,8 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
                 .map(|d| deliveries as f64 / d.as_secs_f64()),
         }
     });
+    let latencies_us = tally.latencies_us();
+    let latency_histogram = series::latency_histogram(&latencies_us);
     let errors = Errors {
         publish_status: published
             .status_errors
@@ -335,7 +355,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         publish_secs: published.publish_time().as_secs_f64(),
         publish_rate: published.rate(),
         delivery_rate,
-        latency_ms: Percentiles::from_micros(tally.latencies_us()),
+        latency_ms: Percentiles::from_micros(latencies_us),
         publish_latency_ms: Percentiles::from_micros(published.ack_latencies_us.clone()),
         ratio_to_baseline: delivery_rate.zip(baseline_rate).map(|(d, b)| d / b),
         baseline_rate,
@@ -352,6 +372,8 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         server_delivery_outcomes: server.delivery_outcomes,
         server_logs: server.logs,
         timed_out,
+        series: Some(series),
+        latency_histogram,
         options,
     })
 }

@@ -11,6 +11,7 @@
 //! The publish→receive latency is `now − sentAtUs`, both read from the wall clock of this one
 //! machine; see the module doc of [`crate::bench`] for why it is carried in the payload.
 
+use super::series::LatencyBins;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, Uri};
@@ -44,6 +45,8 @@ pub struct Tally {
     /// When the last first-time success arrived, in µs after `epoch` (0 = none yet).
     last_delivery_us: AtomicU64,
     epoch: Instant,
+    /// Every first success's latency again, binned per interval for the time series.
+    pub bins: Arc<LatencyBins>,
 }
 
 impl Tally {
@@ -62,6 +65,7 @@ impl Tally {
             unexpected: AtomicU64::new(0),
             last_delivery_us: AtomicU64::new(0),
             epoch,
+            bins: Arc::default(),
         })
     }
 
@@ -167,6 +171,7 @@ impl Tally {
             .saturating_sub(sent_at_us)
             .min(u32::MAX as u64 - 1) as u32;
         self.latency_us[index].store(latency + 1, Ordering::Relaxed);
+        self.bins.record(latency);
         let since_epoch = self.epoch.elapsed().as_micros().max(1) as u64;
         self.last_delivery_us
             .fetch_max(since_epoch, Ordering::Relaxed);

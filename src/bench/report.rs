@@ -4,10 +4,14 @@
 //! (no RSS for `--server`, no baseline without `--baseline`) is `null`, never 0.
 
 use super::cluster::{LogSummary, NodeFigures};
+use super::series::{HistogramBar, Series};
 use super::Options;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// At most this many RSS samples in the text output's memory line.
+const RSS_LINE_SAMPLES: usize = 40;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,6 +67,10 @@ pub struct Report {
     pub server_logs: Option<LogSummary>,
     /// Whether `--timeout` ended the wait before every delivery arrived.
     pub timed_out: bool,
+    /// Interval by interval (see [`super::series`]); absent from reports saved before it.
+    pub series: Option<Series>,
+    /// Every latency sample (`latencyMs`'s) in bars on a log scale (1, 1.5, 2, 3, 5, 7 × 10ⁿ ms).
+    pub latency_histogram: Vec<HistogramBar>,
     pub options: Options,
 }
 
@@ -252,6 +260,15 @@ impl Report {
                 self.disk_bytes_per_message
                     .map_or("-".into(), |b| format!("{:.1} KiB", b / 1024.0))
             );
+        }
+        // A backlog run is where memory must stay flat while it drains: show the curve.
+        if let Some(line) = self
+            .series
+            .as_ref()
+            .filter(|_| o.backlog)
+            .and_then(|s| s.rss_mib_line(RSS_LINE_SAMPLES))
+        {
+            let _ = writeln!(t, "{line}");
         }
         if let Some(per_1k) = self.cpu_seconds_per_1k {
             let _ = writeln!(t, "server CPU per 1,000 deliveries: {per_1k:.3} s");

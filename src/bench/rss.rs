@@ -74,7 +74,7 @@ pub fn disk_written_bytes(pid: u32) -> Option<u64> {
 }
 
 /// `VmRSS` from `/proc/<pid>/status`, in bytes.
-fn rss_bytes(pid: u32) -> Option<u64> {
+pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

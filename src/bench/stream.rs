@@ -12,6 +12,7 @@
 //! shows up as a count in the report, not as missing or duplicate events.
 
 use super::receiver::{json_u64_field, unix_micros};
+use super::series::LatencyBins;
 use anyhow::bail;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -48,6 +49,8 @@ pub struct StreamTally {
     /// When the last first sighting happened, in µs after `epoch` (0 = none yet).
     last_seen_us: AtomicU64,
     epoch: Instant,
+    /// Every first success's latency again, binned per interval for the time series.
+    pub bins: Arc<LatencyBins>,
 }
 
 impl StreamTally {
@@ -61,6 +64,7 @@ impl StreamTally {
             reconnects: AtomicU64::new(0),
             last_seen_us: AtomicU64::new(0),
             epoch,
+            bins: Arc::default(),
         })
     }
 
@@ -134,6 +138,7 @@ impl StreamTally {
             .saturating_sub(sent_at_us)
             .min(u32::MAX as u64 - 1) as u32;
         self.latency_us[seq].store(latency + 1, Ordering::Relaxed);
+        self.bins.record(latency);
         let since_epoch = self.epoch.elapsed().as_micros().max(1) as u64;
         self.last_seen_us.fetch_max(since_epoch, Ordering::Relaxed);
         self.seen.fetch_add(1, Ordering::Relaxed);

@@ -99,6 +99,14 @@ impl Target {
         }
     }
 
+    /// The spawned servers' process ids (none for a running server).
+    pub fn pids(&self) -> Vec<u32> {
+        match self {
+            Self::Running { .. } => Vec::new(),
+            Self::Spawned { cluster, .. } => cluster.pids(),
+        }
+    }
+
     /// Describes a spawned node that has died, if one has.
     pub fn exited(&mut self) -> Option<String> {
         match self {

@@ -2,9 +2,11 @@
 //! How the measurement works is in the module doc of [`crate::bench`].
 
 use crate::bench::{self, Options, Scenario};
-use anyhow::bail;
+use anyhow::{bail, Context};
+use std::fs::File;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The retry schedule for spawned servers: short, so a first attempt failed on purpose
@@ -59,9 +61,12 @@ pub struct BenchArgs {
     /// last delivery). Spawned servers then retry every second (see --retry-schedule).
     #[arg(long)]
     backlog: bool,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (with --compare: the comparison as JSON).
+    /// Save it to compare runs later or render it again: `kanca bench --json > run.json`.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    files: Box<ReportFiles>,
     /// Measure this running Svix-compatible server (e.g. http://127.0.0.1:8071) instead of
     /// spawning Kanca; it must be able to deliver to the receiver's URL. No RSS is reported.
     #[arg(long, value_name = "URL", requires = "token",
@@ -107,10 +112,54 @@ pub struct BenchArgs {
     server_log: Option<PathBuf>,
 }
 
+/// The flags about report files (boxed: the other commands' arguments are much smaller).
+#[derive(Debug, Clone, clap::Args)]
+struct ReportFiles {
+    /// Also write the run as one self-contained HTML page (inline CSS and SVG charts, no
+    /// scripts): settings, headline figures, throughput, latency p50/p99 and server memory
+    /// over time, and the latency histogram. Every scenario.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+    /// Run nothing: render a report saved with --json into --report's HTML page. The other
+    /// flags of a run are ignored.
+    #[arg(long, value_name = "FILE.json", requires = "report")]
+    render: Option<PathBuf>,
+    /// Run nothing: print the headline figures of two reports saved with --json side by side,
+    /// with B's change from A (B ÷ A and percent, better or worse); --json prints it as JSON.
+    /// The other flags of a run are ignored.
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"], conflicts_with_all = ["report", "render"])]
+    compare: Vec<PathBuf>,
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let [a, b] = &args.files.compare[..] {
+        let comparison = bench::compare(a, b)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&comparison)?);
+        } else {
+            print!("{}", comparison.table());
+        }
+        return Ok(());
+    }
+    if let Some(saved) = &args.files.render {
+        let report = bench::load_report(saved)?;
+        let html_path = args
+            .files
+            .report
+            .as_deref()
+            .expect("clap requires --report");
+        let mut file = create_report_file(html_path)?;
+        write_html(&mut file, html_path, &report)?;
+        return Ok(());
+    }
+    // Created now, so a path that cannot be written fails before the run rather than after.
+    let html = match &args.files.report {
+        Some(path) => Some((create_report_file(path)?, path.clone())),
+        None => None,
+    };
     let options = args.check()?;
     if options.scenario != Scenario::Send {
-        return run_inbound(options).await;
+        return run_inbound(options, html).await;
     }
     let json = options.json;
     let report = tokio::select! {
@@ -118,6 +167,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         // Dropping the run kills the spawned servers and drops a fresh database.
         () = interrupted() => bail!("interrupted; the spawned servers were stopped"),
     };
+    if let Some((mut file, path)) = html {
+        write_html(&mut file, &path, &serde_json::to_value(&report)?)?;
+    }
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -126,17 +178,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_inbound(options: Options) -> anyhow::Result<()> {
+async fn run_inbound(options: Options, html: Option<(File, PathBuf)>) -> anyhow::Result<()> {
     let json = options.json;
     let report = tokio::select! {
         report = bench::run_inbound(options) => report?,
         () = interrupted() => bail!("interrupted; the spawned servers were stopped"),
     };
+    if let Some((mut file, path)) = html {
+        write_html(&mut file, &path, &serde_json::to_value(&report)?)?;
+    }
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", report.table());
     }
+    Ok(())
+}
+
+fn create_report_file(path: &Path) -> anyhow::Result<File> {
+    File::create(path).with_context(|| format!("creating the HTML report {}", path.display()))
+}
+
+/// Writes the page; says where on stderr, so that stdout stays the report (or its JSON).
+fn write_html(file: &mut File, path: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
+    file.write_all(bench::render_html(report).as_bytes())
+        .with_context(|| format!("writing the HTML report {}", path.display()))?;
+    eprintln!("HTML report written to {}", path.display());
     Ok(())
 }
 

@@ -30,6 +30,7 @@ mod common;
 
 mod bad_input;
 mod bench_inbound;
+mod bench_report;
 mod bins_capture;
 mod bins_cluster;
 mod bins_flow;

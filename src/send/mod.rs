@@ -17,6 +17,7 @@ mod endpoints;
 mod error;
 mod event_types;
 mod messages;
+mod portal_access;
 mod tasks;
 
 pub use applications::{ApplicationInput, ApplicationPatch};
@@ -30,6 +31,7 @@ pub use event_types::{EventTypeFromSpec, EventTypeInput, EventTypePatch};
 pub use messages::{
     parse_channels, Expunged, MessageInput, NewMessage, Published, MAX_BULK_EXPUNGE,
 };
+pub use portal_access::{IssuedToken, PortalAccessInput, MAX_EXPIRE_ALL_DELAY_SECS, TOKENS_LISTED};
 
 use crate::clock::Clock;
 use crate::delivery::operational::Operational;

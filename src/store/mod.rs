@@ -6,7 +6,8 @@
 //! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
 //!
 //! The interface is one trait per aggregate ([`AppStore`], [`EndpointStore`],
-//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`bins::BinStore`]),
+//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`PortalStore`],
+//! [`bins::BinStore`]),
 //! gathered by [`Store`]. Each backend implements them where its SQL is and keeps only that
 //! SQL, the code that binds it, and its migrations (`migrations/<backend>/`). What does not
 //! depend on the database is written once:
@@ -25,12 +26,14 @@ pub mod bins;
 pub(crate) mod cells;
 pub(crate) mod group_commit;
 pub mod health;
+pub mod portal;
 pub mod postgres;
 pub mod rules;
 pub mod security;
 pub mod sqlite;
 pub mod workspace;
 
+pub use portal::PortalStore;
 pub use security::SecurityStore;
 pub use workspace::WorkspaceStore;
 
@@ -271,6 +274,7 @@ pub trait Store:
     + QueueStore
     + WorkspaceStore
     + SecurityStore
+    + PortalStore
     + bins::BinStore
     + Send
     + Sync

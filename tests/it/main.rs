@@ -45,6 +45,7 @@ mod fanout;
 mod hardening;
 mod idempotency;
 mod listen;
+mod portal_access;
 mod reliability;
 mod retries;
 mod scale_out;

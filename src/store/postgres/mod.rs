@@ -23,6 +23,7 @@ mod bins;
 mod endpoints;
 mod messages;
 mod notify;
+mod portal;
 mod queue;
 mod resources;
 mod rows;

@@ -11,6 +11,7 @@ mod batch;
 mod bins;
 mod endpoints;
 mod messages;
+mod portal;
 mod queue;
 mod resources;
 mod rows;

@@ -4,29 +4,31 @@
 //! Each field is parsed here into its domain type so that the error lands beside the right
 //! input; the checked values then go through `send::Sending::create_endpoint`, the same call
 //! as `POST /api/v1/app/{app}/endpoint`, so operational webhooks hear of the new endpoint.
+//! The console and the app portal share it ([`Scope`]; the portal needs `ManageEndpoint`).
 
-use super::applications::find;
 use super::error::PageError;
 use super::form::FormFields;
-use super::layout::{self, Field};
-use super::session::Session;
+use super::layout::Field;
+use super::scope::{Scope, Section};
+use crate::domain::portal::PortalAction;
 use crate::domain::*;
 use crate::error::ApiError;
 use crate::send::{EndpointInput, MAX_CHANNELS};
 use crate::services::Services;
 use crate::store::PageRequest;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use maud::html;
 use std::collections::BTreeSet;
 
-pub fn routes() -> Router<Services> {
+/// Routes under an application's base (see [`Scope`]).
+pub fn app_routes() -> Router<Services> {
     Router::new()
-        .route("/apps/{app_id}/endpoints/new", get(new))
-        .route("/apps/{app_id}/endpoints", post(create))
+        .route("/endpoints/new", get(new))
+        .route("/endpoints", post(create))
 }
 
 /// What the person typed, kept to show the form again with the errors.
@@ -115,18 +117,13 @@ async fn catalog(state: &Services) -> Result<Vec<EventType>, PageError> {
     Ok(state.send.list_event_types(&page, false).await?)
 }
 
-async fn render(
-    state: &Services,
-    session: &Session,
-    app: &Application,
-    form: &EndpointForm,
-) -> Result<String, PageError> {
+async fn render(state: &Services, scope: &Scope, form: &EndpointForm) -> Result<String, PageError> {
     let types = catalog(state).await?;
     let body = html! {
-        p class="muted" { a href="/apps" { "Applications" } " / " a href={"/apps/" (app.id)} { (app.name) } " /" }
+        p class="muted" { (scope.crumbs()) }
         h1 id="new-endpoint" { "Add endpoint" }
-        form class="card" method="post" action={"/apps/" (app.id) "/endpoints"} aria-labelledby="new-endpoint" novalidate {
-            (layout::csrf_field(session))
+        form class="card" method="post" action={(scope.base) "/endpoints"} aria-labelledby="new-endpoint" novalidate {
+            (scope.csrf_field())
             @if let Some(e) = form.error("form") { p class="form-error" role="alert" { (e) } }
             (Field { name: "url", label: "Endpoint URL", value: &form.url, kind: "url",
                 hint: Some("Where Kanca POSTs each message, e.g. https://example.com/webhooks."),
@@ -137,12 +134,13 @@ async fn render(
                 legend { "Event types" }
                 p id="types-hint" class="hint" { "None ticked: every event type." }
                 @if types.is_empty() {
-                    p class="muted" { "The catalog is empty: " a href="/event-types/new" { "add an event type" } "." }
+                    p class="muted" { "The catalog is empty." }
                 }
                 @for t in &types {
                     label {
                         input type="checkbox" name="event_types" value=(t.name) checked[form.event_types.contains(t.name.as_str())];
                         span class="mono" { (t.name) }
+                        @if !t.description.is_empty() { " " span class="muted" { "— " (t.description) } }
                     }
                 }
                 @if let Some(e) = form.error("event_types") { p class="field-error" { (e) } }
@@ -156,31 +154,29 @@ async fn render(
             }
             div class="actions" {
                 button type="submit" { "Create endpoint" }
-                a href={"/apps/" (app.id)} { "Cancel" }
+                a href=(scope.home()) { "Cancel" }
             }
         }
     };
-    Ok(layout::page(session, "/apps", "Add endpoint", body).into_string())
+    Ok(scope
+        .page(Section::Endpoints, "Add endpoint", body)
+        .into_string())
 }
 
-async fn new(
-    State(state): State<Services>,
-    Extension(session): Extension<Session>,
-    Path(app_id): Path<String>,
-) -> Result<Html<String>, PageError> {
-    let app = find(&state, &app_id).await?;
+async fn new(State(state): State<Services>, scope: Scope) -> Result<Html<String>, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
     Ok(Html(
-        render(&state, &session, &app, &EndpointForm::default()).await?,
+        render(&state, &scope, &EndpointForm::default()).await?,
     ))
 }
 
 async fn create(
     State(state): State<Services>,
-    Extension(session): Extension<Session>,
-    Path(app_id): Path<String>,
+    scope: Scope,
     fields: FormFields,
 ) -> Result<Response, PageError> {
-    let app = find(&state, &app_id).await?;
+    scope.require(PortalAction::ManageEndpoint)?;
+    let app = &scope.app;
     let mut form = EndpointForm {
         url: fields.text("url"),
         description: fields.text("description"),
@@ -190,11 +186,13 @@ async fn create(
         errors: Vec::new(),
     };
     if let Some(input) = form.parse(state.config.allow_private_targets) {
-        match state.send.create_endpoint(&app, input).await {
+        match state.send.create_endpoint(app, input).await {
             Ok(ep) => {
-                return Ok(
-                    Redirect::to(&format!("/apps/{}/endpoints/{}", app.id, ep.id)).into_response(),
-                )
+                return Ok(Redirect::to(&format!(
+                    "{}/endpoints/{}?notice=created",
+                    scope.base, ep.id
+                ))
+                .into_response())
             }
             // What the API would refuse with a 422 or 409 is shown beside the form.
             Err(e) => match ApiError::from(e) {
@@ -203,6 +201,6 @@ async fn create(
             },
         }
     }
-    let page = render(&state, &session, &app, &form).await?;
+    let page = render(&state, &scope, &form).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
 }

@@ -11,6 +11,7 @@
 //! committed in one transaction ([`crate::store::EndpointEvents`]): the database is the
 //! queue, so a change is never stored without the event that must follow it.
 
+mod activity;
 mod applications;
 mod endpoint_input;
 mod endpoints;
@@ -20,6 +21,7 @@ mod messages;
 mod portal_access;
 mod tasks;
 
+pub use activity::ActivitySpan;
 pub use applications::{ApplicationInput, ApplicationPatch};
 pub use endpoint_input::{
     EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,

@@ -17,6 +17,8 @@
 //! - `group_commit`: the writer that batches publishes and attempt records into one
 //!   transaction, for both backends;
 //! - `cells`: reading a row into a record, whatever each backend's column types;
+//! - [`charts`]: an endpoint's attempts per interval and their latency percentiles, from
+//!   the counts each backend groups;
 //! - [`health`]: which errors mean "storage is unavailable", and whether writes succeed.
 //!
 //! Errors come out as [`StoreError`], which names no driver type, and time comes from the
@@ -24,6 +26,7 @@
 
 pub mod bins;
 pub(crate) mod cells;
+pub mod charts;
 pub(crate) mod group_commit;
 pub mod health;
 pub mod portal;
@@ -275,6 +278,7 @@ pub trait Store:
     + WorkspaceStore
     + SecurityStore
     + PortalStore
+    + charts::ActivityStore
     + bins::BinStore
     + Send
     + Sync

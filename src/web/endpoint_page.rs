@@ -185,6 +185,7 @@ async fn show(
         .iter()
         .map(|(k, v)| format!("{k}: {v}\n"))
         .collect();
+    let chart = super::delivery_chart::section(&state, &app.id, &ep.id).await?;
     let revealed = q.reveal.is_some() && scope.can(PortalAction::ViewSecret);
     let csrf = scope.csrf_field();
     let manage = scope.can(PortalAction::ManageEndpoint);
@@ -228,6 +229,7 @@ async fn show(
                 }
             }
         }
+        (chart)
         @if attempt {
             section class="card" aria-labelledby="test" {
                 h2 id="test" { "Send test event" }

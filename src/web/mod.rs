@@ -32,6 +32,7 @@ mod bin_page;
 mod bins;
 mod channel_message;
 mod channels;
+mod delivery_chart;
 mod endpoint_actions;
 mod endpoint_form;
 mod endpoint_page;

@@ -225,6 +225,21 @@ async fn a_link_opens_its_application_and_manages_endpoints_within_its_capabilit
     assert!(log.contains(msg_path.rsplit('/').next().unwrap()));
     let (status, _) = portal.get(&msg_path).await;
     assert_eq!(status, 200);
+    // The endpoint's charts count the attempt (the portal's page and the console's alike).
+    eventually("the chart to count the test event", || async {
+        let (_, page) = portal.get(&ep_path).await;
+        if page.contains("id=\"chart-day\"") && page.contains("1 attempts succeeded and 0 failed") {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    })
+    .await;
+    let console = Console::sign_in(&server).await;
+    let (_, admin_page) = console.get(&format!("/apps/{app}/endpoints/{ep_id}")).await;
+    assert!(
+        admin_page.contains("id=\"chart-week\"") && admin_page.contains("1 attempts succeeded")
+    );
     let (_, catalog) = portal.get("/portal/event-types").await;
     assert!(catalog.contains("invoice.paid") && catalog.contains("inv_42"));
 
@@ -303,8 +318,18 @@ async fn a_read_only_link_shows_no_controls_and_refuses_actions() {
     let ep = server
         .create_endpoint(&app, json!({"url": "https://example.com/ro"}))
         .await;
-    let token = issue(&server, &app, json!({"readOnly": true})).await;
+    let token = issue(
+        &server,
+        &app,
+        json!({"readOnly": true, "sessionId": "ro-session"}),
+    )
+    .await;
     let portal = Portal::open(&server, &token, &[]).await;
+    // The admin sees the link and its use on the application's page.
+    let console = Console::sign_in(&server).await;
+    let (_, app_page) = console.get(&format!("/apps/{app}")).await;
+    assert!(app_page.contains("App portal links") && app_page.contains("ro-session"));
+    assert!(!app_page.contains(&token));
     let (_, list) = portal.get("/portal/endpoints").await;
     assert!(list.contains("https://example.com/ro"));
     assert!(!list.contains("Add endpoint"));

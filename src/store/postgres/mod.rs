@@ -20,6 +20,7 @@
 //! runs.
 
 mod bins;
+mod charts;
 mod endpoints;
 mod messages;
 mod notify;

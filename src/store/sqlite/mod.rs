@@ -9,6 +9,7 @@
 
 mod batch;
 mod bins;
+mod charts;
 mod endpoints;
 mod messages;
 mod portal;

@@ -46,6 +46,7 @@ mod hardening;
 mod idempotency;
 mod listen;
 mod portal_access;
+mod portal_browser;
 mod portal_pages;
 mod reliability;
 mod retries;

@@ -13,7 +13,8 @@ use maud::{html, Markup};
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 170.0;
-const TOP: f64 = 10.0;
+/// Room above the bars for the scale's labels.
+const TOP: f64 = 24.0;
 const BOTTOM: f64 = 140.0;
 
 /// The "Deliveries" section with both charts.
@@ -34,7 +35,7 @@ pub async fn section(state: &Services, app: &AppId, ep: &EndpointId) -> Result<M
                 span class="key p50" {} " latency p50 " span class="key p99" {} " latency p99"
             }
             div class="charts" {
-                (chart("chart-day", "Last 24 hours", &day, "%H:%M"))
+                (chart("chart-day", "Last 24 hours", &day, "%a %H:%M"))
                 (chart("chart-week", "Last 7 days", &week, "%a %H:%M"))
             }
         }
@@ -57,22 +58,24 @@ fn chart(id: &str, title: &str, buckets: &[ActivityBucket], time_format: &str) -
         .unwrap_or(0)
         .max(1) as f64;
     let y = |v: f64, max: f64| BOTTOM - (v / max) * (BOTTOM - TOP);
-    let line = |pick: fn(&ActivityBucket) -> Option<i64>| -> String {
+    // The latency points of one percentile, as (x, y).
+    let points = |pick: fn(&ActivityBucket) -> Option<i64>| -> Vec<(f64, f64)> {
         buckets
             .iter()
             .enumerate()
             .filter_map(|(i, b)| {
-                pick(b).map(|ms| {
-                    format!(
-                        "{:.1},{:.1}",
-                        slot * (i as f64 + 0.5),
-                        y(ms as f64, max_latency)
-                    )
-                })
+                pick(b).map(|ms| (slot * (i as f64 + 0.5), y(ms as f64, max_latency)))
             })
+            .collect()
+    };
+    let line = |pts: &[(f64, f64)]| -> String {
+        pts.iter()
+            .map(|(x, y)| format!("{x:.1},{y:.1}"))
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let p50 = points(|b| b.p50_ms);
+    let p99 = points(|b| b.p99_ms);
     let succeeded: u64 = buckets.iter().map(|b| b.succeeded).sum();
     let failed: u64 = buckets.iter().map(|b| b.failed).sum();
     let worst_p99 = buckets.iter().filter_map(|b| b.p99_ms).max();
@@ -107,14 +110,16 @@ fn chart(id: &str, title: &str, buckets: &[ActivityBucket], time_format: &str) -
                         rect class="bad" x=(format!("{x:.1}")) y=(format!("{bad_top:.1}")) width=(format!("{w:.1}")) height=(format!("{:.1}", ok_top - bad_top)) {}
                     }
                 }
-                polyline class="p50" points=(line(|b| b.p50_ms)) {}
-                polyline class="p99" points=(line(|b| b.p99_ms)) {}
+                polyline class="p50" points=(line(&p50)) {}
+                polyline class="p99" points=(line(&p99)) {}
+                @for (x, y) in &p50 { circle class="p50 dot" cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3" {} }
+                @for (x, y) in &p99 { circle class="p99 dot" cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3" {} }
                 @if let (Some(f), Some(l)) = (&first, &last) {
                     text x="0" y=(HEIGHT - 8.0) class="tick" { (f) }
                     text x=(WIDTH) y=(HEIGHT - 8.0) class="tick end" { (l) }
                 }
-                text x="2" y=(TOP + 8.0) class="tick" { (max_count as u64) " attempts" }
-                text x=(WIDTH - 2.0) y=(TOP + 8.0) class="tick end" { (max_latency as i64) " ms" }
+                text x="2" y="14" class="tick" { "bars: up to " (max_count as u64) " attempts" }
+                text x=(WIDTH - 2.0) y="14" class="tick end" { "lines: up to " (max_latency as i64) " ms" }
             }
             details {
                 summary { "As a table" }

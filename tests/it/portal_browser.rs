@@ -197,3 +197,64 @@ async fn a_read_only_link_shows_no_controls() {
         .is_empty());
     browser.close().await;
 }
+
+fn docs(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name)
+}
+
+#[tokio::test]
+#[ignore = "writes the README's portal screenshots to docs/; run with --ignored"]
+async fn screenshots_of_the_portal() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    event_type_with_example(&server).await;
+    let app = server.create_app("Acme customer").await;
+    let ep = server
+        .create_endpoint(
+            &app,
+            json!({"url": receiver.url(), "description": "Billing service", "filterTypes": ["invoice.paid"]}),
+        )
+        .await;
+    server
+        .create_endpoint(
+            &app,
+            json!({"url": "https://hooks.example.com/acme", "description": "Audit log"}),
+        )
+        .await;
+    // Some history for the charts: a few failures among the successes.
+    receiver.reply_with((0..30).map(|i| {
+        if i % 7 == 3 {
+            Reply::Status(500)
+        } else {
+            Reply::Status(200)
+        }
+    }));
+    for i in 0..24 {
+        server
+            .publish(
+                &app,
+                json!({"eventType": "invoice.paid", "payload": {"invoiceId": format!("inv_{i}")}}),
+            )
+            .await;
+    }
+    receiver.wait_for(24, WAIT).await;
+    let url = link(&server, &app, json!({})).await;
+    let Some(browser) = Browser::start_sized(1280, 1000).await else {
+        return;
+    };
+    browser
+        .goto(&format!(
+            "{url}&productName=Acme%20Billing&primaryColor=%237c3aed"
+        ))
+        .await;
+    browser.wait_for("nav[aria-label='Portal sections']").await;
+    browser.screenshot(&docs("portal-endpoints.png")).await;
+    browser
+        .goto(&server.url(&format!("/portal/endpoints/{ep}")))
+        .await;
+    browser.wait_for("#chart-day svg").await;
+    browser.screenshot(&docs("portal-endpoint.png")).await;
+    browser.close().await;
+}

@@ -1,4 +1,4 @@
-//! "Add endpoint": name and description, URL, event types chosen from the catalog, channels
+//! "Add endpoint" and "Edit endpoint": name and description, URL, event types chosen from the catalog, channels
 //! and a rate limit, with an error beside each field that was refused.
 //!
 //! Each field is parsed here into its domain type so that the error lands beside the right
@@ -6,14 +6,15 @@
 //! as `POST /api/v1/app/{app}/endpoint`, so operational webhooks hear of the new endpoint.
 //! The console and the app portal share it ([`Scope`]; the portal needs `ManageEndpoint`).
 
+use super::endpoint_page::find_endpoint;
 use super::error::PageError;
 use super::form::FormFields;
 use super::layout::Field;
-use super::scope::{Scope, Section};
+use super::scope::{Param, Scope, Section};
 use crate::domain::portal::PortalAction;
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::send::{EndpointInput, MAX_CHANNELS};
+use crate::send::{EndpointInput, EndpointPatchInput, MAX_CHANNELS};
 use crate::services::Services;
 use crate::store::PageRequest;
 use axum::extract::State;
@@ -29,6 +30,7 @@ pub fn app_routes() -> Router<Services> {
     Router::new()
         .route("/endpoints/new", get(new))
         .route("/endpoints", post(create))
+        .route("/endpoints/{endpoint_id}/edit", get(edit).post(update))
 }
 
 /// What the person typed, kept to show the form again with the errors.
@@ -117,12 +119,32 @@ async fn catalog(state: &Services) -> Result<Vec<EventType>, PageError> {
     Ok(state.send.list_event_types(&page, false).await?)
 }
 
-async fn render(state: &Services, scope: &Scope, form: &EndpointForm) -> Result<String, PageError> {
+/// The form, for a new endpoint or (`editing`) an existing one.
+async fn render(
+    state: &Services,
+    scope: &Scope,
+    form: &EndpointForm,
+    editing: Option<&Endpoint>,
+) -> Result<String, PageError> {
     let types = catalog(state).await?;
+    let (title, action, submit, cancel) = match editing {
+        None => (
+            "Add endpoint",
+            format!("{}/endpoints", scope.base),
+            "Create endpoint",
+            scope.home(),
+        ),
+        Some(ep) => (
+            "Edit endpoint",
+            format!("{}/endpoints/{}/edit", scope.base, ep.id),
+            "Save endpoint",
+            format!("{}/endpoints/{}", scope.base, ep.id),
+        ),
+    };
     let body = html! {
         p class="muted" { (scope.crumbs()) }
-        h1 id="new-endpoint" { "Add endpoint" }
-        form class="card" method="post" action={(scope.base) "/endpoints"} aria-labelledby="new-endpoint" novalidate {
+        h1 id="new-endpoint" { (title) }
+        form class="card" method="post" action=(action) aria-labelledby="new-endpoint" novalidate {
             (scope.csrf_field())
             @if let Some(e) = form.error("form") { p class="form-error" role="alert" { (e) } }
             (Field { name: "url", label: "Endpoint URL", value: &form.url, kind: "url",
@@ -153,21 +175,104 @@ async fn render(state: &Services, scope: &Scope, form: &EndpointForm) -> Result<
                     hint: None, error: form.error("rate_limit"), required: false }.render())
             }
             div class="actions" {
-                button type="submit" { "Create endpoint" }
-                a href=(scope.home()) { "Cancel" }
+                button type="submit" { (submit) }
+                a href=(cancel) { "Cancel" }
             }
         }
     };
-    Ok(scope
-        .page(Section::Endpoints, "Add endpoint", body)
-        .into_string())
+    Ok(scope.page(Section::Endpoints, title, body).into_string())
 }
 
 async fn new(State(state): State<Services>, scope: Scope) -> Result<Html<String>, PageError> {
     scope.require(PortalAction::ManageEndpoint)?;
     Ok(Html(
-        render(&state, &scope, &EndpointForm::default()).await?,
+        render(&state, &scope, &EndpointForm::default(), None).await?,
     ))
+}
+
+/// What the person typed, from a posted form.
+fn typed(fields: &FormFields) -> EndpointForm {
+    EndpointForm {
+        url: fields.text("url"),
+        description: fields.text("description"),
+        event_types: fields.all("event_types").into_iter().collect(),
+        channels: fields.text("channels"),
+        rate_limit: fields.text("rate_limit"),
+        errors: Vec::new(),
+    }
+}
+
+async fn edit(
+    State(state): State<Services>,
+    scope: Scope,
+    params: Param,
+) -> Result<Html<String>, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
+    let ep = find_endpoint(&state, &scope, params.get("endpoint_id")).await?;
+    let f = &ep.fields;
+    let form = EndpointForm {
+        url: f.url.as_str().to_owned(),
+        description: f.description.clone(),
+        event_types: f
+            .event_types
+            .iter()
+            .flatten()
+            .map(|n| n.to_string())
+            .collect(),
+        channels: f
+            .channels
+            .iter()
+            .flatten()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        rate_limit: f.throttle_rate.map(|r| r.to_string()).unwrap_or_default(),
+        errors: Vec::new(),
+    };
+    Ok(Html(render(&state, &scope, &form, Some(&ep)).await?))
+}
+
+/// Saves the form over the endpoint's URL, description, event types, channels and rate
+/// limit (the same change as `PATCH …/endpoint/{id}` with those fields); headers, secret and
+/// state are left as they are.
+async fn update(
+    State(state): State<Services>,
+    scope: Scope,
+    params: Param,
+    fields: FormFields,
+) -> Result<Response, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
+    let ep = find_endpoint(&state, &scope, params.get("endpoint_id")).await?;
+    let mut form = typed(&fields);
+    if let Some(input) = form.parse(state.config.allow_private_targets) {
+        let patch = EndpointPatchInput {
+            url: Some(input.url),
+            description: input.description,
+            throttle_rate: Some(input.throttle_rate),
+            event_types: Some(input.event_types.filter(|t| !t.is_empty())),
+            channels: Some(input.channels.filter(|c| !c.is_empty())),
+            ..Default::default()
+        };
+        let id = ep.id.clone();
+        match state
+            .send
+            .patch_endpoint(&scope.app, ep.clone(), patch)
+            .await
+        {
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("{}/endpoints/{id}?notice=saved", scope.base))
+                        .into_response(),
+                )
+            }
+            Err(e) => match ApiError::from(e) {
+                ApiError::Validation(e) | ApiError::Conflict(e) => form.errors.push(("form", e)),
+                e => return Err(e.into()),
+            },
+        }
+    }
+    let page = render(&state, &scope, &form, Some(&ep)).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
 }
 
 async fn create(
@@ -177,14 +282,7 @@ async fn create(
 ) -> Result<Response, PageError> {
     scope.require(PortalAction::ManageEndpoint)?;
     let app = &scope.app;
-    let mut form = EndpointForm {
-        url: fields.text("url"),
-        description: fields.text("description"),
-        event_types: fields.all("event_types").into_iter().collect(),
-        channels: fields.text("channels"),
-        rate_limit: fields.text("rate_limit"),
-        errors: Vec::new(),
-    };
+    let mut form = typed(&fields);
     if let Some(input) = form.parse(state.config.allow_private_targets) {
         match state.send.create_endpoint(app, input).await {
             Ok(ep) => {
@@ -201,6 +299,6 @@ async fn create(
             },
         }
     }
-    let page = render(&state, &scope, &form).await?;
+    let page = render(&state, &scope, &form, None).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
 }

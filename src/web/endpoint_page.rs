@@ -62,6 +62,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "resent" => "The message was queued for this endpoint again.",
         "recovered" => "Failed messages since that time were queued again.",
         "created" => "Endpoint created.",
+        "saved" => "Endpoint saved.",
         _ => return None,
     })
 }
@@ -212,6 +213,7 @@ async fn show(
             }
             @if manage {
                 div class="actions spaced" {
+                    a class="button secondary" href={(base) "/edit"} { "Edit endpoint" }
                     form method="post" action={(base) "/state"} {
                         (csrf)
                         @if f.disabled {

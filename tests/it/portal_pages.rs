@@ -187,6 +187,40 @@ async fn a_link_opens_its_application_and_manages_endpoints_within_its_capabilit
         .await;
     assert_eq!(created["description"], "Billing hook");
 
+    // Edit it: the form comes filled in; a bad rate limit is refused beside its field.
+    let (status, form) = portal.get(&format!("{ep_path}/edit")).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains("Edit endpoint")
+            && form.contains(&receiver.url())
+            && form.contains("Billing hook")
+    );
+    let r = portal
+        .post(
+            &format!("{ep_path}/edit"),
+            &[("url", &receiver.url()), ("rate_limit", "lots")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("f-rate_limit-error"));
+    let r = portal
+        .post(
+            &format!("{ep_path}/edit"),
+            &[
+                ("url", &receiver.url()),
+                ("description", "Renamed"),
+                ("rate_limit", "5"),
+                ("event_types", "invoice.paid"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let edited = server
+        .get(&format!("/api/v1/app/{app}/endpoint/{ep_id}"))
+        .await;
+    assert_eq!(edited["description"], "Renamed");
+    assert_eq!(edited["throttleRate"], 5);
+
     // The endpoint's page: every control of a full link; the secret revealed on request.
     let (status, page) = portal.get(&ep_path).await;
     assert_eq!(status, 200);
@@ -354,6 +388,9 @@ async fn a_read_only_link_shows_no_controls_and_refuses_actions() {
     assert!(!revealed.contains(secret["key"].as_str().unwrap()));
     let (status, _) = portal.get("/portal/endpoints/new").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = portal.get(&format!("{path}/edit")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!page.contains("Edit endpoint"));
     for (action, fields) in [
         ("state", vec![("disabled", "true")]),
         ("delete", vec![]),
@@ -361,6 +398,7 @@ async fn a_read_only_link_shows_no_controls_and_refuses_actions() {
         ("test", vec![("event_type", "invoice.paid")]),
         ("headers", vec![("headers", "x-a: b")]),
         ("recover", vec![("since", "2020-01-01T00:00")]),
+        ("edit", vec![("url", "https://example.com/changed")]),
     ] {
         let r = portal.post(&format!("{path}/{action}"), &fields).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{action}");

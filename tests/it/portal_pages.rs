@@ -447,4 +447,8 @@ async fn an_ended_or_forged_link_opens_nothing() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let (status, _) = portal.get("/portal/messages").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Wrong keys are security incidents, as wrong bearer tokens are (the key is not kept).
+    let incidents = server.get("/api/v1/security/incidents").await.to_string();
+    assert!(incidents.contains("/portal/session"), "{incidents}");
+    assert!(!incidents.contains(&token));
 }

@@ -36,7 +36,7 @@ use crate::domain::portal::{AppToken, Capabilities};
 use crate::domain::AppId;
 use crate::services::Services;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE,
 };
@@ -326,11 +326,28 @@ async fn script() -> impl IntoResponse {
 }
 
 /// `POST /portal/session`: `key` (the token) and the link's theme → the session cookies.
-async fn start_session(State(state): State<Services>, form: FormFields) -> Response {
+/// Unknown keys count towards the address's block, as wrong bearer tokens do.
+async fn start_session(State(state): State<Services>, req: Request) -> Response {
+    let ip = crate::http::access::client_ip(&state, &req);
+    if state.workspace.guard().admin_blocked_for(ip).is_some() {
+        return PageError::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many ended or wrong links from this address. Try again later.",
+        )
+        .into_response();
+    }
+    let form = match FormFields::from_request(req, &state).await {
+        Ok(f) => f,
+        Err(rejection) => return rejection,
+    };
     let key = form.text("key");
     let token = match state.send.verify_app_token(&key).await {
         Ok(Some(t)) => t,
-        Ok(None) => return ended(),
+        Ok(None) => {
+            let reason = "unknown or ended application token (portal)";
+            crate::http::access::admin_token_failed(&state, ip, "/portal/session", reason).await;
+            return ended();
+        }
         Err(e) => return PageError::from(crate::error::ApiError::from(e)).into_response(),
     };
     let max_age = (token.expires_at - state.clock.now()).num_seconds().max(0);

@@ -38,9 +38,9 @@ pub fn router() -> Router<Services> {
 }
 
 /// Svix's `AppPortalAccessIn`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AppPortalAccessIn {
+pub(crate) struct AppPortalAccessIn {
     application: Option<ApplicationIn>,
     capabilities: Option<Vec<String>>,
     read_only: Option<bool>,
@@ -49,10 +49,30 @@ struct AppPortalAccessIn {
     feature_flags: Option<Vec<String>>,
 }
 
-/// Svix's `ApplicationTokenExpireIn`.
-#[derive(Debug, Default, Deserialize)]
+/// Svix's `AppPortalAccessOut`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AppPortalAccessOut {
+    url: String,
+    token: String,
+}
+
+/// Svix's `WhoamiOut`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ApplicationTokenExpireIn {
+pub(crate) struct WhoamiOut {
+    env_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<String>,
+    /// `GlobalAuthToken` for the admin token, `SvixJwt` for an application token.
+    permission_source: String,
+}
+
+/// Svix's `ApplicationTokenExpireIn`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApplicationTokenExpireIn {
     expiry: Option<i64>,
     session_ids: Option<Vec<String>>,
 }
@@ -65,7 +85,26 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Resu
     parse_json(bytes)
 }
 
-async fn app_portal_access(
+/// A link to the app portal for one application, and the token in it (created with
+/// `application` when nothing has the path's id or uid).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/app-portal-access/{app_id}",
+    tag = "authentication",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = AppPortalAccessIn,
+    responses(
+        (status = 200, body = AppPortalAccessOut),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Forbidden,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn app_portal_access(
     State(state): State<Services>,
     Path(app_id): Path<String>,
     body: Bytes,
@@ -89,11 +128,32 @@ async fn app_portal_access(
     let url = format!("{}/portal#key={token}", state.config.public_url);
     Ok((
         Extension(HoldsSecret),
-        Json(json!({ "url": url, "token": token })),
+        Json(AppPortalAccessOut {
+            url,
+            token: token.to_owned(),
+        }),
     ))
 }
 
-async fn expire_all(
+/// Ends the application's tokens (those of `sessionIds`, when given), now or `expiry` seconds
+/// from now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/app/{app_id}/expire-all",
+    tag = "authentication",
+    params(("app_id" = String, Path, description = "Application id or uid")),
+    request_body = ApplicationTokenExpireIn,
+    responses(
+        (status = 204, description = "Ended"),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Forbidden,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn expire_all(
     State(state): State<Services>,
     Path(app_id): Path<String>,
     body: Bytes,
@@ -108,7 +168,17 @@ async fn expire_all(
 
 /// Ends the calling token. The admin token is not ended this way (Svix: "trying to log out
 /// other tokens will fail").
-async fn logout(
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "authentication",
+    responses(
+        (status = 204, description = "The calling application token is ended"),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Forbidden
+    ),
+)]
+pub(crate) async fn logout(
     State(state): State<Services>,
     Extension(caller): Extension<Caller>,
 ) -> Result<StatusCode, ApiError> {
@@ -123,16 +193,27 @@ async fn logout(
     }
 }
 
-/// Svix's `WhoamiOut`.
-async fn whoami(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
+/// Who the token is: the admin, or an application token (its application and session).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/whoami",
+    tag = "authentication",
+    responses((status = 200, body = WhoamiOut), crate::api::openapi::Unauthorized),
+)]
+pub(crate) async fn whoami(Extension(caller): Extension<Caller>) -> Json<WhoamiOut> {
     Json(match caller {
-        Caller::Admin => json!({ "envId": "kanca", "permissionSource": "GlobalAuthToken" }),
-        Caller::App(t) => json!({
-            "envId": "kanca",
-            "appId": t.app_id,
-            "sessionId": t.session_id,
-            "permissionSource": "SvixJwt",
-        }),
+        Caller::Admin => WhoamiOut {
+            env_id: "kanca".into(),
+            app_id: None,
+            session_id: None,
+            permission_source: "GlobalAuthToken".into(),
+        },
+        Caller::App(t) => WhoamiOut {
+            env_id: "kanca".into(),
+            app_id: Some(t.app_id.to_string()),
+            session_id: t.session_id.clone(),
+            permission_source: "SvixJwt".into(),
+        },
     })
 }
 

@@ -3,9 +3,10 @@
 //! The admin token reaches everything. An application token reaches its own application's
 //! routes (`/app/{app}/…`, addressed by id or uid), reads of the event catalog, and its own
 //! `auth/logout` and `auth/whoami`; within those, each route needs a [`PortalAction`] that the
-//! token's capabilities must permit ([`Capabilities::permits`]). Another application's routes
-//! answer 404, as if they did not exist: a customer learns nothing about the product's other
-//! customers, not even whether an id is taken. Everything else answers 403.
+//! token's capabilities must permit
+//! ([`Capabilities::permits`](crate::domain::portal::Capabilities::permits)). Another
+//! application's routes answer 404, as if they did not exist: a customer learns nothing about
+//! the product's other customers, not even whether an id is taken. Everything else answers 403.
 //!
 //! The decision is made from the method and path before any handler runs, by one table
 //! ([`route_action`]) rather than a check in each handler, so a new route is refused to

@@ -1,7 +1,7 @@
 //! Storage for the app portal's application tokens ([`crate::domain::portal`]).
 //!
 //! A sub-trait of [`super::Store`]; each backend implements it in its `portal.rs`, and both
-//! read rows through [`super::cells::app_token`]. Only a token's digest is stored, and it is
+//! read rows through `cells::app_token`. Only a token's digest is stored, and it is
 //! looked up by that digest (an index), so the token never reaches the database or its logs.
 //! Ending a token moves its expiry to the moment it ends rather than deleting it: the console
 //! keeps showing who used the portal and when.

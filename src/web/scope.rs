@@ -5,8 +5,9 @@
 //! (`super::portal`), which names its application itself. [`Scope`] is the extractor that
 //! tells a handler which: the application, where its pages live (`base`), the CSRF token for
 //! forms, the page shell to draw, and what may be done. The console may do everything; the
-//! portal what its token's capabilities permit ([`crate::domain::portal::Capabilities::permits`], the same rule the
-//! API applies), and a page shows only the controls its scope may use, while each action
+//! portal what its token's capabilities permit
+//! ([`Capabilities::permits`](crate::domain::portal::Capabilities::permits), the same rule
+//! the API applies), and a page shows only the controls its scope may use, while each action
 //! checks again ([`Scope::require`]), so a hand-made form gets a 403 too.
 
 use super::error::PageError;

@@ -4,7 +4,7 @@
 //! makes one call into a service below ([`crate::send`], [`crate::workspace`],
 //! [`crate::inspect`]) and turns the result into Svix's answer. This module holds what the
 //! routes share: bearer-token auth (the admin token, or an app portal token scoped by
-//! [`app_scope`]), JSON and query extractors that turn bad input into clear 4xx
+//! `app_scope`), JSON and query extractors that turn bad input into clear 4xx
 //! answers, keyset pagination, and idempotency keys.
 
 pub(crate) mod app_scope;

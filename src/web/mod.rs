@@ -19,7 +19,7 @@
 //!
 //! The app portal (`portal`, at `/portal`) is the same pages for one application, opened
 //! with a link from `POST /api/v1/auth/app-portal-access/{app}` instead of the admin token:
-//! the pages that show an application take a [`scope::Scope`] that says whose they are.
+//! the pages that show an application take a `scope::Scope` that says whose they are.
 //!
 //! One file per section of the console (or per page of a larger one: `channels` with
 //! `channel_message`, `mrkdwn` and `integrations`; `bins` with `bin_page`), each exposing

@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// The base URL that printed hook and bin URLs start with (default: `http://<listen>`).
     #[arg(long, env = "KANCA_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Who may show the app portal (`/portal`) in an iframe: CSP `frame-ancestors` sources,
+    /// space-separated, e.g. `'self' https://app.example.com` (default `'self'`).
+    #[arg(long, env = "KANCA_PORTAL_FRAME_ANCESTORS", value_name = "SOURCES")]
+    pub portal_frame_ancestors: Option<String>,
     /// Allow deliveries to loopback/private/link-local addresses (turns the SSRF guard off).
     #[arg(long, env = "KANCA_ALLOW_PRIVATE_TARGETS", value_name = "BOOL")]
     pub allow_private_targets: Option<bool>,
@@ -190,6 +194,7 @@ struct FileSettings {
     database_url: Option<String>,
     admin_token: Option<String>,
     public_url: Option<String>,
+    portal_frame_ancestors: Option<String>,
     allow_private_targets: Option<bool>,
     retry_schedule: Option<String>,
     delivery_timeout: Option<String>,
@@ -229,6 +234,8 @@ pub struct Settings {
     /// `None`: use the token stored in the data dir, generating it on first start.
     pub admin_token: Option<String>,
     pub public_url: Option<String>,
+    /// CSP `frame-ancestors` of the app portal's pages (`KANCA_PORTAL_FRAME_ANCESTORS`).
+    pub portal_frame_ancestors: String,
     pub allow_private_targets: bool,
     pub retry_schedule: RetrySchedule,
     pub delivery_timeout: Duration,
@@ -259,6 +266,7 @@ impl Settings {
             database_url: default_database_url(data_dir),
             admin_token: None,
             public_url: None,
+            portal_frame_ancestors: "'self'".into(),
             allow_private_targets: false,
             retry_schedule: RetrySchedule::default(),
             delivery_timeout: Duration::from_secs(15),
@@ -347,6 +355,11 @@ impl Settings {
                 .or(file.admin_token)
                 .filter(|t| !t.is_empty()),
             public_url: args.public_url.or(file.public_url),
+            portal_frame_ancestors: parse_frame_ancestors(
+                args.portal_frame_ancestors
+                    .or(file.portal_frame_ancestors)
+                    .as_deref(),
+            )?,
             allow_private_targets: args
                 .allow_private_targets
                 .or(file.allow_private_targets)
@@ -375,6 +388,20 @@ impl Settings {
             data_dir,
         })
     }
+}
+
+/// `KANCA_PORTAL_FRAME_ANCESTORS`: CSP sources, checked so that the value cannot end the
+/// directive and add another (no `;` or `,`, no control characters).
+fn parse_frame_ancestors(value: Option<&str>) -> anyhow::Result<String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok("'self'".into());
+    };
+    if v.chars().any(|c| c == ';' || c == ',' || c.is_control()) {
+        anyhow::bail!(
+            "KANCA_PORTAL_FRAME_ANCESTORS must be CSP sources separated by spaces, e.g. `'self' https://app.example.com`"
+        );
+    }
+    Ok(v.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// The workspace's settings from flags, environment and file, checked.

@@ -25,6 +25,10 @@ pub enum ApiError {
     /// The JSON has the wrong shape or a value is not acceptable.
     #[error("{0}")]
     Validation(String),
+    /// The credential is valid but does not allow this (an application token outside its
+    /// application's routes or its capabilities).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -53,6 +57,7 @@ impl ApiError {
             Self::Authentication => (StatusCode::UNAUTHORIZED, "authentication_failed"),
             Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -40,6 +40,8 @@ pub struct HttpConfig {
     /// The base URL printed in hook and bin URLs (`KANCA_PUBLIC_URL`, else
     /// `http://<listen address>`), without a trailing slash.
     pub public_url: String,
+    /// CSP `frame-ancestors` of the app portal's pages (`KANCA_PORTAL_FRAME_ANCESTORS`).
+    pub portal_frame_ancestors: String,
 }
 
 impl HttpConfig {
@@ -54,7 +56,14 @@ impl HttpConfig {
             allow_private_targets,
             max_body_bytes,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            portal_frame_ancestors: "'self'".into(),
         }
+    }
+
+    /// Sets who may frame the app portal (an already checked CSP source list).
+    pub fn with_portal_frame_ancestors(mut self, sources: &str) -> Self {
+        self.portal_frame_ancestors = sources.to_owned();
+        self
     }
 
     /// A key for `purpose` (e.g. signing console sessions), derived from the admin token: the

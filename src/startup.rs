@@ -202,12 +202,15 @@ impl Application {
             send,
             clock,
             metrics,
-            config: Arc::new(HttpConfig::new(
-                &self.admin_token,
-                settings.allow_private_targets,
-                settings.max_body_bytes,
-                &self.public_url(),
-            )),
+            config: Arc::new(
+                HttpConfig::new(
+                    &self.admin_token,
+                    settings.allow_private_targets,
+                    settings.max_body_bytes,
+                    &self.public_url(),
+                )
+                .with_portal_frame_ancestors(&settings.portal_frame_ancestors),
+            ),
             live,
             inspect: Arc::new(crate::inspect::Inspector {
                 sender: Sender::new(settings.delivery_timeout, settings.allow_private_targets)?

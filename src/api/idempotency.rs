@@ -103,8 +103,13 @@ pub async fn replay_or_record(
             ))
         })?
         .to_owned();
+    // An application token's keys are its own: another caller's key replays nothing to it.
+    let caller = match req.extensions().get::<super::app_scope::Caller>() {
+        Some(super::app_scope::Caller::App(t)) => format!(" as {}", t.id),
+        _ => String::new(),
+    };
     let scope = format!(
-        "POST {}",
+        "POST {}{caller}",
         req.uri().path_and_query().map_or("", |p| p.as_str())
     );
     let own = stores_its_own_response(&req);

@@ -3,11 +3,14 @@
 //! One file per resource, each exposing `router()`: it turns a request into domain values,
 //! makes one call into a service below ([`crate::send`], [`crate::workspace`],
 //! [`crate::inspect`]) and turns the result into Svix's answer. This module holds what the
-//! routes share: bearer-token auth, JSON and query extractors that turn bad input into clear 4xx
+//! routes share: bearer-token auth (the admin token, or an app portal token scoped by
+//! `app_scope`), JSON and query extractors that turn bad input into clear 4xx
 //! answers, keyset pagination, and idempotency keys.
 
+pub(crate) mod app_scope;
 pub(crate) mod applications;
 pub(crate) mod attempts;
+mod auth;
 mod background_tasks;
 mod bins;
 mod channels;
@@ -27,6 +30,7 @@ mod security;
 pub use extract::{ApiJson, ApiQuery, VerbatimJson};
 pub use pagination::{ListQuery, ListResponse};
 
+use crate::domain::portal::AppTokenSecret;
 use crate::error::ApiError;
 use crate::http::access::{admin_token_failed, bearer_token, client_ip};
 pub(crate) use crate::services::Services;
@@ -41,6 +45,7 @@ pub fn router(state: Services) -> Router {
     let limit = state.config.max_body_bytes;
     let managed = Router::new()
         .merge(applications::router())
+        .merge(auth::router())
         .merge(background_tasks::router())
         .merge(event_types::router())
         .merge(endpoints::router())
@@ -58,7 +63,7 @@ pub fn router(state: Services) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            require_admin_token,
+            require_credentials,
         ));
     Router::new()
         .nest(
@@ -136,6 +141,9 @@ async fn unknown_route(State(state): State<Services>, req: Request) -> ApiError 
     }
     match bearer_token(req.headers()) {
         Some(t) if state.config.token_matches(t) => ApiError::NotFound("no such route".into()),
+        Some(t) if matches!(state.send.verify_app_token(t).await, Ok(Some(_))) => {
+            ApiError::NotFound("no such route".into())
+        }
         Some(_) => {
             admin_token_failed(&state, ip, req.uri().path(), "wrong admin token (API)").await;
             ApiError::Authentication
@@ -167,6 +175,42 @@ async fn require_admin_token(
         }
         None => Err(ApiError::Authentication),
     }
+}
+
+/// Every management route: the admin token, or an application token (the app portal's) for
+/// what [`app_scope`] lets it reach. Wrong and ended application tokens count towards the
+/// address's block like wrong admin tokens. The handler learns who called from the
+/// [`app_scope::Caller`] extension.
+async fn require_credentials(
+    State(state): State<Services>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let ip = client_ip(&state, &req);
+    if let Some(wait) = state.workspace.guard().admin_blocked_for(ip) {
+        return Err(ApiError::TooManyAttempts(wait));
+    }
+    let caller = match bearer_token(req.headers()) {
+        Some(t) if state.config.token_matches(t) => app_scope::Caller::Admin,
+        Some(t) if AppTokenSecret::looks_like(t) => match state.send.verify_app_token(t).await? {
+            Some(token) => {
+                app_scope::authorize(&state, &token, req.method(), req.uri().path()).await?;
+                app_scope::Caller::App(std::sync::Arc::new(token))
+            }
+            None => {
+                let reason = "unknown or ended application token (API)";
+                admin_token_failed(&state, ip, req.uri().path(), reason).await;
+                return Err(ApiError::Authentication);
+            }
+        },
+        Some(_) => {
+            admin_token_failed(&state, ip, req.uri().path(), "wrong admin token (API)").await;
+            return Err(ApiError::Authentication);
+        }
+        None => return Err(ApiError::Authentication),
+    };
+    req.extensions_mut().insert(caller);
+    Ok(next.run(req).await)
 }
 
 /// Refuses a body whose declared length is over the limit before reading any of it. Bodies

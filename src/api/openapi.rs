@@ -4,10 +4,11 @@
 //!
 //! Covered: health, applications, event types, endpoints (CRUD, secret and rotation,
 //! headers, stats, attempt stats, recover, replays, send-example), messages (with expunge and
-//! precheck), attempts, background tasks and operational webhook endpoints: the whole
-//! Svix-compatible API Kanca serves. Operations and fields that Svix does not have carry
+//! precheck), attempts, background tasks, operational webhook endpoints and the app portal's
+//! authentication calls: the whole Svix-compatible API Kanca serves. Operations and fields that Svix does not have carry
 //! `x-kanca-extension: true`. Not covered yet: Kanca's own resources (channels, incoming and
-//! outgoing webhooks, bins, security incidents), which Svix's SDKs do not call.
+//! outgoing webhooks, bins, security incidents, an application's portal tokens), which Svix's
+//! SDKs do not call.
 
 use super::Services;
 use axum::routing::get;
@@ -52,6 +53,13 @@ pub(crate) struct NotJson(#[to_schema] ErrorOut);
 #[derive(IntoResponses)]
 #[response(status = 401, description = "Missing or wrong bearer token")]
 pub(crate) struct Unauthorized(#[to_schema] ErrorOut);
+
+/// 403: the token may not do this (an application token outside its application's routes or
+/// its capabilities; the admin token logging out).
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+#[response(status = 403, description = "Not allowed for this token")]
+pub(crate) struct Forbidden(#[to_schema] ErrorOut);
 
 /// 404: what the path names does not exist.
 #[allow(dead_code)]
@@ -152,6 +160,10 @@ pub(crate) struct EmptyOut {}
         super::attempts::endpoint_messages,
         super::attempts::resend,
         super::attempts::expunge_content,
+        super::auth::app_portal_access,
+        super::auth::expire_all,
+        super::auth::logout,
+        super::auth::whoami,
     ),
     components(schemas(ErrorOut, ValidationErrorOut, ValidationItem, EmptyOut, super::pagination::Order)),
     modifiers(&BearerAuth, &KancaExtensions),

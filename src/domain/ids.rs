@@ -76,6 +76,11 @@ prefixed_id!(
     /// before answering and keeps the record for `GET /api/v1/background-task`.
     TaskId, "qtask_"
 );
+prefixed_id!(
+    /// An application-scoped token issued by `app-portal-access`: the public handle an admin
+    /// sees and ends it by; the token itself is never stored.
+    AppTokenId, "apptok_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,13 +8,14 @@
 pub mod bins;
 pub mod ids;
 pub mod names;
+pub mod portal;
 pub mod records;
 pub mod secret;
 pub mod text;
 pub mod url;
 pub mod workspace;
 
-pub use ids::{AppId, AttemptId, EndpointId, MessageId, TaskId};
+pub use ids::{AppId, AppTokenId, AttemptId, EndpointId, MessageId, TaskId};
 pub use names::{ChannelName, EventTypeName, IdOrUid, Uid};
 pub use records::*;
 pub use secret::EndpointSecret;

@@ -11,14 +11,17 @@
 //! committed in one transaction ([`crate::store::EndpointEvents`]): the database is the
 //! queue, so a change is never stored without the event that must follow it.
 
+mod activity;
 mod applications;
 mod endpoint_input;
 mod endpoints;
 mod error;
 mod event_types;
 mod messages;
+mod portal_access;
 mod tasks;
 
+pub use activity::ActivitySpan;
 pub use applications::{ApplicationInput, ApplicationPatch};
 pub use endpoint_input::{
     EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,
@@ -30,6 +33,7 @@ pub use event_types::{EventTypeFromSpec, EventTypeInput, EventTypePatch};
 pub use messages::{
     parse_channels, Expunged, MessageInput, NewMessage, Published, MAX_BULK_EXPUNGE,
 };
+pub use portal_access::{IssuedToken, PortalAccessInput, MAX_EXPIRE_ALL_DELAY_SECS, TOKENS_LISTED};
 
 use crate::clock::Clock;
 use crate::delivery::operational::Operational;

@@ -371,3 +371,17 @@ fn retired_secrets(stored: &[StoredSecret]) -> Vec<RetiredSecret> {
         })
         .collect()
 }
+
+pub(crate) fn app_token(row: &impl Cells) -> crate::domain::portal::AppToken {
+    let capabilities: Vec<String> = json_col(row, "capabilities");
+    crate::domain::portal::AppToken {
+        id: crate::domain::AppTokenId::from_trusted(row.text("id")),
+        app_id: AppId::from_trusted(row.text("app_id")),
+        capabilities: crate::domain::portal::Capabilities::from_stored(&capabilities),
+        feature_flags: json_col(row, "feature_flags"),
+        session_id: row.opt_text("session_id"),
+        created_at: from_ms(row.int("created_at")),
+        expires_at: from_ms(row.int("expires_at")),
+        last_used_at: row.opt_int("last_used_at").map(from_ms),
+    }
+}

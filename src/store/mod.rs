@@ -6,7 +6,8 @@
 //! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
 //!
 //! The interface is one trait per aggregate ([`AppStore`], [`EndpointStore`],
-//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`bins::BinStore`]),
+//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`PortalStore`],
+//! [`bins::BinStore`]),
 //! gathered by [`Store`]. Each backend implements them where its SQL is and keeps only that
 //! SQL, the code that binds it, and its migrations (`migrations/<backend>/`). What does not
 //! depend on the database is written once:
@@ -16,6 +17,8 @@
 //! - `group_commit`: the writer that batches publishes and attempt records into one
 //!   transaction, for both backends;
 //! - `cells`: reading a row into a record, whatever each backend's column types;
+//! - [`charts`]: an endpoint's attempts per interval and their latency percentiles, from
+//!   the counts each backend groups;
 //! - [`health`]: which errors mean "storage is unavailable", and whether writes succeed.
 //!
 //! Errors come out as [`StoreError`], which names no driver type, and time comes from the
@@ -23,14 +26,17 @@
 
 pub mod bins;
 pub(crate) mod cells;
+pub mod charts;
 pub(crate) mod group_commit;
 pub mod health;
+pub mod portal;
 pub mod postgres;
 pub mod rules;
 pub mod security;
 pub mod sqlite;
 pub mod workspace;
 
+pub use portal::PortalStore;
 pub use security::SecurityStore;
 pub use workspace::WorkspaceStore;
 
@@ -306,6 +312,8 @@ pub trait Store:
     + QueueStore
     + WorkspaceStore
     + SecurityStore
+    + PortalStore
+    + charts::ActivityStore
     + bins::BinStore
     + Send
     + Sync

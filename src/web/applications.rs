@@ -248,6 +248,8 @@ async fn show(
         let health = Health::of(&state, &app.id, &ep.id).await?;
         rows.push((ep, health));
     }
+    let tokens = state.send.app_tokens(&app.id).await?;
+    let now = state.clock.now();
     let body = html! {
         p class="muted" { a href="/apps" { "Applications" } " / " }
         h1 { (app.name) }
@@ -283,8 +285,43 @@ async fn show(
                 }
             }
         }
+        (portal_links(&tokens, now))
     };
     Ok(Html(
         layout::page(&session, "/apps", &app.name, body).into_string(),
     ))
+}
+
+/// The application's app portal links (`POST /api/v1/auth/app-portal-access/{app}`): who used
+/// the portal and when. The tokens themselves are not stored, so they cannot be shown.
+fn portal_links(
+    tokens: &[crate::domain::portal::AppToken],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Markup {
+    html! {
+        h2 id="portal-links" { "App portal links" }
+        @if tokens.is_empty() {
+            p class="card muted" { "None issued. " code { "POST /api/v1/auth/app-portal-access/{app}" } " makes one." }
+        } @else {
+            div class="table-wrap" {
+                table aria-labelledby="portal-links" {
+                    thead { tr { th { "Session" } th { "Capabilities" } th { "Created" } th { "Last used" } th { "Expires" } } }
+                    tbody {
+                        @for t in tokens {
+                            tr {
+                                td { @if let Some(s) = &t.session_id { code { (s) } } @else { span class="muted" { "—" } } br; span class="mono muted" { (t.id) } }
+                                td { (t.capabilities.names().join(", ")) }
+                                td { (layout::time(t.created_at)) }
+                                td { @if let Some(u) = t.last_used_at { (layout::time(u)) } @else { span class="muted" { "never" } } }
+                                td {
+                                    @if t.is_live(now) { (badge("ok", "active")) " " } @else { (badge("off", "ended")) " " }
+                                    (layout::time(t.expires_at))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -5,15 +5,20 @@
 //! "Send test event" answers JSON when the page's script asks for it (`accept:
 //! application/json`): the message id and where to ask for the attempt's result, which the
 //! script then shows in place. Without the script the browser goes to the message's page.
+//!
+//! Mounted under the console's and the portal's application base alike ([`Scope`]); each
+//! action first asks the scope for its capability.
 
 use super::endpoint_page::{find_endpoint, preview};
 use super::error::PageError;
 use super::form::FormFields;
+use super::scope::{Param, Scope};
+use crate::domain::portal::PortalAction;
 use crate::domain::*;
 use crate::send::{HeadersInput, SecretRotateInput};
 use crate::services::Services;
 use crate::store::{AttemptFilter, PageRequest};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,10 +31,12 @@ use std::collections::BTreeMap;
 /// How much of the response body the test-event result carries.
 const RESULT_BODY_PREVIEW: usize = 4096;
 
-pub fn routes() -> Router<Services> {
-    let ep = "/apps/{app_id}/endpoints/{endpoint_id}";
+/// Routes under an application's base (see [`Scope`]).
+pub fn app_routes() -> Router<Services> {
+    let ep = "/endpoints/{endpoint_id}";
     Router::new()
         .route(&format!("{ep}/state"), post(set_state))
+        .route(&format!("{ep}/delete"), post(delete))
         .route(&format!("{ep}/secret/rotate"), post(rotate))
         .route(&format!("{ep}/headers"), post(headers))
         .route(&format!("{ep}/recover"), post(recover))
@@ -37,20 +44,43 @@ pub fn routes() -> Router<Services> {
         .route(&format!("{ep}/test/{{msg_id}}"), get(test_result))
 }
 
-fn back_to(app: &Application, ep: &Endpoint, notice: &str) -> Response {
+fn back_to(scope: &Scope, ep: &Endpoint, notice: &str) -> Response {
     Redirect::to(&format!(
-        "/apps/{}/endpoints/{}?notice={notice}",
-        app.id, ep.id
+        "{}/endpoints/{}?notice={notice}",
+        scope.base, ep.id
     ))
     .into_response()
 }
 
+/// The scope (after checking it may do `action`) and the endpoint the path names.
+async fn target(
+    state: &Services,
+    scope: &Scope,
+    params: &Param,
+    action: PortalAction,
+) -> Result<Endpoint, PageError> {
+    scope.require(action)?;
+    find_endpoint(state, scope, params.get("endpoint_id")).await
+}
+
+async fn delete(
+    State(state): State<Services>,
+    scope: Scope,
+    params: Param,
+) -> Result<Response, PageError> {
+    let ep = target(&state, &scope, &params, PortalAction::ManageEndpoint).await?;
+    state.send.delete_endpoint(&scope.app, ep).await?;
+    Ok(Redirect::to(&format!("{}?notice=deleted", scope.home())).into_response())
+}
+
 async fn set_state(
     State(state): State<Services>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
+    scope: Scope,
+    params: Param,
     form: FormFields,
 ) -> Result<Response, PageError> {
-    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let ep = target(&state, &scope, &params, PortalAction::ManageEndpoint).await?;
+    let app = &scope.app;
     let disabled = match form.text("disabled").as_str() {
         "true" => true,
         "false" => false,
@@ -61,21 +91,22 @@ async fn set_state(
             ))
         }
     };
-    let updated = state.send.set_endpoint_disabled(&app, ep, disabled).await?;
+    let updated = state.send.set_endpoint_disabled(app, ep, disabled).await?;
     let notice = if disabled { "disabled" } else { "enabled" };
-    Ok(back_to(&app, &updated, notice))
+    Ok(back_to(&scope, &updated, notice))
 }
 
 async fn rotate(
     State(state): State<Services>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
+    scope: Scope,
+    params: Param,
 ) -> Result<Response, PageError> {
-    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let ep = target(&state, &scope, &params, PortalAction::RotateSecret).await?;
     state
         .send
-        .rotate_secret(&app.id, &ep, SecretRotateInput::default())
+        .rotate_secret(&scope.app.id, &ep, SecretRotateInput::default())
         .await?;
-    Ok(back_to(&app, &ep, "rotated"))
+    Ok(back_to(&scope, &ep, "rotated"))
 }
 
 /// `Name: value` lines; blank lines are skipped.
@@ -102,10 +133,12 @@ fn parse_header_lines(text: &str) -> Result<BTreeMap<String, Option<String>>, Pa
 
 async fn headers(
     State(state): State<Services>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
+    scope: Scope,
+    params: Param,
     form: FormFields,
 ) -> Result<Response, PageError> {
-    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let ep = target(&state, &scope, &params, PortalAction::ManageEndpoint).await?;
+    let app = &scope.app;
     let input = HeadersInput {
         headers: parse_header_lines(&form.text("headers"))?,
         delete_headers: None,
@@ -115,7 +148,7 @@ async fn headers(
         .send
         .set_endpoint_headers(&app.id, &ep, input, false)
         .await?;
-    Ok(back_to(&app, &ep, "headers"))
+    Ok(back_to(&scope, &ep, "headers"))
 }
 
 /// `datetime-local` sends `2026-11-23T17:05` (seconds optional); the form says it is UTC.
@@ -128,10 +161,12 @@ fn parse_local_utc(s: &str) -> Option<chrono::DateTime<Utc>> {
 
 async fn recover(
     State(state): State<Services>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
+    scope: Scope,
+    params: Param,
     form: FormFields,
 ) -> Result<Response, PageError> {
-    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
+    let ep = target(&state, &scope, &params, PortalAction::CreateAttempts).await?;
+    let app = &scope.app;
     let since = parse_local_utc(&form.text("since")).ok_or_else(|| {
         PageError::status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -139,7 +174,7 @@ async fn recover(
         )
     })?;
     state.send.recover(&app.id, &ep, since, None).await?;
-    Ok(back_to(&app, &ep, "recovered"))
+    Ok(back_to(&scope, &ep, "recovered"))
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -152,7 +187,8 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// Publishes the chosen event type's example to this endpoint only, through the engine.
 async fn send_test(
     State(state): State<Services>,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
+    scope: Scope,
+    params: Param,
     request_headers: HeaderMap,
     form: FormFields,
 ) -> Result<Response, Response> {
@@ -165,33 +201,37 @@ async fn send_test(
             e.into_response()
         }
     };
-    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id)
+    let ep = target(&state, &scope, &params, PortalAction::CreateAttempts)
         .await
         .map_err(fail)?;
+    let app = &scope.app;
     let msg = state
         .send
         .send_test(&app.id, &ep, &form.text("event_type"))
         .await
         .map_err(|e| fail(e.into()))?;
     if json {
-        let result_url = format!("/apps/{}/endpoints/{}/test/{}", app.id, ep.id, msg.id);
+        let result_url = format!("{}/endpoints/{}/test/{}", scope.base, ep.id, msg.id);
         Ok((
             StatusCode::ACCEPTED,
             Json(json!({ "msgId": msg.id, "resultUrl": result_url })),
         )
             .into_response())
     } else {
-        Ok(Redirect::to(&format!("/apps/{}/messages/{}", app.id, msg.id)).into_response())
+        Ok(Redirect::to(&format!("{}/messages/{}", scope.base, msg.id)).into_response())
     }
 }
 
 /// The latest attempt of a message to this endpoint, for the page's script.
 async fn test_result(
     State(state): State<Services>,
-    Path((app_id, endpoint_id, msg_id)): Path<(String, String, String)>,
+    scope: Scope,
+    params: Param,
 ) -> Result<Json<serde_json::Value>, PageError> {
-    let (app, ep) = find_endpoint(&state, &app_id, &endpoint_id).await?;
-    let msg_id = MessageId::parse(&msg_id).map_err(|_| PageError::not_found("message"))?;
+    let ep = target(&state, &scope, &params, PortalAction::View).await?;
+    let app = &scope.app;
+    let msg_id =
+        MessageId::parse(params.get("msg_id")).map_err(|_| PageError::not_found("message"))?;
     let filter = AttemptFilter {
         msg_id: Some(msg_id),
         endpoint_id: Some(ep.id),

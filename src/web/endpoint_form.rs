@@ -1,32 +1,36 @@
-//! "Add endpoint": name and description, URL, event types chosen from the catalog, channels
+//! "Add endpoint" and "Edit endpoint": name and description, URL, event types chosen from the catalog, channels
 //! and a rate limit, with an error beside each field that was refused.
 //!
 //! Each field is parsed here into its domain type so that the error lands beside the right
 //! input; the checked values then go through `send::Sending::create_endpoint`, the same call
 //! as `POST /api/v1/app/{app}/endpoint`, so operational webhooks hear of the new endpoint.
+//! The console and the app portal share it ([`Scope`]; the portal needs `ManageEndpoint`).
 
-use super::applications::find;
+use super::endpoint_page::find_endpoint;
 use super::error::PageError;
 use super::form::FormFields;
-use super::layout::{self, Field};
-use super::session::Session;
+use super::layout::Field;
+use super::scope::{Param, Scope, Section};
+use crate::domain::portal::PortalAction;
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::send::{EndpointInput, MAX_CHANNELS};
+use crate::send::{EndpointInput, EndpointPatchInput, MAX_CHANNELS};
 use crate::services::Services;
 use crate::store::PageRequest;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use maud::html;
 use std::collections::BTreeSet;
 
-pub fn routes() -> Router<Services> {
+/// Routes under an application's base (see [`Scope`]).
+pub fn app_routes() -> Router<Services> {
     Router::new()
-        .route("/apps/{app_id}/endpoints/new", get(new))
-        .route("/apps/{app_id}/endpoints", post(create))
+        .route("/endpoints/new", get(new))
+        .route("/endpoints", post(create))
+        .route("/endpoints/{endpoint_id}/edit", get(edit).post(update))
 }
 
 /// What the person typed, kept to show the form again with the errors.
@@ -115,18 +119,33 @@ async fn catalog(state: &Services) -> Result<Vec<EventType>, PageError> {
     Ok(state.send.list_event_types(&page, false).await?)
 }
 
+/// The form, for a new endpoint or (`editing`) an existing one.
 async fn render(
     state: &Services,
-    session: &Session,
-    app: &Application,
+    scope: &Scope,
     form: &EndpointForm,
+    editing: Option<&Endpoint>,
 ) -> Result<String, PageError> {
     let types = catalog(state).await?;
+    let (title, action, submit, cancel) = match editing {
+        None => (
+            "Add endpoint",
+            format!("{}/endpoints", scope.base),
+            "Create endpoint",
+            scope.home(),
+        ),
+        Some(ep) => (
+            "Edit endpoint",
+            format!("{}/endpoints/{}/edit", scope.base, ep.id),
+            "Save endpoint",
+            format!("{}/endpoints/{}", scope.base, ep.id),
+        ),
+    };
     let body = html! {
-        p class="muted" { a href="/apps" { "Applications" } " / " a href={"/apps/" (app.id)} { (app.name) } " /" }
-        h1 id="new-endpoint" { "Add endpoint" }
-        form class="card" method="post" action={"/apps/" (app.id) "/endpoints"} aria-labelledby="new-endpoint" novalidate {
-            (layout::csrf_field(session))
+        p class="muted" { (scope.crumbs()) }
+        h1 id="new-endpoint" { (title) }
+        form class="card" method="post" action=(action) aria-labelledby="new-endpoint" novalidate {
+            (scope.csrf_field())
             @if let Some(e) = form.error("form") { p class="form-error" role="alert" { (e) } }
             (Field { name: "url", label: "Endpoint URL", value: &form.url, kind: "url",
                 hint: Some("Where Kanca POSTs each message, e.g. https://example.com/webhooks."),
@@ -137,12 +156,13 @@ async fn render(
                 legend { "Event types" }
                 p id="types-hint" class="hint" { "None ticked: every event type." }
                 @if types.is_empty() {
-                    p class="muted" { "The catalog is empty: " a href="/event-types/new" { "add an event type" } "." }
+                    p class="muted" { "The catalog is empty." }
                 }
                 @for t in &types {
                     label {
                         input type="checkbox" name="event_types" value=(t.name) checked[form.event_types.contains(t.name.as_str())];
                         span class="mono" { (t.name) }
+                        @if !t.description.is_empty() { " " span class="muted" { "— " (t.description) } }
                     }
                 }
                 @if let Some(e) = form.error("event_types") { p class="field-error" { (e) } }
@@ -155,46 +175,122 @@ async fn render(
                     hint: None, error: form.error("rate_limit"), required: false }.render())
             }
             div class="actions" {
-                button type="submit" { "Create endpoint" }
-                a href={"/apps/" (app.id)} { "Cancel" }
+                button type="submit" { (submit) }
+                a href=(cancel) { "Cancel" }
             }
         }
     };
-    Ok(layout::page(session, "/apps", "Add endpoint", body).into_string())
+    Ok(scope.page(Section::Endpoints, title, body).into_string())
 }
 
-async fn new(
-    State(state): State<Services>,
-    Extension(session): Extension<Session>,
-    Path(app_id): Path<String>,
-) -> Result<Html<String>, PageError> {
-    let app = find(&state, &app_id).await?;
+async fn new(State(state): State<Services>, scope: Scope) -> Result<Html<String>, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
     Ok(Html(
-        render(&state, &session, &app, &EndpointForm::default()).await?,
+        render(&state, &scope, &EndpointForm::default(), None).await?,
     ))
 }
 
-async fn create(
-    State(state): State<Services>,
-    Extension(session): Extension<Session>,
-    Path(app_id): Path<String>,
-    fields: FormFields,
-) -> Result<Response, PageError> {
-    let app = find(&state, &app_id).await?;
-    let mut form = EndpointForm {
+/// What the person typed, from a posted form.
+fn typed(fields: &FormFields) -> EndpointForm {
+    EndpointForm {
         url: fields.text("url"),
         description: fields.text("description"),
         event_types: fields.all("event_types").into_iter().collect(),
         channels: fields.text("channels"),
         rate_limit: fields.text("rate_limit"),
         errors: Vec::new(),
+    }
+}
+
+async fn edit(
+    State(state): State<Services>,
+    scope: Scope,
+    params: Param,
+) -> Result<Html<String>, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
+    let ep = find_endpoint(&state, &scope, params.get("endpoint_id")).await?;
+    let f = &ep.fields;
+    let form = EndpointForm {
+        url: f.url.as_str().to_owned(),
+        description: f.description.clone(),
+        event_types: f
+            .event_types
+            .iter()
+            .flatten()
+            .map(|n| n.to_string())
+            .collect(),
+        channels: f
+            .channels
+            .iter()
+            .flatten()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        rate_limit: f.throttle_rate.map(|r| r.to_string()).unwrap_or_default(),
+        errors: Vec::new(),
     };
+    Ok(Html(render(&state, &scope, &form, Some(&ep)).await?))
+}
+
+/// Saves the form over the endpoint's URL, description, event types, channels and rate
+/// limit (the same change as `PATCH …/endpoint/{id}` with those fields); headers, secret and
+/// state are left as they are.
+async fn update(
+    State(state): State<Services>,
+    scope: Scope,
+    params: Param,
+    fields: FormFields,
+) -> Result<Response, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
+    let ep = find_endpoint(&state, &scope, params.get("endpoint_id")).await?;
+    let mut form = typed(&fields);
     if let Some(input) = form.parse(state.config.allow_private_targets) {
-        match state.send.create_endpoint(&app, input).await {
-            Ok(ep) => {
+        let patch = EndpointPatchInput {
+            url: Some(input.url),
+            description: input.description,
+            throttle_rate: Some(input.throttle_rate),
+            event_types: Some(input.event_types.filter(|t| !t.is_empty())),
+            channels: Some(input.channels.filter(|c| !c.is_empty())),
+            ..Default::default()
+        };
+        let id = ep.id.clone();
+        match state
+            .send
+            .patch_endpoint(&scope.app, ep.clone(), patch)
+            .await
+        {
+            Ok(_) => {
                 return Ok(
-                    Redirect::to(&format!("/apps/{}/endpoints/{}", app.id, ep.id)).into_response(),
+                    Redirect::to(&format!("{}/endpoints/{id}?notice=saved", scope.base))
+                        .into_response(),
                 )
+            }
+            Err(e) => match ApiError::from(e) {
+                ApiError::Validation(e) | ApiError::Conflict(e) => form.errors.push(("form", e)),
+                e => return Err(e.into()),
+            },
+        }
+    }
+    let page = render(&state, &scope, &form, Some(&ep)).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
+}
+
+async fn create(
+    State(state): State<Services>,
+    scope: Scope,
+    fields: FormFields,
+) -> Result<Response, PageError> {
+    scope.require(PortalAction::ManageEndpoint)?;
+    let app = &scope.app;
+    let mut form = typed(&fields);
+    if let Some(input) = form.parse(state.config.allow_private_targets) {
+        match state.send.create_endpoint(app, input).await {
+            Ok(ep) => {
+                return Ok(Redirect::to(&format!(
+                    "{}/endpoints/{}?notice=created",
+                    scope.base, ep.id
+                ))
+                .into_response())
             }
             // What the API would refuse with a 422 or 409 is shown beside the form.
             Err(e) => match ApiError::from(e) {
@@ -203,6 +299,6 @@ async fn create(
             },
         }
     }
-    let page = render(&state, &session, &app, &form).await?;
+    let page = render(&state, &scope, &form, None).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
 }

@@ -66,9 +66,20 @@ async fn list(
         h1 { "Event catalog" }
         p class="muted" { "The event types applications publish. Endpoints subscribe to them; \"Send test event\" sends their example." }
         p { a class="button" href="/event-types/new" { "Add event type" } }
+        (catalog(&types, true))
+    };
+    Ok(Html(
+        layout::page(&session, "/event-types", "Event catalog", body).into_string(),
+    ))
+}
+
+/// The catalog's entries (name, description, schema, example), shared with the app portal,
+/// where they are not `editable`.
+pub(super) fn catalog(types: &[EventType], editable: bool) -> maud::Markup {
+    html! {
         div class="catalog" {
             @if types.is_empty() { p class="card" { "The catalog is empty." } }
-            @for t in &types {
+            @for t in types {
                 article aria-labelledby={"et-" (t.name)} {
                     h2 id={"et-" (t.name)} class="mono" {
                         (t.name) " "
@@ -92,14 +103,11 @@ async fn list(
                             }
                         }
                     }
-                    p { a href={"/event-types/" (t.name)} aria-label={"Edit " (t.name)} { "Edit" } }
+                    @if editable { p { a href={"/event-types/" (t.name)} aria-label={"Edit " (t.name)} { "Edit" } } }
                 }
             }
         }
-    };
-    Ok(Html(
-        layout::page(&session, "/event-types", "Event catalog", body).into_string(),
-    ))
+    }
 }
 
 #[derive(Default)]

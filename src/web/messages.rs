@@ -1,16 +1,19 @@
 //! Messages: search an application's messages by event type, id or time, and see one
-//! message's payload, its delivery to each endpoint and every attempt, with resend.
+//! message's payload, its delivery to each endpoint and every attempt, with resend. One
+//! message's page and resend are shared with the app portal ([`Scope`]).
 
 use super::applications::{find, LIST_LIMIT};
 use super::endpoint_page::attempts_table;
 use super::error::PageError;
 use super::form::FormFields;
 use super::layout::{self, badge};
+use super::scope::{Param, Scope, Section};
 use super::session::Session;
+use crate::domain::portal::PortalAction;
 use crate::domain::*;
 use crate::services::Services;
 use crate::store::{AttemptFilter, MessageFilter, PageRequest};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,13 +26,14 @@ use serde::Deserialize;
 const RESULTS: u32 = 50;
 
 pub fn routes() -> Router<Services> {
+    Router::new().route("/messages", get(search))
+}
+
+/// Routes under an application's base (see [`Scope`]).
+pub fn app_routes() -> Router<Services> {
     Router::new()
-        .route("/messages", get(search))
-        .route("/apps/{app_id}/messages/{msg_id}", get(show))
-        .route(
-            "/apps/{app_id}/messages/{msg_id}/resend/{endpoint_id}",
-            post(resend),
-        )
+        .route("/messages/{msg_id}", get(show))
+        .route("/messages/{msg_id}/resend/{endpoint_id}", post(resend))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,7 +175,7 @@ async fn search(
         .into_response())
 }
 
-fn status_badge(s: DeliveryStatus) -> maud::Markup {
+pub fn status_badge(s: DeliveryStatus) -> maud::Markup {
     let kind = match s {
         DeliveryStatus::Success => "ok",
         DeliveryStatus::Fail => "bad",
@@ -183,13 +187,13 @@ fn status_badge(s: DeliveryStatus) -> maud::Markup {
 
 async fn show(
     State(state): State<Services>,
-    Extension(session): Extension<Session>,
-    Path((app_id, msg_id)): Path<(String, String)>,
+    scope: Scope,
+    params: Param,
 ) -> Result<Html<String>, PageError> {
-    let app = find(&state, &app_id).await?;
+    let app = &scope.app;
     let msg = state
         .send
-        .message(&app.id, &msg_id)
+        .message(&app.id, params.get("msg_id"))
         .await
         .map_err(|_| PageError::not_found("message"))?;
     let all = PageRequest {
@@ -218,9 +222,10 @@ async fn show(
         super::pretty_json::pretty_within(p, super::pretty_json::Budget::PAGE)
             .unwrap_or_else(|_| p.to_owned())
     });
-    let back = format!("/apps/{}/messages/{}", app.id, msg.id);
+    let back = format!("{}/messages/{}", scope.base, msg.id);
+    let can_resend = scope.can(PortalAction::CreateAttempts);
     let body = html! {
-        p class="muted" { a href="/apps" { "Applications" } " / " a href={"/apps/" (app.id)} { (app.name) } " / " a href={"/messages?app=" (app.id)} { "Messages" } " /" }
+        p class="muted" { (scope.crumbs()) " " a href=(scope.messages_href()) { "Messages" } " /" }
         h1 class="mono" { (msg.id) }
         dl class="facts card" {
             dt { "Event type" } dd class="mono" { (msg.event_type) }
@@ -239,14 +244,16 @@ async fn show(
                     tbody {
                         @for d in &destinations {
                             tr {
-                                td { a class="mono" href={"/apps/" (app.id) "/endpoints/" (d.endpoint.id)} { (d.endpoint.fields.url.as_str()) } }
+                                td { a class="mono" href={(scope.base) "/endpoints/" (d.endpoint.id)} { (d.endpoint.fields.url.as_str()) } }
                                 td { (status_badge(d.status)) }
                                 td { @if let Some(t) = d.next_attempt_at { (layout::time(t)) } @else { span class="muted" { "—" } } }
                                 td {
-                                    form method="post" action={(back) "/resend/" (d.endpoint.id)} {
-                                        (layout::csrf_field(&session))
-                                        input type="hidden" name="back" value=(back);
-                                        button type="submit" class="secondary" aria-label={"Resend to " (d.endpoint.fields.url.as_str())} { "Resend" }
+                                    @if can_resend {
+                                        form method="post" action={(back) "/resend/" (d.endpoint.id)} {
+                                            (scope.csrf_field())
+                                            input type="hidden" name="back" value=(back);
+                                            button type="submit" class="secondary" aria-label={"Resend to " (d.endpoint.fields.url.as_str())} { "Resend" }
+                                        }
                                     }
                                 }
                             }
@@ -257,10 +264,12 @@ async fn show(
         }
         h2 { "Attempts" }
         @if attempts.is_empty() { p class="card muted" { "No attempts yet." } }
-        @else { (attempts_table(&session, &app.id, &attempts, &back, true)) }
+        @else { (attempts_table(&scope, &attempts, &back, true)) }
     };
     Ok(Html(
-        layout::page(&session, "/messages", msg.id.as_str(), body).into_string(),
+        scope
+            .page(Section::Messages, msg.id.as_str(), body)
+            .into_string(),
     ))
 }
 
@@ -268,26 +277,29 @@ async fn show(
 /// button was: `back` is only followed when it is a console path.
 async fn resend(
     State(state): State<Services>,
-    Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
+    scope: Scope,
+    params: Param,
     form: FormFields,
 ) -> Result<Response, PageError> {
-    let app = find(&state, &app_id).await?;
+    scope.require(PortalAction::CreateAttempts)?;
+    let app = &scope.app;
     let msg = state
         .send
-        .message(&app.id, &msg_id)
+        .message(&app.id, params.get("msg_id"))
         .await
         .map_err(|_| PageError::not_found("message"))?;
     let ep = state
         .send
-        .endpoint(&app.id, &endpoint_id)
+        .endpoint(&app.id, params.get("endpoint_id"))
         .await
         .map_err(|_| PageError::not_found("endpoint"))?;
     state.send.resend(&app.id, &msg, &ep.id).await?;
     let back = form.text("back");
-    let target = if back.starts_with("/apps/") && !back.contains("//") && !back.contains('?') {
+    let inside = back.starts_with(&format!("{}/", scope.base));
+    let target = if inside && !back.contains("//") && !back.contains('?') {
         format!("{back}?notice=resent")
     } else {
-        format!("/apps/{}/messages/{}", app.id, msg.id)
+        format!("{}/messages/{}", scope.base, msg.id)
     };
     Ok(Redirect::to(&target).into_response())
 }

@@ -17,6 +17,10 @@
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
 //!
+//! The app portal (`portal`, at `/portal`) is the same pages for one application, opened
+//! with a link from `POST /api/v1/auth/app-portal-access/{app}` instead of the admin token:
+//! the pages that show an application take a `scope::Scope` that says whose they are.
+//!
 //! One file per section of the console (or per page of a larger one: `channels` with
 //! `channel_message`, `mrkdwn` and `integrations`; `bins` with `bin_page`), each exposing
 //! `routes()`, and one entry in `layout::SECTIONS` for the navigation: that is all a new
@@ -28,6 +32,7 @@ mod bin_page;
 mod bins;
 mod channel_message;
 mod channels;
+mod delivery_chart;
 mod endpoint_actions;
 mod endpoint_form;
 mod endpoint_page;
@@ -38,7 +43,9 @@ mod integrations;
 mod layout;
 mod messages;
 pub mod mrkdwn;
+mod portal;
 pub mod pretty_json;
+mod scope;
 mod session;
 
 use crate::services::Services;
@@ -57,8 +64,7 @@ pub fn router(state: Services) -> Router {
     let signed_in = Router::new()
         .route("/", get(|| async { Redirect::to("/apps") }))
         .merge(applications::routes())
-        .merge(endpoint_form::routes())
-        .merge(endpoint_page::routes())
+        .nest("/apps/{app_id}", app_routes())
         .merge(event_types::routes())
         .merge(messages::routes())
         .merge(channels::routes())
@@ -70,13 +76,26 @@ pub fn router(state: Services) -> Router {
             state.clone(),
             session::require_session,
         ));
-    Router::new()
+    let console = Router::new()
         .merge(signed_in)
         .merge(session::public_routes())
         .merge(assets::routes())
-        .layer(middleware::from_fn(protective_headers))
+        .layer(middleware::from_fn(protective_headers));
+    // The app portal has its own session and headers: it is meant to be framed.
+    Router::new()
+        .merge(console)
+        .merge(portal::router(state.clone()))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state)
+}
+
+/// One application's pages, mounted under `/apps/{app_id}` here and under `/portal` in the
+/// app portal (see [`scope`]).
+fn app_routes() -> Router<Services> {
+    Router::new()
+        .merge(endpoint_form::app_routes())
+        .merge(endpoint_page::app_routes())
+        .merge(messages::app_routes())
 }
 
 /// Pages are private and must not be framed or cached; scripts and styles come only from

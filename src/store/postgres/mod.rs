@@ -20,9 +20,11 @@
 //! runs.
 
 mod bins;
+mod charts;
 mod endpoints;
 mod messages;
 mod notify;
+mod portal;
 mod queue;
 mod resources;
 mod rows;

@@ -9,9 +9,11 @@
 
 mod batch;
 mod bins;
+mod charts;
 mod endpoints;
 mod hot;
 mod messages;
+mod portal;
 mod queue;
 mod resources;
 mod rows;

@@ -2,7 +2,7 @@
 //!
 //! One file per resource, each exposing `router()`: it turns a request into domain values,
 //! makes one call into a service below ([`crate::send`], [`crate::workspace`],
-//! [`crate::inspect`]) and turns the result into Svix's answer. This module holds what the
+//! [`crate::inspect`], [`crate::sources`]) and turns the result into Svix's answer. This module holds what the
 //! routes share: bearer-token auth, JSON and query extractors that turn bad input into clear 4xx
 //! answers, keyset pagination, and idempotency keys.
 
@@ -16,6 +16,7 @@ pub(crate) mod event_types;
 mod extract;
 mod health;
 mod idempotency;
+mod ingest;
 mod incoming_webhooks;
 pub(crate) mod messages;
 mod openapi;
@@ -68,6 +69,20 @@ pub fn router(state: Services) -> Router {
                 .merge(openapi::router())
                 .fallback(unknown_route),
         )
+        .nest(
+            "/ingest/api/v1",
+            ingest::router()
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    idempotency::replay_or_record,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    require_admin_token,
+                ))
+                .fallback(unknown_route),
+        )
+        .merge(ingest::public_router())
         .merge(metrics_router(&state))
         .merge(bins::public_router())
         .layer(DefaultBodyLimit::max(limit))

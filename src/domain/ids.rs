@@ -76,6 +76,10 @@ prefixed_id!(
     /// before answering and keeps the record for `GET /api/v1/background-task`.
     TaskId, "qtask_"
 );
+prefixed_id!(
+    /// A source (Svix's Ingest API): one URL that a provider posts its webhooks to.
+    SourceId, "src_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod names;
 pub mod records;
 pub mod secret;
+pub mod sources;
 pub mod text;
 pub mod url;
 pub mod workspace;

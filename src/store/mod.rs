@@ -6,7 +6,8 @@
 //! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
 //!
 //! The interface is one trait per aggregate ([`AppStore`], [`EndpointStore`],
-//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`bins::BinStore`]),
+//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`SourceStore`],
+//! [`bins::BinStore`]),
 //! gathered by [`Store`]. Each backend implements them where its SQL is and keeps only that
 //! SQL, the code that binds it, and its migrations (`migrations/<backend>/`). What does not
 //! depend on the database is written once:
@@ -28,10 +29,12 @@ pub mod health;
 pub mod postgres;
 pub mod rules;
 pub mod security;
+pub mod sources;
 pub mod sqlite;
 pub mod workspace;
 
 pub use security::SecurityStore;
+pub use sources::SourceStore;
 pub use workspace::WorkspaceStore;
 
 use crate::clock::Clock;
@@ -238,6 +241,8 @@ pub struct DeliveryJob {
     /// A resend or recover queued this delivery again after its failure was reported, so a
     /// success now is a recovery.
     pub recovering: bool,
+    /// The provider's headers to pass on, for a message a source accepted (empty otherwise).
+    pub received_headers: Vec<(String, String)>,
 }
 
 /// A claimed delivery sent back to wait.
@@ -271,6 +276,7 @@ pub trait Store:
     + QueueStore
     + WorkspaceStore
     + SecurityStore
+    + SourceStore
     + bins::BinStore
     + Send
     + Sync

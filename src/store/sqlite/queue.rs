@@ -4,6 +4,7 @@ use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
 use crate::store::rules::{status, trigger};
+use crate::store::cells::received_headers;
 use crate::store::*;
 use async_trait::async_trait;
 use sqlx::Row;
@@ -89,7 +90,7 @@ impl QueueStore for SqliteStore {
         }
         let rows = sqlx::query(
         "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger, d.reserved AS d_reserved,
-                d.recovering AS d_recovering, m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload, e.*
+                d.recovering AS d_recovering, m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload, m.received AS m_received, e.*
          FROM delivery d
          JOIN message m ON m.id = d.msg_id
          JOIN endpoint e ON e.id = d.endpoint_id
@@ -115,6 +116,7 @@ impl QueueStore for SqliteStore {
                     reserved: row.get("d_reserved"),
                     trigger: TriggerType::from_i64(row.get("d_trigger")),
                     recovering: row.get::<i64, _>("d_recovering") != 0,
+                    received_headers: received_headers(row.get("m_received")),
                     endpoint,
                 }
             })

@@ -40,10 +40,7 @@ impl From<SourceError> for ApiError {
 pub fn router() -> Router<Services> {
     Router::new()
         .route("/source", get(list).post(create))
-        .route(
-            "/source/{source_id}",
-            get(fetch).put(upsert).delete(delete),
-        )
+        .route("/source/{source_id}", get(fetch).put(upsert).delete(delete))
         .route("/source/{source_id}/token/rotate", post(rotate_token))
         .route("/source/{source_id}/log", get(log))
         .route(
@@ -177,7 +174,9 @@ async fn rotate_token(
     Path(source_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let source = state.sources.rotate_token(&source_id).await?;
-    Ok(Json(json!({ "ingestUrl": state.sources.ingest_url(&source) })))
+    Ok(Json(
+        json!({ "ingestUrl": state.sources.ingest_url(&source) }),
+    ))
 }
 
 fn arrival_out(a: Arrival) -> Value {

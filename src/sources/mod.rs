@@ -171,7 +171,11 @@ impl Sources {
         match self.get(key).await {
             Ok(source) => {
                 if input.uid.is_none()
-                    && source.fields.uid.as_ref().is_some_and(|u| u.as_str() == key)
+                    && source
+                        .fields
+                        .uid
+                        .as_ref()
+                        .is_some_and(|u| u.as_str() == key)
                 {
                     input.uid = Some(key.to_owned());
                 }

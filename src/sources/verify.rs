@@ -277,7 +277,10 @@ mod tests {
         let good = STANDARD.encode(mac.finalize().into_bytes());
         let h = headers(&[
             ("x-shopify-hmac-sha256", &good),
-            ("x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"),
+            (
+                "x-shopify-webhook-id",
+                "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+            ),
         ]);
         let v = verify(&k, &h, body, 0).unwrap();
         assert_eq!(

@@ -31,6 +31,9 @@ pub trait SourceStore {
     /// Adds an entry to the source's log; returns its id.
     async fn record_arrival(&self, arrival: &Arrival) -> StoreResult<i64>;
     /// A page of the source's log, keyed by entry id (newest first by default).
-    async fn list_arrivals(&self, source: &SourceId, page: &PageRequest)
-        -> StoreResult<Vec<Arrival>>;
+    async fn list_arrivals(
+        &self,
+        source: &SourceId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Arrival>>;
 }

@@ -48,6 +48,7 @@ mod listen;
 mod reliability;
 mod retries;
 mod scale_out;
+mod sources;
 mod storage_faults;
 mod store_contract;
 mod svix_compat;

@@ -15,8 +15,8 @@
 use super::rows::{self, small};
 use super::PgStore;
 use crate::domain::*;
-use crate::store::rules::{status, trigger};
 use crate::store::cells::received_headers;
+use crate::store::rules::{status, trigger};
 use crate::store::*;
 use async_trait::async_trait;
 use sqlx::Row;

@@ -3,8 +3,8 @@
 use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::domain::*;
-use crate::store::rules::{status, trigger};
 use crate::store::cells::received_headers;
+use crate::store::rules::{status, trigger};
 use crate::store::*;
 use async_trait::async_trait;
 use sqlx::Row;

@@ -14,7 +14,7 @@ use crate::domain::sources::{Arrival, Source};
 use crate::domain::{Application, Endpoint, Metadata};
 use crate::error::ApiError;
 use crate::http::access::client_ip;
-use crate::sources::{IncomingRequest, Received, SourceError, SourceInput};
+use crate::sources::{IncomingRequest, Received, SourceInput};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,18 +22,6 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-impl From<SourceError> for ApiError {
-    fn from(e: SourceError) -> Self {
-        match e {
-            SourceError::Validation(m) => Self::Validation(m),
-            SourceError::NotFound(m) => Self::NotFound(m),
-            SourceError::Conflict(m) => Self::Conflict(m),
-            SourceError::Send(e) => e.into(),
-            SourceError::Store(e) => e.into(),
-        }
-    }
-}
 
 /// The management routes, under `/ingest/api/v1` (admin token required, applied by the
 /// caller).
@@ -397,6 +385,11 @@ async fn receive(
             )
                 .into_response())
         }
+        Received::Unstorable(reason) => Ok((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Json(json!({ "code": "unsupported_body", "detail": reason })),
+        )
+            .into_response()),
         Received::UnknownSource => {
             state
                 .workspace

@@ -117,6 +117,8 @@ pub enum Received {
     Duplicate(Option<MessageId>),
     /// Failed the source's verification; nothing was stored but the log entry.
     Rejected(String),
+    /// Verified, but a body Kanca cannot keep as a message (not UTF-8); logged as rejected.
+    Unstorable(String),
 }
 
 /// The sources service. One per process, shared by the API and the console.
@@ -294,10 +296,24 @@ impl Sources {
                 Err(_) => {
                     let why = "body is not UTF-8 text".to_owned();
                     arrival.reason = Some(why.clone());
-                    Received::Rejected(why)
+                    Received::Unstorable(why)
                 }
                 Ok(body) => {
                     arrival.dedupe_id = v.dedupe_id.clone();
+                    // Most duplicates are seen here; the unique eventId below settles the
+                    // race of two copies arriving at once.
+                    if let Some(id) = &v.dedupe_id {
+                        if let Some(first) = self
+                            .store
+                            .get_message_by_event_id(&source.app_id, id)
+                            .await?
+                        {
+                            arrival.outcome = ArrivalOutcome::Duplicate;
+                            arrival.msg_id = Some(first.id.clone());
+                            self.enter_in_log(arrival).await;
+                            return Ok(Received::Duplicate(Some(first.id)));
+                        }
+                    }
                     let msg = Message {
                         id: MessageId::generate(),
                         app_id: source.app_id.clone(),
@@ -340,11 +356,7 @@ impl Sources {
                 }
             },
         };
-        // The log is a record, not the data: the message (if any) is committed already, so
-        // a failure here is logged and the provider still gets its answer.
-        if let Err(e) = self.store.record_arrival(&arrival).await {
-            tracing::warn!(error = %e, source_id = %source.id, "could not add to the source log");
-        }
+        self.enter_in_log(arrival).await;
         match &result {
             Received::Rejected(why) => {
                 tracing::info!(source_id = %source.id, reason = %why, "source request rejected")
@@ -353,6 +365,16 @@ impl Sources {
             _ => {}
         }
         Ok(result)
+    }
+}
+
+impl Sources {
+    /// Adds to the source's log. The log is a record, not the data: the message (if any) is
+    /// committed already, so a failure here is logged and the provider still gets its answer.
+    async fn enter_in_log(&self, arrival: Arrival) {
+        if let Err(e) = self.store.record_arrival(&arrival).await {
+            tracing::warn!(error = %e, source_id = %arrival.source_id, "could not add to the source log");
+        }
     }
 }
 

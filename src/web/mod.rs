@@ -12,7 +12,7 @@
 //! are embedded with `include_str!`.
 //!
 //! The console calls the same services as the JSON API ([`crate::send`], [`crate::workspace`],
-//! [`crate::inspect`]) and never the API itself, so a change made here behaves exactly like
+//! [`crate::inspect`], [`crate::sources`]) and never the API itself, so a change made here behaves exactly like
 //! one made there, operational webhooks included. The API keeps its bearer-token auth; the console signs in
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
@@ -40,6 +40,7 @@ mod messages;
 pub mod mrkdwn;
 pub mod pretty_json;
 mod session;
+mod sources;
 
 use crate::services::Services;
 use axum::extract::DefaultBodyLimit;
@@ -65,6 +66,7 @@ pub fn router(state: Services) -> Router {
         .merge(integrations::routes())
         .merge(bins::routes())
         .merge(bin_page::routes())
+        .merge(sources::routes())
         .merge(session::signed_in_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -749,3 +749,92 @@ async fn an_accepted_request_survives_kill_9() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_creates_a_source_and_shows_what_arrived() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let console = Console::sign_in(&server).await;
+
+    // A type that needs a secret, without one: the form comes back with the reason.
+    let (status, page) = console
+        .post_page(
+            "/sources",
+            &[("name", "GH"), ("type", "github"), ("secret", "")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("needs config.secret"), "{page}");
+
+    let r = console
+        .post(
+            "/sources",
+            &[("name", "GH"), ("type", "github"), ("secret", "s3cret")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page_path = Console::location(&r);
+    let r = console
+        .post(
+            &format!("{page_path}/endpoints"),
+            &[("url", &receiver.url())],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (status, page) = console.get(&page_path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&receiver.url()), "the endpoint is listed");
+    let src = page_path.rsplit('/').next().unwrap();
+    let url = server.get(&format!("/ingest/api/v1/source/{src}")).await["ingestUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(page.contains(&url), "the ingest URL is shown to copy");
+
+    let body = b"{\"a\":1}";
+    let sig = format!("sha256={}", hex::encode(hmac(b"s3cret", &[body])));
+    let ok = [
+        ("x-hub-signature-256", sig),
+        ("x-github-delivery", "d1".into()),
+    ];
+    assert_eq!(post_to(&server, &url, &ok, body).await.0, 200);
+    assert_eq!(post_to(&server, &url, &ok, body).await.0, 200);
+    assert_eq!(post_to(&server, &url, &[], body).await.0, 401);
+    // A body that is not UTF-8 cannot be kept as a message: 415, and logged.
+    let bytes = [0xff, 0xfe, 0x00];
+    let sig = format!("sha256={}", hex::encode(hmac(b"s3cret", &[&bytes])));
+    let (status, out) = post_to(
+        &server,
+        &url,
+        &[
+            ("x-hub-signature-256", sig),
+            ("x-github-delivery", "d2".into()),
+        ],
+        &bytes,
+    )
+    .await;
+    assert_eq!(status, 415, "{out}");
+    receiver.wait_for(1, WAIT).await;
+
+    let (_, page) = console.get(&page_path).await;
+    for word in [
+        "accepted",
+        "duplicate",
+        "rejected",
+        "missing X-Hub-Signature-256",
+        "body is not UTF-8 text",
+    ] {
+        assert!(page.contains(word), "the arrivals show `{word}`:\n{page}");
+    }
+    let (_, list) = console.get("/sources").await;
+    assert!(list.contains(&url), "{list}");
+
+    // Rotating from the console shuts the old URL.
+    let r = console.post(&format!("{page_path}/rotate"), &[]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(post_to(&server, &url, &[], body).await.0, 404);
+    let r = console.post(&format!("{page_path}/delete"), &[]).await;
+    assert_eq!(r.status(), 303);
+    let (status, _) = console.get(&page_path).await;
+    assert_eq!(status, 404);
+}

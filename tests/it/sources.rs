@@ -838,3 +838,64 @@ async fn the_console_creates_a_source_and_shows_what_arrived() {
     let (status, _) = console.get(&page_path).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kanca_listen_forwards_what_a_source_accepts() {
+    let server = TestServer::start_default().await;
+    let secret = "listen-secret";
+    let (src, url) = create_source(
+        &server,
+        json!({ "name": "gh", "uid": "gh-listen", "type": "github", "config": { "secret": secret } }),
+    )
+    .await;
+    let port = free_port();
+    let app = LocalApp::start_on(port).await;
+    let mut listen = ListenProcess::start(
+        &server,
+        &format!("http://127.0.0.1:{port}/github"),
+        &["--source", "gh-listen"],
+    )
+    .await;
+    eventually("kanca listen prints the source's URL", || async {
+        let out = listen.output();
+        if out.contains(&format!("Source URL: {url}")) {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    })
+    .await;
+
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let sig = format!("sha256={}", hex::encode(hmac(secret.as_bytes(), &[body])));
+    let headers = [
+        ("x-hub-signature-256", sig),
+        ("x-github-event", "push".to_owned()),
+        ("x-github-delivery", "listen-1".to_owned()),
+    ];
+    assert_eq!(post_to(&server, &url, &headers, body).await.0, 200);
+    assert_eq!(post_to(&server, &url, &[], body).await.0, 401, "forged");
+    let got = app.wait_for(1).await;
+    assert_eq!(got[0].uri, "/github");
+    assert_eq!(&got[0].body[..], &body[..]);
+    assert!(got[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-github-event" && v == "push"));
+    settle().await;
+    assert_eq!(
+        app.requests().len(),
+        1,
+        "the forged request is not forwarded"
+    );
+
+    listen.signal("INT").await;
+    let endpoints = server
+        .get(&format!("/ingest/api/v1/source/{src}/endpoint"))
+        .await;
+    assert_eq!(
+        endpoints["data"],
+        json!([]),
+        "the endpoint is removed on exit"
+    );
+}

@@ -55,6 +55,10 @@ pub fn router() -> Router<Services> {
         )
 }
 
+/// What the workspace's guard counts failed ingest requests under (as it counts a hook's by
+/// its id): one key for every source, since an unknown token names none.
+const GUARD_KEY: &str = "ingest";
+
 /// The public route: any method to `/ingest/{token}` (the token is the secret).
 pub fn public_router() -> Router<Services> {
     Router::new().route("/ingest/{token}", any(receive))
@@ -350,6 +354,11 @@ async fn receive(
     req: Request,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&state, &req);
+    // Guessing ingest URLs is counted like guessing hook URLs: past the threshold the address
+    // is blocked, and while it is, its requests are not even looked up.
+    if state.workspace.guard().is_blocked(ip, GUARD_KEY) {
+        return Err(ApiError::NotFound("no source at this URL".into()));
+    }
     let path = req
         .uri()
         .path_and_query()
@@ -395,6 +404,17 @@ async fn receive(
                 .workspace
                 .record_incident(ip, redacted, "unknown ingest URL")
                 .await;
+            let effect = state.workspace.guard().record_failure(ip, GUARD_KEY);
+            if effect == crate::workspace::guard::FailureEffect::Blocked {
+                state
+                    .workspace
+                    .record_incident(
+                        ip,
+                        redacted,
+                        "address blocked from ingest URLs after repeated unknown URLs",
+                    )
+                    .await;
+            }
             Err(ApiError::NotFound("no source at this URL".into()))
         }
     }

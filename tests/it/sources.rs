@@ -899,3 +899,23 @@ async fn kanca_listen_forwards_what_a_source_accepts() {
         "the endpoint is removed on exit"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_ingest_urls_gets_the_address_blocked() {
+    let server =
+        TestServer::start(ServerOptions::default().env("KANCA_IP_BLOCK_THRESHOLD", "3")).await;
+    let (_, url) = create_source(&server, json!({ "name": "g", "type": "generic-webhook" })).await;
+    assert_eq!(post_to(&server, &url, &[], b"{}").await.0, 200);
+    for i in 0..3 {
+        let guess = server.url(&format!("/ingest/{:048x}", i));
+        assert_eq!(post_to(&server, &guess, &[], b"{}").await.0, 404);
+    }
+    // Blocked now: even the real URL is not looked up for this address.
+    assert_eq!(post_to(&server, &url, &[], b"{}").await.0, 404);
+    let incidents = server.get("/api/v1/security/incidents").await.to_string();
+    assert!(incidents.contains("unknown ingest URL"), "{incidents}");
+    assert!(
+        incidents.contains("address blocked from ingest URLs"),
+        "{incidents}"
+    );
+}

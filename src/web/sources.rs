@@ -208,39 +208,6 @@ async fn source_page(
                 button type="submit" { "Rotate URL (the old one stops at once)" }
             }
         }
-        h2 { "Endpoints" }
-        p class="muted" { "Every request the source accepts goes to each enabled endpoint, with its original body and headers and Kanca's signature, retried until it is taken." }
-        @if endpoints.is_empty() { p class="card muted" { "No endpoints yet: accepted requests are kept but go nowhere." } }
-        @else {
-            div class="table-wrap" {
-                table {
-                    caption class="visually-hidden" { "Endpoints" }
-                    thead { tr { th { "URL" } th { "State" } th { "Secret" } th { span class="visually-hidden" { "Actions" } } } }
-                    tbody {
-                        @for ep in &endpoints {
-                            tr {
-                                td class="mono" { (ep.fields.url.as_str()) }
-                                td { @if ep.fields.disabled { (badge("off", "disabled")) } @else { (badge("ok", "enabled")) } }
-                                td class="mono" { (ep.secret.expose()) }
-                                td {
-                                    form method="post" action={(base) "/endpoints/" (ep.id) "/delete"} {
-                                        (layout::csrf_field(session))
-                                        button type="submit" class="danger" aria-label={"Delete endpoint " (ep.fields.url.as_str())} { "Delete" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        form class="card spaced" method="post" action={(base) "/endpoints"} {
-            (layout::csrf_field(session))
-            h3 { "Add an endpoint" }
-            @if let Some(e) = error { p class="form-error" role="alert" id="endpoint-error" { (e) } }
-            (Field { name: "url", label: "URL", value: "", kind: "url", hint: None, error: None, required: true }.render())
-            button type="submit" { "Add endpoint" }
-        }
         h2 { "Recent arrivals" }
         @if arrivals.is_empty() { p class="card muted" { "Nothing has arrived yet." } }
         @else {
@@ -262,6 +229,39 @@ async fn source_page(
                     }
                 }
             }
+        }
+        h2 { "Endpoints" }
+        p class="muted" { "Every request the source accepts goes to each enabled endpoint, with its original body and headers and Kanca's signature, retried until it is taken." }
+        @if endpoints.is_empty() { p class="card muted" { "No endpoints yet: accepted requests are kept but go nowhere." } }
+        @else {
+            div class="table-wrap" {
+                table {
+                    caption class="visually-hidden" { "Endpoints" }
+                    thead { tr { th { "URL" } th { "State" } th { "Secret" } th { span class="visually-hidden" { "Actions" } } } }
+                    tbody {
+                        @for ep in &endpoints {
+                            tr {
+                                td class="mono" { (ep.fields.url.as_str()) }
+                                td { @if ep.fields.disabled { (badge("off", "disabled")) } @else { (badge("ok", "enabled")) } }
+                                td { details { summary { "Show" } span class="mono" { (ep.secret.expose()) } } }
+                                td {
+                                    form method="post" action={(base) "/endpoints/" (ep.id) "/delete"} {
+                                        (layout::csrf_field(session))
+                                        button type="submit" class="danger" aria-label={"Delete endpoint " (ep.fields.url.as_str())} { "Delete" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form class="card spaced" method="post" action={(base) "/endpoints"} {
+            (layout::csrf_field(session))
+            h3 { "Add an endpoint" }
+            @if let Some(e) = error { p class="form-error" role="alert" id="endpoint-error" { (e) } }
+            (Field { name: "url", label: "URL", value: "", kind: "url", hint: None, error: None, required: true }.render())
+            button type="submit" { "Add endpoint" }
         }
         form class="spaced" method="post" action={(base) "/delete"} {
             (layout::csrf_field(session))

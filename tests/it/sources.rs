@@ -919,3 +919,45 @@ async fn guessing_ingest_urls_gets_the_address_blocked() {
         "{incidents}"
     );
 }
+
+/// The README's screenshot of a source's page (ignored by default: it writes
+/// `docs/console-sources.png`; run with `cargo test --test it sources::screenshot -- --ignored`).
+#[tokio::test]
+#[ignore = "writes the README's screenshot to docs/; run with --ignored"]
+async fn screenshot_of_a_source_page() {
+    let server = TestServer::start_default().await;
+    let receiver = Receiver::start().await;
+    let secret = "It's a Secret to Everybody";
+    let (src, url) = create_source(
+        &server,
+        json!({ "name": "GitHub (acme/api)", "uid": "github", "type": "github", "config": { "secret": secret } }),
+    )
+    .await;
+    add_endpoint(&server, &src, &receiver).await;
+    let body = br#"{"ref":"refs/heads/main","repository":{"full_name":"acme/api"}}"#;
+    let sig = format!("sha256={}", hex::encode(hmac(secret.as_bytes(), &[body])));
+    let ok = [
+        ("x-hub-signature-256", sig),
+        ("x-github-event", "push".to_owned()),
+        (
+            "x-github-delivery",
+            "9f2c1a70-8f1e-11ef-8e5c-2b1a3c4d5e6f".to_owned(),
+        ),
+    ];
+    post_to(&server, &url, &ok, body).await;
+    post_to(&server, &url, &ok, body).await;
+    let forged = [("x-hub-signature-256", format!("sha256={}", "0".repeat(64)))];
+    post_to(&server, &url, &forged, body).await;
+    receiver.wait_for(1, WAIT).await;
+
+    let Some(browser) = Browser::start_sized(1280, 1000).await else {
+        return;
+    };
+    browser.sign_in(&server).await;
+    browser.goto(&server.url(&format!("/sources/{src}"))).await;
+    browser.wait_for("table").await;
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/console-sources.png");
+    browser.screenshot(&path).await;
+    browser.close().await;
+}

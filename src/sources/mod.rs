@@ -292,9 +292,15 @@ impl Sources {
                 Received::Rejected(rejected.0)
             }
             Ok(v) => match String::from_utf8(request.body.to_vec()) {
-                // The message payload is text; providers send JSON or form bodies.
+                // The message payload is text (PostgreSQL text cannot hold NUL either);
+                // providers send JSON or form bodies.
                 Err(_) => {
                     let why = "body is not UTF-8 text".to_owned();
+                    arrival.reason = Some(why.clone());
+                    Received::Unstorable(why)
+                }
+                Ok(body) if body.contains('\0') => {
+                    let why = "body contains NUL bytes".to_owned();
                     arrival.reason = Some(why.clone());
                     Received::Unstorable(why)
                 }
@@ -378,7 +384,9 @@ impl Sources {
     }
 }
 
+/// The start of a body as text for the log: lossy UTF-8 without NUL, which PostgreSQL text
+/// cannot hold.
 fn preview(body: &[u8]) -> String {
     let cut = &body[..body.len().min(LOG_BODY_PREVIEW)];
-    String::from_utf8_lossy(cut).into_owned()
+    crate::domain::text::strip_nul(&String::from_utf8_lossy(cut)).into_owned()
 }

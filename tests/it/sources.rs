@@ -814,6 +814,20 @@ async fn the_console_creates_a_source_and_shows_what_arrived() {
     )
     .await;
     assert_eq!(status, 415, "{out}");
+    // Nor can one with a NUL byte (PostgreSQL text cannot hold it): the same on both backends.
+    let nul = b"{\"a\":\"\0\"}";
+    let sig = format!("sha256={}", hex::encode(hmac(b"s3cret", &[nul])));
+    let (status, out) = post_to(
+        &server,
+        &url,
+        &[
+            ("x-hub-signature-256", sig),
+            ("x-github-delivery", "d3".into()),
+        ],
+        nul,
+    )
+    .await;
+    assert_eq!(status, 415, "{out}");
     receiver.wait_for(1, WAIT).await;
 
     let (_, page) = console.get(&page_path).await;

@@ -100,7 +100,7 @@ impl SourceInput {
 #[derive(Debug, Clone)]
 pub struct IncomingRequest {
     pub method: String,
-    /// The path and query as sent.
+    /// The path and query as sent (the token in it is replaced by `…` before it is stored).
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -257,7 +257,9 @@ impl Sources {
         let now = self.clock.now();
         let received = ReceivedRequest {
             method: request.method.clone(),
-            path: request.path.clone(),
+            // The token is the URL's secret: kept out of the log and the message, so a
+            // rotated one is gone for good. The rest (a query string) is kept as sent.
+            path: request.path.replacen(token.as_str(), "…", 1),
             headers: request
                 .headers
                 .iter()

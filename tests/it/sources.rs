@@ -194,6 +194,7 @@ async fn github_requests_are_verified_deduplicated_and_delivered_as_sent() {
         "{log:#?}"
     );
     assert_eq!(log[1]["reason"], "signature does not match");
+    assert_eq!(log[0]["path"], "/ingest/…", "the token is not kept in the log");
     assert_eq!(log[0]["reason"], "missing X-Hub-Signature-256");
     let incidents = server.get("/api/v1/security/incidents").await;
     assert!(

@@ -394,6 +394,9 @@ async fn receive(
             )
                 .into_response())
         }
+        Received::SlackChallenge(challenge) => {
+            Ok(Json(json!({ "challenge": challenge })).into_response())
+        }
         Received::Unstorable(reason) => Ok((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Json(json!({ "code": "unsupported_body", "detail": reason })),

@@ -119,6 +119,9 @@ pub enum Received {
     Rejected(String),
     /// Verified, but a body Kanca cannot keep as a message (not UTF-8); logged as rejected.
     Unstorable(String),
+    /// Slack's `url_verification` handshake (Events API): verified, answered with this
+    /// `challenge` at once as Slack requires, and not delivered (it is not an event).
+    SlackChallenge(String),
 }
 
 /// The sources service. One per process, shared by the API and the console.
@@ -306,6 +309,13 @@ impl Sources {
                     arrival.reason = Some(why.clone());
                     Received::Unstorable(why)
                 }
+                Ok(body) if slack_challenge(&source.fields.kind, &body).is_some() => {
+                    arrival.outcome = ArrivalOutcome::Accepted;
+                    arrival.reason = Some("Slack url_verification answered".into());
+                    Received::SlackChallenge(
+                        slack_challenge(&source.fields.kind, &body).unwrap_or_default(),
+                    )
+                }
                 Ok(body) => {
                     arrival.dedupe_id = v.dedupe_id.clone();
                     // Most duplicates are seen here; the unique eventId below settles the
@@ -384,6 +394,19 @@ impl Sources {
             tracing::warn!(error = %e, source_id = %arrival.source_id, "could not add to the source log");
         }
     }
+}
+
+/// The `challenge` of a Slack `url_verification` request, which Slack sends once when an
+/// Events API URL is set and which must be echoed back for Slack to accept the URL.
+fn slack_challenge(kind: &SourceKind, body: &str) -> Option<String> {
+    if !matches!(kind, SourceKind::Slack(_)) {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    if v.get("type")?.as_str()? != "url_verification" {
+        return None;
+    }
+    Some(v.get("challenge")?.as_str()?.to_owned())
 }
 
 /// The start of a body as text for the log: lossy UTF-8 without NUL, which PostgreSQL text

@@ -194,7 +194,10 @@ async fn github_requests_are_verified_deduplicated_and_delivered_as_sent() {
         "{log:#?}"
     );
     assert_eq!(log[1]["reason"], "signature does not match");
-    assert_eq!(log[0]["path"], "/ingest/…", "the token is not kept in the log");
+    assert_eq!(
+        log[0]["path"], "/ingest/…",
+        "the token is not kept in the log"
+    );
     assert_eq!(log[0]["reason"], "missing X-Hub-Signature-256");
     let incidents = server.get("/api/v1/security/incidents").await;
     assert!(
@@ -342,6 +345,24 @@ async fn slack_shopify_and_standard_webhooks_sources_verify_their_schemes() {
     )
     .await;
     assert_eq!(status, 401, "a forged Slack request is refused");
+
+    // Slack's url_verification handshake is answered with its challenge, not delivered.
+    let hello = br#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let (status, out) = post_to(
+        &server,
+        &slack_url,
+        &[
+            ("x-slack-request-timestamp", ts.to_string()),
+            ("x-slack-signature", slack_sig(ts, hello)),
+        ],
+        hello,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        out["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
 
     // Shopify: base64 of the body's HMAC; the webhook id dedupes.
     let (shop, shop_url) = create_source(

@@ -34,6 +34,11 @@ use std::sync::Arc;
 
 /// How many bytes of a body the log keeps.
 pub const LOG_BODY_PREVIEW: usize = 4 * 1024;
+/// How many entries a source's log keeps (the newest); older ones are pruned as new ones come.
+pub const LOG_KEEP: u32 = 1000;
+/// The log of the source a request came to is pruned on this node's first entry and then
+/// every this many.
+const PRUNE_EVERY: u64 = 100;
 /// How long an accepted request's body is kept (as any message's payload, Svix's default).
 const RETENTION_DAYS: i64 = 90;
 /// The event type of the messages a source's requests become.
@@ -130,6 +135,8 @@ pub struct Sources {
     send: Arc<Sending>,
     clock: Clock,
     public_url: String,
+    /// Log entries this node has written, to prune every [`PRUNE_EVERY`].
+    entries_written: std::sync::atomic::AtomicU64,
 }
 
 impl Sources {
@@ -139,6 +146,7 @@ impl Sources {
             send,
             clock,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            entries_written: Default::default(),
         }
     }
 
@@ -389,9 +397,23 @@ impl Sources {
 impl Sources {
     /// Adds to the source's log. The log is a record, not the data: the message (if any) is
     /// committed already, so a failure here is logged and the provider still gets its answer.
+    /// The log keeps the newest [`LOG_KEEP`] entries of each source.
     async fn enter_in_log(&self, arrival: Arrival) {
         if let Err(e) = self.store.record_arrival(&arrival).await {
             tracing::warn!(error = %e, source_id = %arrival.source_id, "could not add to the source log");
+            return;
+        }
+        let n = self
+            .entries_written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % PRUNE_EVERY == 0 {
+            if let Err(e) = self
+                .store
+                .prune_arrivals(&arrival.source_id, LOG_KEEP)
+                .await
+            {
+                tracing::warn!(error = %e, source_id = %arrival.source_id, "could not prune the source log");
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ pub trait SourceStore {
     async fn delete_source(&self, id: &SourceId) -> StoreResult<()>;
     /// Adds an entry to the source's log; returns its id.
     async fn record_arrival(&self, arrival: &Arrival) -> StoreResult<i64>;
+    /// Deletes all but the newest `keep` entries of the source's log; returns how many went.
+    async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64>;
     /// A page of the source's log, keyed by entry id (newest first by default).
     async fn list_arrivals(
         &self,

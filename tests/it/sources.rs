@@ -997,3 +997,75 @@ async fn screenshot_of_a_source_page() {
     browser.screenshot(&path).await;
     browser.close().await;
 }
+
+/// The store keeps the newest entries of a source's log when pruned, on SQLite and (when
+/// `KANCA_TEST_DATABASE_URL` is set) PostgreSQL.
+#[tokio::test]
+async fn the_log_is_pruned_to_its_newest_entries() {
+    use kanca::domain::sources::*;
+    use kanca::store::{connect, PageRequest, StoreOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!("sqlite://{}/kanca.db", dir.path().display())];
+    let pg = match postgres_url() {
+        Some(_) => Some(TestDatabase::create_on_postgres().await),
+        None => None,
+    };
+    if let Some(db) = &pg {
+        urls.push(db.url.clone());
+    }
+    for url in urls {
+        let store = connect(&url, "n", &StoreOptions::default()).await.unwrap();
+        let fields = SourceFields {
+            uid: None,
+            name: "s".into(),
+            kind: SourceKind::GenericWebhook,
+            metadata: Default::default(),
+        };
+        let source = store
+            .create_source(fields, &IngestToken::generate())
+            .await
+            .unwrap();
+        for i in 0..5 {
+            let arrival = Arrival {
+                id: 0,
+                source_id: source.id.clone(),
+                received_at: chrono::Utc::now(),
+                request: ReceivedRequest {
+                    method: "POST".into(),
+                    path: format!("/{i}"),
+                    headers: vec![],
+                },
+                body_preview: String::new(),
+                outcome: ArrivalOutcome::Accepted,
+                reason: None,
+                dedupe_id: None,
+                msg_id: None,
+            };
+            store.record_arrival(&arrival).await.unwrap();
+        }
+        assert_eq!(
+            store.prune_arrivals(&source.id, 2).await.unwrap(),
+            3,
+            "{url}"
+        );
+        assert_eq!(
+            store.prune_arrivals(&source.id, 2).await.unwrap(),
+            0,
+            "{url}"
+        );
+        let page = PageRequest {
+            limit: 10,
+            iterator: None,
+            ascending: false,
+        };
+        let left: Vec<String> = store
+            .list_arrivals(&source.id, &page)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.request.path)
+            .collect();
+        assert_eq!(left, ["/4", "/3"], "{url}");
+        store.close().await;
+    }
+}

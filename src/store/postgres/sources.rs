@@ -160,6 +160,19 @@ impl SourceStore for PgStore {
         Ok(id)
     }
 
+    async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM ingest_arrival WHERE source_id = $1 AND id <= (
+                 SELECT id FROM ingest_arrival WHERE source_id = $1
+                 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(source.as_str())
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn list_arrivals(
         &self,
         source: &SourceId,

@@ -86,6 +86,19 @@ impl From<crate::send::SendError> for ApiError {
     }
 }
 
+impl From<crate::sources::SourceError> for ApiError {
+    fn from(e: crate::sources::SourceError) -> Self {
+        use crate::sources::SourceError;
+        match e {
+            SourceError::Validation(m) => Self::Validation(m),
+            SourceError::NotFound(m) => Self::NotFound(m),
+            SourceError::Conflict(m) => Self::Conflict(m),
+            SourceError::Send(e) => e.into(),
+            SourceError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -23,6 +23,8 @@
 //! - [`send`]: the sending side as a service: applications, event types, endpoints and
 //!   messages, with the operational events their changes store; publishing and waking the
 //!   dispatcher happen here only.
+//! - [`sources`]: sources (Svix's Ingest API): a provider's webhooks verified by its scheme,
+//!   deduplicated, stored with one delivery per destination and delivered on by the engine.
 //! - [`services`]: the services above and the HTTP settings, built by `startup`, as the
 //!   routes reach them.
 //! - [`error`]: the API's error type and how it answers (the services' errors become it).
@@ -56,6 +58,7 @@ pub mod inspect;
 pub mod live;
 pub mod send;
 pub mod services;
+pub mod sources;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

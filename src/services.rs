@@ -27,6 +27,8 @@ pub struct Services {
     pub inspect: Arc<crate::inspect::Inspector>,
     /// The Slack-compatible workspace (channels, hooks).
     pub workspace: Arc<crate::workspace::Workspace>,
+    /// Sources (Svix's Ingest API): what providers post, verified and delivered on.
+    pub sources: Arc<crate::sources::Sources>,
 }
 
 /// What the HTTP side needs to know: the admin token (kept as a digest), limits, and the

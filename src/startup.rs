@@ -197,6 +197,8 @@ impl Application {
             own_bins: own_bins.clone(),
             built_in_app: workspace.events_app().clone(),
         }));
+        let send_for_sources = send.clone();
+        let clock_for_sources = clock.clone();
         let state = Services {
             store: self.store.clone(),
             send,
@@ -218,6 +220,12 @@ impl Application {
                 own_bins,
             }),
             workspace,
+            sources: Arc::new(crate::sources::Sources::new(
+                self.store.clone(),
+                send_for_sources,
+                clock_for_sources,
+                &self.public_url(),
+            )),
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

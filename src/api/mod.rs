@@ -2,9 +2,9 @@
 //!
 //! One file per resource, each exposing `router()`: it turns a request into domain values,
 //! makes one call into a service below ([`crate::send`], [`crate::workspace`],
-//! [`crate::inspect`]) and turns the result into Svix's answer. This module holds what the
-//! routes share: bearer-token auth (the admin token, or an app portal token scoped by
-//! `app_scope`), JSON and query extractors that turn bad input into clear 4xx
+//! [`crate::inspect`], [`crate::sources`]) and turns the result into Svix's answer. This module
+//! holds what the routes share: bearer-token auth (the admin token, or an app portal token
+//! scoped by `app_scope`), JSON and query extractors that turn bad input into clear 4xx
 //! answers, keyset pagination, and idempotency keys.
 
 pub(crate) mod app_scope;
@@ -20,6 +20,7 @@ mod extract;
 mod health;
 mod idempotency;
 mod incoming_webhooks;
+mod ingest;
 pub(crate) mod messages;
 mod openapi;
 mod operational;
@@ -73,6 +74,20 @@ pub fn router(state: Services) -> Router {
                 .merge(openapi::router())
                 .fallback(unknown_route),
         )
+        .nest(
+            "/ingest/api/v1",
+            ingest::router()
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    idempotency::replay_or_record,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    require_admin_token,
+                ))
+                .fallback(unknown_route),
+        )
+        .merge(ingest::public_router())
         .merge(metrics_router(&state))
         .merge(bins::public_router())
         .layer(DefaultBodyLimit::max(limit))

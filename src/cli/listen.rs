@@ -12,7 +12,13 @@
 //!   server keeps the requests, so nothing piles up in memory here). Any HTTP answer, even a
 //!   500, counts as forwarded: it is the local app's answer to show, not a reason to resend.
 //!
-//! It talks to the server through its public API only (`/api/v1/bin…`), with the admin token.
+//! With `--source SRC` it forwards what a source (Svix's Ingest API) accepts instead: it adds
+//! an ingest endpoint to the source whose URL is the bin, so the source's deliveries (verified,
+//! deduplicated, with the provider's headers) land in the bin and are forwarded from there with
+//! the same guarantees; the endpoint is removed again when it stops.
+//!
+//! It talks to the server through its public API only (`/api/v1/bin…`, `/ingest/api/v1/…`),
+//! with the admin token.
 
 use anyhow::{bail, Context};
 use base64::Engine as _;
@@ -28,7 +34,8 @@ use std::time::{Duration, Instant};
 #[command(
     after_help = "Examples:\n  kanca listen --forward-to http://localhost:3000\n  \
 kanca listen --forward-to http://localhost:3000/webhooks --bin bin_2a… \\\n    \
---server https://kanca.example.com --token $KANCA_ADMIN_TOKEN"
+--server https://kanca.example.com --token $KANCA_ADMIN_TOKEN\n  \
+kanca listen --source github --forward-to http://localhost:3000/github"
 )]
 pub struct ListenArgs {
     /// The local URL to forward to; each request's path under the bin is appended to it.
@@ -37,6 +44,11 @@ pub struct ListenArgs {
     /// Reuse this bin instead of creating one (requests it caught before are not forwarded).
     #[arg(long, value_name = "ID")]
     bin: Option<String>,
+    /// Forward what this source (id or uid; `/ingest/api/v1/source`) accepts: the requests its
+    /// provider sends, verified and deduplicated, with the provider's headers. An ingest
+    /// endpoint pointing at the bin is added to the source while this runs.
+    #[arg(long, value_name = "SOURCE")]
+    source: Option<String>,
     /// The Kanca server.
     #[arg(
         long,
@@ -112,18 +124,36 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
 
     let (bin, mut cursor) = listener.bin(args.bin.as_deref()).await?;
     println!("Bin URL: {}", bin.url);
-    println!(
-        "Forwarding requests sent there to {} (bin {}; Ctrl-C to stop)",
-        listener.forward_to, bin.id
-    );
+    let endpoint = match args.source.as_deref() {
+        Some(source) => {
+            let (ingest_url, endpoint) = listener.attach_to_source(source, &bin.url).await?;
+            println!("Source URL: {ingest_url}");
+            println!(
+                "Forwarding what source {source} accepts to {} (through bin {}; Ctrl-C to stop)",
+                listener.forward_to, bin.id
+            );
+            Some((source.to_owned(), endpoint))
+        }
+        None => {
+            println!(
+                "Forwarding requests sent there to {} (bin {}; Ctrl-C to stop)",
+                listener.forward_to, bin.id
+            );
+            None
+        }
+    };
 
-    tokio::select! {
+    let result = tokio::select! {
         result = listener.follow(&bin.id, &mut cursor) => result,
         _ = super::serve::wait_for_signal() => {
             println!("Stopped.");
             Ok(())
         }
+    };
+    if let Some((source, endpoint)) = endpoint {
+        listener.detach_from_source(&source, &endpoint).await;
     }
+    result
 }
 
 struct Listener {
@@ -197,6 +227,65 @@ impl Listener {
             .and_then(|r| r["id"].as_str())
             .map(str::to_owned);
         Ok((bin, cursor))
+    }
+
+    /// Adds an ingest endpoint delivering into the bin to `source`; returns the source's
+    /// ingest URL and the endpoint's id.
+    async fn attach_to_source(
+        &self,
+        source: &str,
+        bin_url: &str,
+    ) -> anyhow::Result<(String, String)> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct SourceInfo {
+            ingest_url: String,
+        }
+        let response = self
+            .api
+            .get(format!("{}/ingest/api/v1/source/{source}", self.server))
+            .header(AUTHORIZATION, self.auth.clone())
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Kanca server at {}", self.server))?;
+        let info: SourceInfo = answer(response)
+            .await
+            .with_context(|| format!("source `{source}`"))?;
+        let response = self
+            .api
+            .post(format!(
+                "{}/ingest/api/v1/source/{source}/endpoint",
+                self.server
+            ))
+            .header(AUTHORIZATION, self.auth.clone())
+            .json(&serde_json::json!({ "url": bin_url, "description": "kanca listen" }))
+            .send()
+            .await?;
+        let endpoint: serde_json::Value = answer(response).await?;
+        let id = endpoint["id"]
+            .as_str()
+            .context("the server answered an endpoint without an id")?
+            .to_owned();
+        Ok((info.ingest_url, id))
+    }
+
+    /// Removes the endpoint [`Self::attach_to_source`] added (what it delivered stays in the
+    /// bin). A failure is only reported: the endpoint can be deleted by hand.
+    async fn detach_from_source(&self, source: &str, endpoint: &str) {
+        let sent = self
+            .api
+            .delete(format!(
+                "{}/ingest/api/v1/source/{source}/endpoint/{endpoint}",
+                self.server
+            ))
+            .header(AUTHORIZATION, self.auth.clone())
+            .send()
+            .await;
+        if !sent.is_ok_and(|r| r.status().is_success()) {
+            eprintln!(
+                "could not remove endpoint {endpoint} from source {source}; delete it by hand"
+            );
+        }
     }
 
     /// Follows the bin's stream for ever, reconnecting after the last forwarded request.

@@ -279,10 +279,41 @@ async fn try_execute(engine: &Engine, job: &DeliveryJob) -> Attempted {
     }
 }
 
-/// The endpoint's custom headers, then the Standard Webhooks and `svix-*` headers (custom
-/// headers can never override these: their names are refused when the endpoint is saved).
+/// Headers of the provider's request that are about that one hop, not the webhook: they are
+/// never passed on.
+const HOP_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+/// For a message a source accepted, the provider's headers as they arrived (its content type
+/// included); then the endpoint's custom headers, then the Standard Webhooks and `svix-*`
+/// headers (custom headers can never override these: their names are refused when the
+/// endpoint is saved, and a provider's own `webhook-*` headers are replaced by Kanca's).
 fn delivery_headers(job: &DeliveryJob, timestamp: i64, signature: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
+    for (name, value) in &job.received_headers {
+        if HOP_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    let passed_on_type = headers.contains_key(CONTENT_TYPE);
     for (name, value) in &job.endpoint.fields.headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::try_from(name.as_str()),
@@ -291,7 +322,9 @@ fn delivery_headers(job: &DeliveryJob, timestamp: i64, signature: &str) -> Heade
             headers.insert(n, v);
         }
     }
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if !passed_on_type {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
     let id = HeaderValue::try_from(job.msg_id.as_str()).expect("ids are ASCII");
     let ts = HeaderValue::from(timestamp);
     let sig = HeaderValue::try_from(signature).expect("signatures are ASCII");

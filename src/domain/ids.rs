@@ -81,6 +81,10 @@ prefixed_id!(
     /// sees and ends it by; the token itself is never stored.
     AppTokenId, "apptok_"
 );
+prefixed_id!(
+    /// A source (Svix's Ingest API): one URL that a provider posts its webhooks to.
+    SourceId, "src_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod names;
 pub mod portal;
 pub mod records;
 pub mod secret;
+pub mod sources;
 pub mod text;
 pub mod url;
 pub mod workspace;

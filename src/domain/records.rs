@@ -171,6 +171,9 @@ pub struct Message {
     pub payload_expires_at: DateTime<Utc>,
     /// Svix's `deliverAt`: no attempt before this time (`None`: at once).
     pub deliver_at: Option<DateTime<Utc>>,
+    /// For a message a source accepted: the request it came in as (method, path, headers),
+    /// whose headers go on to its destinations. `None` for every other message.
+    pub received: Option<super::sources::ReceivedRequest>,
 }
 
 impl Message {
@@ -199,6 +202,7 @@ impl Message {
             created_at: now,
             payload_expires_at: now + chrono::Duration::days(90),
             deliver_at: None,
+            received: None,
         }
     }
 }

@@ -155,6 +155,7 @@ impl Sending {
             payload_expires_at: now
                 + Duration::days(new.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)),
             deliver_at: new.deliver_at,
+            received: None,
         }
     }
 

@@ -225,7 +225,19 @@ pub(crate) fn message(row: &impl Cells) -> Message {
         created_at: from_ms(row.int("created_at")),
         payload_expires_at: from_ms(row.int("payload_expires_at")),
         deliver_at: row.opt_int("deliver_at").map(from_ms),
+        received: row
+            .opt_text("received")
+            .and_then(|t| serde_json::from_str(&t).ok()),
     }
+}
+
+/// The headers to pass on from a message's `received` column (JSON of
+/// [`crate::domain::sources::ReceivedRequest`]); none when the message did not come from a
+/// source.
+pub(crate) fn received_headers(json: Option<String>) -> Vec<(String, String)> {
+    json.and_then(|t| serde_json::from_str::<crate::domain::sources::ReceivedRequest>(&t).ok())
+        .map(|r| r.headers)
+        .unwrap_or_default()
 }
 
 pub(crate) fn attempt(row: &impl Cells) -> Attempt {
@@ -383,5 +395,50 @@ pub(crate) fn app_token(row: &impl Cells) -> crate::domain::portal::AppToken {
         created_at: from_ms(row.int("created_at")),
         expires_at: from_ms(row.int("expires_at")),
         last_used_at: row.opt_int("last_used_at").map(from_ms),
+    }
+}
+
+/// A source from its row. Its kind is read back from the type and config Kanca stored; if
+/// they no longer parse (a hand-edited database) the row is an error rather than a source
+/// that would accept unverified requests.
+pub(crate) fn source(row: &impl Cells) -> super::StoreResult<sources::Source> {
+    use crate::domain::sources::*;
+    let config: serde_json::Value = json_col(row, "config");
+    let kind_name = row.text("kind");
+    let kind = SourceKind::parse(&kind_name, Some(&config)).map_err(|e| {
+        super::StoreError::Other(anyhow::anyhow!("stored source has an unreadable type: {e}"))
+    })?;
+    Ok(Source {
+        id: SourceId::from_trusted(row.text("id")),
+        app_id: AppId::from_trusted(row.text("app_id")),
+        fields: SourceFields {
+            uid: row.opt_text("uid").map(Uid::from_trusted),
+            name: row.text("name"),
+            kind,
+            metadata: json_col(row, "metadata"),
+        },
+        token: IngestToken::from_trusted(row.text("token")),
+        created_at: from_ms(row.int("created_at")),
+        updated_at: from_ms(row.int("updated_at")),
+    })
+}
+
+/// An entry of a source's log from its row.
+pub(crate) fn arrival(row: &impl Cells) -> sources::Arrival {
+    use crate::domain::sources::*;
+    Arrival {
+        id: row.int("id"),
+        source_id: SourceId::from_trusted(row.text("source_id")),
+        received_at: from_ms(row.int("received_at")),
+        request: ReceivedRequest {
+            method: row.text("method"),
+            path: row.text("path"),
+            headers: json_col(row, "headers"),
+        },
+        body_preview: row.text("body"),
+        outcome: ArrivalOutcome::from_stored(&row.text("outcome")),
+        reason: row.opt_text("reason"),
+        dedupe_id: row.opt_text("dedupe_id"),
+        msg_id: row.opt_text("msg_id").map(MessageId::from_trusted),
     }
 }

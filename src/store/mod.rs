@@ -6,7 +6,7 @@
 //! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
 //!
 //! The interface is one trait per aggregate ([`AppStore`], [`EndpointStore`],
-//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`PortalStore`],
+//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`PortalStore`], [`SourceStore`],
 //! [`bins::BinStore`]),
 //! gathered by [`Store`]. Each backend implements them where its SQL is and keeps only that
 //! SQL, the code that binds it, and its migrations (`migrations/<backend>/`). What does not
@@ -33,11 +33,13 @@ pub mod portal;
 pub mod postgres;
 pub mod rules;
 pub mod security;
+pub mod sources;
 pub mod sqlite;
 pub mod workspace;
 
 pub use portal::PortalStore;
 pub use security::SecurityStore;
+pub use sources::SourceStore;
 pub use workspace::WorkspaceStore;
 
 use crate::clock::Clock;
@@ -270,6 +272,8 @@ pub struct DeliveryJob {
     /// A resend or recover queued this delivery again after its failure was reported, so a
     /// success now is a recovery.
     pub recovering: bool,
+    /// The provider's headers to pass on, for a message a source accepted (empty otherwise).
+    pub received_headers: Vec<(String, String)>,
 }
 
 /// What a claim took, and when the next delivery falls due ([`QueueStore::claim_due_and_next`]).
@@ -314,6 +318,7 @@ pub trait Store:
     + SecurityStore
     + PortalStore
     + charts::ActivityStore
+    + SourceStore
     + bins::BinStore
     + Send
     + Sync

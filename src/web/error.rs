@@ -77,6 +77,12 @@ impl From<crate::send::SendError> for PageError {
     }
 }
 
+impl From<crate::sources::SourceError> for PageError {
+    fn from(e: crate::sources::SourceError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
 impl From<crate::workspace::WorkspaceError> for PageError {
     fn from(e: crate::workspace::WorkspaceError) -> Self {
         ApiError::from(e).into()

@@ -34,6 +34,10 @@ pub const SECTIONS: &[Section] = &[
         path: "/bins",
         label: "Bins",
     },
+    Section {
+        path: "/sources",
+        label: "Sources",
+    },
 ];
 
 fn head(title: &str) -> Markup {

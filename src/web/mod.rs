@@ -12,7 +12,7 @@
 //! are embedded with `include_str!`.
 //!
 //! The console calls the same services as the JSON API ([`crate::send`], [`crate::workspace`],
-//! [`crate::inspect`]) and never the API itself, so a change made here behaves exactly like
+//! [`crate::inspect`], [`crate::sources`]) and never the API itself, so a change made here behaves exactly like
 //! one made there, operational webhooks included. The API keeps its bearer-token auth; the console signs in
 //! with the same admin token and then holds a session cookie (`session`), and every form
 //! carries a per-session CSRF token checked before any handler runs.
@@ -47,6 +47,7 @@ mod portal;
 pub mod pretty_json;
 mod scope;
 mod session;
+mod sources;
 
 use crate::services::Services;
 use axum::extract::DefaultBodyLimit;
@@ -71,6 +72,7 @@ pub fn router(state: Services) -> Router {
         .merge(integrations::routes())
         .merge(bins::routes())
         .merge(bin_page::routes())
+        .merge(sources::routes())
         .merge(session::signed_in_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),

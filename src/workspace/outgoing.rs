@@ -246,6 +246,7 @@ pub(crate) fn requests_for(
                 created_at: now,
                 payload_expires_at: now + chrono::Duration::days(30),
                 deliver_at: None,
+                received: None,
             })
         })
         .collect()

@@ -187,6 +187,7 @@ fn message(app: &AppId, event_type: &str, channels: Option<&[&str]>) -> Message 
         created_at,
         payload_expires_at: created_at + TimeDelta::days(90),
         deliver_at: None,
+        received: None,
     }
 }
 

@@ -86,6 +86,7 @@ fn event(app: &AppId, event_type: &str, data: Value) -> Message {
         created_at: now,
         payload_expires_at: now + chrono::Duration::days(1),
         deliver_at: None,
+        received: None,
     }
 }
 

@@ -15,6 +15,7 @@
 use super::rows::{self, small};
 use super::PgStore;
 use crate::domain::*;
+use crate::store::cells::received_headers;
 use crate::store::rules::{status, trigger};
 use crate::store::*;
 use async_trait::async_trait;
@@ -127,7 +128,7 @@ impl QueueStore for PgStore {
          )
          SELECT c.id AS d_id, c.attempts AS d_attempts, c.trigger_type AS d_trigger,
                 c.reserved AS d_reserved, c.recovering AS d_recovering, m.id AS m_id, m.event_type AS m_event_type,
-                m.event_id AS m_event_id, m.payload AS m_payload, e.*
+                m.event_id AS m_event_id, m.payload AS m_payload, m.received AS m_received, e.*
          FROM claimed c
          JOIN message m ON m.id = c.msg_id
          JOIN endpoint e ON e.id = c.endpoint_id
@@ -154,6 +155,7 @@ impl QueueStore for PgStore {
                     reserved: row.get("d_reserved"),
                     trigger: TriggerType::from_i64(small(row, "d_trigger")),
                     recovering: small(row, "d_recovering") != 0,
+                    received_headers: received_headers(row.get("m_received")),
                     endpoint,
                 }
             })

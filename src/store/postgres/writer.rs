@@ -80,6 +80,7 @@ pub(super) async fn publish_all(
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut channels, mut tags, mut created, mut expires) = (vec![], vec![], vec![], vec![]);
     let mut deliver_at: Vec<Option<i64>> = vec![];
+    let mut received: Vec<Option<String>> = vec![];
     let (mut d_msg, mut d_ep, mut d_app, mut d_at, mut d_trigger) =
         (vec![], vec![], vec![], vec![], vec![]);
     for p in batch {
@@ -139,14 +140,15 @@ pub(super) async fn publish_all(
         created.push(at);
         expires.push(to_ms(m.payload_expires_at));
         deliver_at.push(m.deliver_at.map(to_ms));
+        received.push(m.received.as_ref().map(to_json));
     }
     if !ids.is_empty() {
         sqlx::query(
             "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags,
-                                  created_at, payload_expires_at, deliver_at)
+                                  created_at, payload_expires_at, deliver_at, received)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                   $6::text[], $7::text[], $8::bigint[], $9::bigint[],
-                                  $10::bigint[])",
+                                  $10::bigint[], $11::text[])",
         )
         .bind(&ids)
         .bind(&apps)
@@ -158,6 +160,7 @@ pub(super) async fn publish_all(
         .bind(&created)
         .bind(&expires)
         .bind(&deliver_at)
+        .bind(&received)
         .execute(&mut *tx)
         .await
         // Alone (the one-at-a-time retry), a taken eventId is this publish's conflict.

@@ -65,7 +65,7 @@ pub(super) async fn publish_all(
 
     for chunk in messages.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at, payload_expires_at, deliver_at) ",
+            "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags, created_at, payload_expires_at, deliver_at, received) ",
         );
         q.push_values(chunk, |mut row, m| {
             row.push_bind(m.id.as_str())
@@ -77,7 +77,8 @@ pub(super) async fn publish_all(
                 .push_bind(m.tags.as_ref().map(to_json))
                 .push_bind(to_ms(m.created_at))
                 .push_bind(to_ms(m.payload_expires_at))
-                .push_bind(m.deliver_at.map(to_ms));
+                .push_bind(m.deliver_at.map(to_ms))
+                .push_bind(m.received.as_ref().map(to_json));
         });
         // Alone (the one-at-a-time replay), a taken eventId is this publish's conflict.
         q.build()

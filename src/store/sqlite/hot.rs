@@ -145,8 +145,8 @@ impl HotConn {
         let mut keys_in_batch = KeysInBatch::default();
         let mut insert_message = conn.prepare_cached(
             "INSERT INTO message (id, app_id, event_type, event_id, payload, channels, tags,
-                                  created_at, payload_expires_at, deliver_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                  created_at, payload_expires_at, deliver_at, received)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut insert_delivery = conn.prepare_cached(concat!(
             "INSERT INTO delivery (msg_id, endpoint_id, app_id, status, next_attempt_at,
@@ -180,6 +180,7 @@ impl HotConn {
                     to_ms(msg.created_at),
                     to_ms(msg.payload_expires_at),
                     msg.deliver_at.map(to_ms),
+                    msg.received.as_ref().map(to_json),
                 ])
                 // Alone (the one-at-a-time replay), a taken eventId is this publish's conflict.
                 .map_err(|e| StoreError::conflict_or_sqlite(e, EVENT_ID_TAKEN))?;
@@ -395,7 +396,7 @@ impl HotConn {
             "SELECT d.id AS d_id, d.attempts AS d_attempts, d.trigger_type AS d_trigger,
                     d.reserved AS d_reserved, d.recovering AS d_recovering, m.id AS m_id,
                     m.event_type AS m_event_type, m.event_id AS m_event_id,
-                    m.payload AS m_payload, e.*
+                    m.payload AS m_payload, m.received AS m_received, e.*
              FROM delivery d
              JOIN message m ON m.id = d.msg_id
              JOIN endpoint e ON e.id = d.endpoint_id
@@ -416,6 +417,7 @@ impl HotConn {
                 reserved: row.flag("d_reserved"),
                 trigger: TriggerType::from_i64(row.int("d_trigger")),
                 recovering: row.flag("d_recovering"),
+                received_headers: cells::received_headers(row.opt_text("m_received")),
                 endpoint,
             })
         })?;

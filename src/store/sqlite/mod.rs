@@ -18,6 +18,7 @@ mod queue;
 mod resources;
 mod rows;
 mod security;
+mod sources;
 mod wal;
 mod workspace;
 mod writer;

@@ -1,0 +1,195 @@
+//! Sources on PostgreSQL ([`SourceStore`]).
+
+use super::resources::page_sql;
+use super::rows::to_json;
+use super::PgStore;
+use crate::domain::sources::*;
+use crate::domain::{AppId, IdOrUid};
+use crate::store::cells;
+use crate::store::sources::SourceStore;
+use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
+use async_trait::async_trait;
+
+const UID_TAKEN: &str = "a source with this uid already exists";
+
+#[async_trait]
+impl SourceStore for PgStore {
+    async fn create_source(&self, f: SourceFields, token: &IngestToken) -> StoreResult<Source> {
+        let now = self.clock.now();
+        let source = Source {
+            id: SourceId::generate(),
+            app_id: AppId::generate(),
+            fields: f,
+            token: token.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO application (id, uid, name, internal, created_at, updated_at)
+             VALUES ($1, NULL, $2, TRUE, $3, $3)",
+        )
+        .bind(source.app_id.as_str())
+        .bind(format!("Source {}", source.id))
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ingest_source (id, app_id, uid, name, kind, config, metadata, token,
+                                        created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(source.id.as_str())
+        .bind(source.app_id.as_str())
+        .bind(source.fields.uid.as_ref().map(|u| u.as_str()))
+        .bind(&source.fields.name)
+        .bind(source.fields.kind.type_name())
+        .bind(source.fields.kind.stored_config().to_string())
+        .bind(to_json(&source.fields.metadata))
+        .bind(token.as_str())
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, UID_TAKEN))?;
+        tx.commit().await?;
+        Ok(source)
+    }
+
+    async fn get_source(&self, key: &IdOrUid) -> StoreResult<Option<Source>> {
+        let row = sqlx::query("SELECT * FROM ingest_source WHERE id = $1 OR uid = $1")
+            .bind(key.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(cells::source).transpose()
+    }
+
+    async fn source_by_token(&self, token: &IngestToken) -> StoreResult<Option<Source>> {
+        let row = sqlx::query("SELECT * FROM ingest_source WHERE token = $1")
+            .bind(token.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(cells::source).transpose()
+    }
+
+    async fn list_sources(&self, page: &PageRequest) -> StoreResult<Vec<Source>> {
+        let (cmp, dir) = page_sql(page);
+        let sql = format!(
+            "SELECT * FROM ingest_source WHERE ($1::TEXT IS NULL OR id {cmp} $1)
+             ORDER BY id {dir} LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(page.iterator.as_deref())
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(cells::source).collect()
+    }
+
+    async fn update_source(&self, id: &SourceId, f: SourceFields) -> StoreResult<Source> {
+        let now = to_ms(self.clock.now());
+        let done = sqlx::query(
+            "UPDATE ingest_source SET uid = $2, name = $3, kind = $4, config = $5, metadata = $6,
+                                      updated_at = $7
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(f.uid.as_ref().map(|u| u.as_str()))
+        .bind(&f.name)
+        .bind(f.kind.type_name())
+        .bind(f.kind.stored_config().to_string())
+        .bind(to_json(&f.metadata))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, UID_TAKEN))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query("SELECT * FROM ingest_source WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        cells::source(&row)
+    }
+
+    async fn rotate_source_token(&self, id: &SourceId, token: &IngestToken) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE ingest_source SET token = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.as_str())
+                .bind(token.as_str())
+                .bind(to_ms(self.clock.now()))
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
+        let done = sqlx::query(
+            "DELETE FROM application WHERE id = (SELECT app_id FROM ingest_source WHERE id = $1)",
+        )
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn record_arrival(&self, a: &Arrival) -> StoreResult<i64> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO ingest_arrival (source_id, received_at, method, path, headers, body,
+                                         outcome, reason, dedupe_id, msg_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(a.source_id.as_str())
+        .bind(to_ms(a.received_at))
+        .bind(&a.request.method)
+        .bind(&a.request.path)
+        .bind(to_json(&a.request.headers))
+        .bind(&a.body_preview)
+        .bind(a.outcome.as_str())
+        .bind(a.reason.as_deref())
+        .bind(a.dedupe_id.as_deref())
+        .bind(a.msg_id.as_ref().map(|m| m.as_str()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM ingest_arrival WHERE source_id = $1 AND id <= (
+                 SELECT id FROM ingest_arrival WHERE source_id = $1
+                 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(source.as_str())
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_arrivals(
+        &self,
+        source: &SourceId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Arrival>> {
+        let (cmp, dir) = page_sql(page);
+        let after: Option<i64> = page.iterator.as_deref().and_then(|i| i.parse().ok());
+        let sql = format!(
+            "SELECT * FROM ingest_arrival WHERE source_id = $1 AND ($2::BIGINT IS NULL OR id {cmp} $2)
+             ORDER BY id {dir} LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(source.as_str())
+            .bind(after)
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(cells::arrival).collect())
+    }
+}

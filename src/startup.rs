@@ -197,8 +197,21 @@ impl Application {
             own_bins: own_bins.clone(),
             built_in_app: workspace.events_app().clone(),
         }));
-        let send_for_sources = send.clone();
-        let clock_for_sources = clock.clone();
+        let sources = Arc::new(crate::sources::Sources::new(
+            self.store.clone(),
+            send.clone(),
+            clock.clone(),
+            live.clone(),
+            &self.public_url(),
+        ));
+        if settings.role.delivers() {
+            // Cron sources' ticks are queued work like deliveries: every delivering node runs
+            // the schedules, and a tick's eventId makes it sent once.
+            background.push(tokio::spawn(crate::sources::cron::run(
+                sources.clone(),
+                self.shutdown.clone(),
+            )));
+        }
         let state = Services {
             store: self.store.clone(),
             send,
@@ -220,12 +233,7 @@ impl Application {
                 own_bins,
             }),
             workspace,
-            sources: Arc::new(crate::sources::Sources::new(
-                self.store.clone(),
-                send_for_sources,
-                clock_for_sources,
-                &self.public_url(),
-            )),
+            sources,
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

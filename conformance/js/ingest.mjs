@@ -193,10 +193,24 @@ await check("slack: documented v0 formula accepted, forged refused", async () =>
   expect((await post(src.ingestUrl, body, { ...headers, "x-slack-signature": sig("no") })).status === 401, "forged");
 });
 
+await check("cron: the config round-trips; a bad schedule is 422", async () => {
+  const src = await ingest.source.create({ name: "Cron", type: "cron", config: { schedule: "*/15 * * * *", payload: "{}" } });
+  expect(src.type === "cron" && src.config.schedule === "*/15 * * * *" && src.config.payload === "{}", JSON.stringify(src));
+  const again = await ingest.source.get(src.id);
+  expect(again.config.schedule === "*/15 * * * *", JSON.stringify(again));
+  try {
+    await ingest.source.create({ name: "Bad", type: "cron", config: { schedule: "never", payload: "{}" } });
+    throw new Error("a bad schedule was accepted");
+  } catch (e) {
+    expect(e instanceof ApiException && e.code === 422, String(e));
+  }
+  await ingest.source.delete(src.id);
+});
+
 await check("unsupported type answers 422; source delete", async () => {
   try {
-    await ingest.source.create({ name: "Cron", type: "cron", config: { schedule: "* * * * *", payload: "{}" } });
-    throw new Error("cron was accepted");
+    await ingest.source.create({ name: "Zoom", type: "zoom", config: { secret: "x" } });
+    throw new Error("zoom was accepted");
   } catch (e) {
     expect(e instanceof ApiException && e.code === 422, String(e));
   }

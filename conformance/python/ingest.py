@@ -32,7 +32,14 @@ from svix.api import (
 )
 from svix.api.errors.http_error import HttpError
 from svix.api.errors.http_validation_error import HTTPValidationError
-from svix.models import GithubConfig, SlackConfig, StripeConfig, SvixConfig, ZoomConfig
+from svix.models import (
+    CronConfig,
+    GithubConfig,
+    SlackConfig,
+    StripeConfig,
+    SvixConfig,
+    ZoomConfig,
+)
 from svix.webhooks import Webhook
 
 RUN = str(int(time.time() * 1000))
@@ -238,6 +245,30 @@ def _():
     expect(post(src.ingest_url, form, ok)[0] == 200, "slack valid")
     old = {"x-slack-request-timestamp": str(now - 400), "x-slack-signature": slack_sig(now - 400)}
     expect(post(src.ingest_url, form, old)[0] == 401, "slack expired")
+
+
+@check("cron: the SDK's CronConfig round-trips and a bad schedule is refused")
+def _():
+    src = ingest.source.create(
+        IngestSourceIn(
+            name="Nightly",
+            type="cron",
+            config=CronConfig(schedule="5 4 * * *", payload='{"job":"nightly"}', content_type="application/json"),
+        )
+    )
+    expect(src.type == "cron", src)
+    expect(src.config.schedule == "5 4 * * *", src.config)
+    expect(src.config.payload == '{"job":"nightly"}', src.config)
+    again = ingest.source.get(src.id)
+    expect(again.config.schedule == "5 4 * * *", again.config)
+    try:
+        ingest.source.create(
+            IngestSourceIn(name="Bad", type="cron", config=CronConfig(schedule="every day", payload="{}"))
+        )
+        raise AssertionError("a bad schedule was accepted")
+    except (HttpError, HTTPValidationError) as e:
+        expect(e.status_code == 422, e)
+    ingest.source.delete(src.id)
 
 
 @check("unsupported types answer 422, unknown sources 404")

@@ -10,7 +10,7 @@
 
 use super::endpoints::{parse_rotate_body, EndpointIn, EndpointOut, HeadersIn};
 use super::{ApiJson, ApiQuery, ListQuery, ListResponse, Services};
-use crate::domain::sources::{Arrival, Source};
+use crate::domain::sources::{Arrival, Source, SourceKind};
 use crate::domain::{Application, Endpoint, Metadata};
 use crate::error::ApiError;
 use crate::http::access::client_ip;
@@ -73,6 +73,10 @@ struct SourceIn {
     #[serde(rename = "type")]
     type_name: String,
     config: Option<Value>,
+    /// A Kanca extension: the application (id or uid) that what the source accepts is also
+    /// published into, with the provider's event type (`github.push`).
+    #[serde(rename = "publishToApp")]
+    publish_to_app: Option<String>,
 }
 
 impl From<SourceIn> for SourceInput {
@@ -83,12 +87,14 @@ impl From<SourceIn> for SourceInput {
             metadata: s.metadata,
             type_name: s.type_name,
             config: s.config,
+            publish_to: s.publish_to_app,
         }
     }
 }
 
 /// Svix's `IngestSourceOut`: the type's `config` without its secret (`{}`; none at all for
-/// `generic-webhook`, a unit variant in the SDKs).
+/// `generic-webhook`, a unit variant in the SDKs; a `cron` source's whole `CronConfig`, which
+/// holds no secret), and Kanca's `publishToApp` when set.
 fn source_out(state: &Services, s: &Source) -> Value {
     let mut out = json!({
         "id": s.id,
@@ -102,8 +108,13 @@ fn source_out(state: &Services, s: &Source) -> Value {
     if let Some(uid) = &s.fields.uid {
         out["uid"] = json!(uid);
     }
-    if s.fields.kind.secret().is_some() {
+    if let SourceKind::Cron(schedule) = &s.fields.kind {
+        out["config"] = schedule.config();
+    } else if s.fields.kind.secret().is_some() {
         out["config"] = json!({});
+    }
+    if let Some(app) = &s.fields.publish_to {
+        out["publishToApp"] = json!(app);
     }
     out
 }

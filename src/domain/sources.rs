@@ -35,7 +35,6 @@ pub const SVIX_SCHEME_TYPES: &[&str] = &[
 
 /// The other types Svix's SDKs list, which Kanca answers 422 "not supported yet".
 pub const UNSUPPORTED_TYPES: &[&str] = &[
-    "cron",
     "adobe-sign",
     "airwallex",
     "checkbook",
@@ -104,6 +103,99 @@ pub enum SourceKind {
         key: Vec<u8>,
         secret: SourceSecret,
     },
+    /// Scheduled webhooks: no requests come in; Kanca itself emits the payload on the
+    /// schedule, as if a provider had sent it.
+    Cron(CronSchedule),
+}
+
+/// A `cron` source's config (Svix's `CronConfig`): when to fire and what to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronSchedule {
+    /// A cron expression as Svix documents it (five fields, UTC: `5 4 * * *`). A sixth,
+    /// leading seconds field is accepted too (a Kanca extension, for schedules under a
+    /// minute).
+    pub schedule: String,
+    /// The body sent on every tick, as given.
+    pub payload: String,
+    /// The `content-type` the body is sent with (`application/json` when not given).
+    pub content_type: Option<String>,
+}
+
+impl CronSchedule {
+    /// The most a payload may hold: a message's payload limit would refuse more on every tick.
+    pub const MAX_PAYLOAD: usize = 256 * 1024;
+
+    fn parse(config: Option<&Value>) -> Result<Self, KindError> {
+        let field = |name: &str| -> Result<Option<String>, KindError> {
+            match config.and_then(|c| c.get(name)) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(KindError::Invalid(format!(
+                    "config.{name} must be a string"
+                ))),
+            }
+        };
+        let schedule = field("schedule")?
+            .ok_or_else(|| KindError::Invalid("a `cron` source needs config.schedule".into()))?;
+        let payload = field("payload")?
+            .ok_or_else(|| KindError::Invalid("a `cron` source needs config.payload".into()))?;
+        if payload.len() > Self::MAX_PAYLOAD || payload.contains('\0') {
+            return Err(KindError::Invalid(format!(
+                "config.payload must be text of at most {} bytes",
+                Self::MAX_PAYLOAD
+            )));
+        }
+        let content_type = field("contentType")?;
+        if let Some(ct) = &content_type {
+            if ct.parse::<http::HeaderValue>().is_err() || ct.is_empty() || ct.len() > 256 {
+                return Err(KindError::Invalid(
+                    "config.contentType must be a valid header value".into(),
+                ));
+            }
+        }
+        let this = Self {
+            schedule: schedule.trim().to_owned(),
+            payload,
+            content_type,
+        };
+        this.cron()?;
+        Ok(this)
+    }
+
+    /// The parsed expression. Five fields, or six with leading seconds; `@hourly` and the
+    /// other nicknames too.
+    pub fn cron(&self) -> Result<croner::Cron, KindError> {
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(&self.schedule)
+            .map_err(|e| {
+                KindError::Invalid(format!("config.schedule is not a cron expression: {e}"))
+            })
+    }
+
+    /// The first tick strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron().ok()?.find_next_occurrence(&t, false).ok()
+    }
+
+    /// The last tick at or before `t`.
+    pub fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron().ok()?.find_previous_occurrence(&t, true).ok()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.content_type.as_deref().unwrap_or("application/json")
+    }
+
+    /// The config as Svix's `CronConfig` shows it (nothing in it is secret).
+    pub fn config(&self) -> Value {
+        let mut out = serde_json::json!({ "schedule": self.schedule, "payload": self.payload });
+        if let Some(ct) = &self.content_type {
+            out["contentType"] = Value::String(ct.clone());
+        }
+        out
+    }
 }
 
 impl SourceKind {
@@ -130,6 +222,7 @@ impl SourceKind {
             "stripe" => Self::Stripe(secret()?),
             "slack" => Self::Slack(secret()?),
             "shopify" => Self::Shopify(secret()?),
+            "cron" => Self::Cron(CronSchedule::parse(config)?),
             t => {
                 if let Some(name) = SVIX_SCHEME_TYPES.iter().find(|n| **n == t) {
                     let secret = secret()?;
@@ -160,11 +253,15 @@ impl SourceKind {
             Self::Slack(_) => "slack",
             Self::Shopify(_) => "shopify",
             Self::StandardWebhooks { type_name, .. } => type_name,
+            Self::Cron(_) => "cron",
         }
     }
 
     /// The config as stored (secret included); [`SourceKind::parse`] reads it back.
     pub fn stored_config(&self) -> Value {
+        if let Self::Cron(c) = self {
+            return c.config();
+        }
         match self.secret() {
             Some(s) => serde_json::json!({ "secret": s.expose() }),
             None => serde_json::json!({}),
@@ -173,7 +270,7 @@ impl SourceKind {
 
     pub fn secret(&self) -> Option<&SourceSecret> {
         match self {
-            Self::GenericWebhook => None,
+            Self::GenericWebhook | Self::Cron(_) => None,
             Self::Github(s) | Self::Stripe(s) | Self::Slack(s) | Self::Shopify(s) => Some(s),
             Self::StandardWebhooks { secret, .. } => Some(secret),
         }
@@ -227,6 +324,9 @@ pub struct SourceFields {
     pub name: String,
     pub kind: SourceKind,
     pub metadata: Metadata,
+    /// The application that what the source accepts is also published into, as provider
+    /// events (`github.push`): a Kanca extension to Svix's Ingest API.
+    pub publish_to: Option<AppId>,
 }
 
 #[derive(Debug, Clone)]

@@ -180,6 +180,17 @@ impl Sending {
         })
     }
 
+    /// Publishes `messages` together, each fanned out to its application's subscribed
+    /// endpoints: all are stored with their deliveries in one transaction, or none is (a taken
+    /// eventId among them is the store's `Conflict`). Returns the deliveries queued.
+    pub async fn publish_together(&self, messages: Vec<Message>) -> Result<u64, SendError> {
+        let queued = self.store.accept_messages(messages).await?;
+        if queued > 0 {
+            self.waker.wake();
+        }
+        Ok(queued)
+    }
+
     /// The message "send test event" publishes: example `index` of the event type's schemas.
     pub async fn example_message(
         &self,

@@ -17,17 +17,26 @@
 //! long as the first message is kept. The check and the insert are one statement, so two
 //! concurrent retries cannot both get through.
 //!
+//! A source may also publish what it accepts into an application (`publish_to`, a Kanca
+//! extension): then a second message, of that application, with the provider's event type
+//! ([`events`]), is stored in the same transaction as the source's own, so both or neither
+//! exist. A `cron` source takes no requests: [`cron`] emits its payload on its schedule
+//! through the same path.
+//!
 //! Every request is entered in the source's log (accepted, duplicate, or rejected and why).
 //! What a rejection means for the caller's address (a security incident) is the route's to
 //! record: this module knows no HTTP clients.
 
+pub mod cron;
+pub mod events;
 pub mod verify;
 
 use crate::clock::Clock;
 use crate::domain::sources::*;
 use crate::domain::*;
+use crate::live::LiveHub;
 use crate::send::{SendError, Sending};
-use crate::store::{DynStore, FanOut, PageRequest, StoreError, EVENT_ID_TAKEN};
+use crate::store::{DynStore, PageRequest, StoreError, EVENT_ID_TAKEN};
 use bytes::Bytes;
 use http::HeaderMap;
 use std::sync::Arc;
@@ -77,10 +86,12 @@ pub struct SourceInput {
     pub metadata: Option<Metadata>,
     pub type_name: String,
     pub config: Option<serde_json::Value>,
+    /// The application (id or uid) to also publish into; `None` for none.
+    pub publish_to: Option<String>,
 }
 
 impl SourceInput {
-    fn parse(self) -> Result<SourceFields, SourceError> {
+    fn parse(self, publish_to: Option<AppId>) -> Result<SourceFields, SourceError> {
         if self.name.trim().is_empty() || self.name.len() > 256 {
             return Err(SourceError::Validation(
                 "name must be 1 to 256 characters".into(),
@@ -97,6 +108,7 @@ impl SourceInput {
             name: self.name,
             kind,
             metadata: self.metadata.unwrap_or_default(),
+            publish_to,
         })
     }
 }
@@ -134,19 +146,32 @@ pub struct Sources {
     store: DynStore,
     send: Arc<Sending>,
     clock: Clock,
+    /// Wakes the console's live log of a source ([`Source::topic`]) on every entry.
+    live: Arc<LiveHub>,
     public_url: String,
     /// Log entries this node has written, to prune every [`PRUNE_EVERY`].
     entries_written: std::sync::atomic::AtomicU64,
+    /// Told when a source is created, changed or deleted here, so the cron loop
+    /// ([`cron::run`]) looks at its schedules again at once.
+    cron_changed: tokio::sync::Notify,
 }
 
 impl Sources {
-    pub fn new(store: DynStore, send: Arc<Sending>, clock: Clock, public_url: &str) -> Self {
+    pub fn new(
+        store: DynStore,
+        send: Arc<Sending>,
+        clock: Clock,
+        live: Arc<LiveHub>,
+        public_url: &str,
+    ) -> Self {
         Self {
             store,
             send,
             clock,
+            live,
             public_url: public_url.trim_end_matches('/').to_owned(),
             entries_written: Default::default(),
+            cron_changed: Default::default(),
         }
     }
 
@@ -155,13 +180,30 @@ impl Sources {
         format!("{}/ingest/{}", self.public_url, source.token.as_str())
     }
 
+    /// The application a source's input names to publish into: one of the user's
+    /// applications (a source's own internal application is no such thing).
+    async fn publish_target(&self, input: &SourceInput) -> Result<Option<AppId>, SourceError> {
+        let Some(key) = input.publish_to.as_deref().filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        match self.send.app_fresh(key).await {
+            Ok(app) => Ok(Some(app.id)),
+            Err(SendError::NotFound(_)) => Err(SourceError::Validation(format!(
+                "publishToApp: no application `{key}`"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn create(&self, input: SourceInput) -> Result<Source, SourceError> {
-        let fields = input.parse()?;
+        let target = self.publish_target(&input).await?;
+        let fields = input.parse(target)?;
         let source = self
             .store
             .create_source(fields, &IngestToken::generate())
             .await?;
         tracing::info!(source_id = %source.id, kind = source.fields.kind.type_name(), "source created");
+        self.cron_changed.notify_one();
         Ok(source)
     }
 
@@ -192,8 +234,11 @@ impl Sources {
                 {
                     input.uid = Some(key.to_owned());
                 }
-                let fields = input.parse()?;
-                Ok((self.store.update_source(&source.id, fields).await?, false))
+                let target = self.publish_target(&input).await?;
+                let fields = input.parse(target)?;
+                let updated = self.store.update_source(&source.id, fields).await?;
+                self.cron_changed.notify_one();
+                Ok((updated, false))
             }
             Err(SourceError::NotFound(_)) if Uid::parse_for(SourceId::PREFIX, key).is_ok() => {
                 input.uid.get_or_insert_with(|| key.to_owned());
@@ -206,10 +251,12 @@ impl Sources {
     /// Deletes the source with its endpoints, messages and log.
     pub async fn delete(&self, key: &str) -> Result<(), SourceError> {
         let source = self.get(key).await?;
-        match self.store.delete_source(&source.id).await {
+        let deleted = match self.store.delete_source(&source.id).await {
             Err(StoreError::NotFound) => Err(not_found()),
             other => Ok(other?),
-        }
+        };
+        self.cron_changed.notify_one();
+        deleted
     }
 
     /// A new token, so a new ingest URL; the old URL stops working at once (Svix keeps it for
@@ -242,6 +289,21 @@ impl Sources {
         &self.send
     }
 
+    /// The log entries after `after` (oldest first), for the live log.
+    pub async fn log_after(
+        &self,
+        source: &SourceId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Arrival>, SourceError> {
+        let page = PageRequest {
+            limit,
+            iterator: after.map(|a| a.to_string()),
+            ascending: true,
+        };
+        Ok(self.store.list_arrivals(source, &page).await?)
+    }
+
     /// A page of the source's log.
     pub async fn log(
         &self,
@@ -249,6 +311,42 @@ impl Sources {
         page: &PageRequest,
     ) -> Result<Vec<Arrival>, SourceError> {
         Ok(self.store.list_arrivals(&source.id, page).await?)
+    }
+
+    /// One entry of the source's log.
+    pub async fn arrival(&self, source: &Source, id: i64) -> Result<Arrival, SourceError> {
+        self.store
+            .get_arrival(&source.id, id)
+            .await?
+            .ok_or_else(|| SourceError::NotFound("log entry not found".into()))
+    }
+
+    /// Sends an accepted request again to every endpoint it went to (the engine's resend).
+    /// Returns how many endpoints it was queued for.
+    pub async fn replay(&self, source: &Source, entry: i64) -> Result<usize, SourceError> {
+        let arrival = self.arrival(source, entry).await?;
+        let Some(msg_id) = arrival.msg_id else {
+            return Err(SourceError::Validation(
+                "only an accepted request can be replayed".into(),
+            ));
+        };
+        let msg = self.send.message(&source.app_id, msg_id.as_str()).await?;
+        let all = PageRequest {
+            limit: 250,
+            iterator: None,
+            ascending: true,
+        };
+        let destinations = self
+            .store
+            .message_destinations(&source.app_id, &msg.id, &all)
+            .await?;
+        for d in &destinations {
+            self.send
+                .resend(&source.app_id, &msg, &d.endpoint.id)
+                .await?;
+        }
+        tracing::info!(source_id = %source.id, entry, endpoints = destinations.len(), "source request replayed");
+        Ok(destinations.len())
     }
 
     /// Handles a request at `{public}/ingest/{token}`: verify, deduplicate, store with its
@@ -340,44 +438,28 @@ impl Sources {
                             return Ok(Received::Duplicate(Some(first.id)));
                         }
                     }
-                    let msg = Message {
-                        id: MessageId::generate(),
-                        app_id: source.app_id.clone(),
-                        event_type: EventTypeName::parse(SOURCE_EVENT_TYPE)
-                            .expect("static event type"),
-                        event_id: v.dedupe_id.clone(),
-                        payload: Some(body),
-                        channels: None,
-                        tags: None,
-                        created_at: now,
-                        payload_expires_at: now + chrono::Duration::days(RETENTION_DAYS),
-                        deliver_at: None,
-                        received: Some(received),
+                    let kept = ReceivedBody {
+                        body,
+                        dedupe_id: v.dedupe_id.clone(),
+                        event_type: events::event_type_of(
+                            &source.fields.kind,
+                            &request.headers,
+                            &request.body,
+                        ),
+                        request: received,
                     };
-                    match self.send.publish(&msg, FanOut::Subscribed, None).await {
-                        Ok(_) => {
+                    match self.accept(&source, kept, now).await {
+                        Ok(id) => {
                             arrival.outcome = ArrivalOutcome::Accepted;
-                            arrival.msg_id = Some(msg.id.clone());
-                            Received::Accepted(msg.id)
+                            arrival.msg_id = Some(id.clone());
+                            Received::Accepted(id)
                         }
-                        Err(SendError::Store(StoreError::Conflict(what)))
-                            if what == EVENT_ID_TAKEN =>
-                        {
-                            let first = match &v.dedupe_id {
-                                Some(id) => self
-                                    .store
-                                    .get_message_by_event_id(&source.app_id, id)
-                                    .await
-                                    .ok()
-                                    .flatten()
-                                    .map(|m| m.id),
-                                None => None,
-                            };
+                        Err(Accepted::Duplicate(first)) => {
                             arrival.outcome = ArrivalOutcome::Duplicate;
                             arrival.msg_id = first.clone();
                             Received::Duplicate(first)
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(Accepted::Failed(e)) => return Err(e),
                     }
                 }
             },
@@ -394,7 +476,129 @@ impl Sources {
     }
 }
 
+/// What a source keeps of a request it accepted.
+struct ReceivedBody {
+    body: String,
+    dedupe_id: Option<String>,
+    /// The provider's event type, for the application it publishes into.
+    event_type: EventTypeName,
+    request: ReceivedRequest,
+}
+
+/// Why [`Sources::accept`] stored nothing.
+enum Accepted {
+    /// The provider's delivery id was taken: this message, if it is still kept.
+    Duplicate(Option<MessageId>),
+    Failed(SourceError),
+}
+
 impl Sources {
+    /// Stores an accepted request as the source's message and, when the source publishes
+    /// into an application, as that application's message too: one transaction, so both or
+    /// neither. Returns the source's message id.
+    async fn accept(
+        &self,
+        source: &Source,
+        kept: ReceivedBody,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<MessageId, Accepted> {
+        let own = Message {
+            id: MessageId::generate(),
+            app_id: source.app_id.clone(),
+            event_type: EventTypeName::parse(SOURCE_EVENT_TYPE).expect("static event type"),
+            event_id: kept.dedupe_id.clone(),
+            payload: Some(kept.body),
+            channels: None,
+            tags: None,
+            created_at: now,
+            payload_expires_at: now + chrono::Duration::days(RETENTION_DAYS),
+            deliver_at: None,
+            received: Some(kept.request),
+        };
+        let id = own.id.clone();
+        let mut messages = vec![own];
+        if let Some(app) = &source.fields.publish_to {
+            // The application's message is the provider's event; the provider's headers stay
+            // with the source's message (the application's endpoints get Kanca's own).
+            let published = Message {
+                id: MessageId::generate(),
+                app_id: app.clone(),
+                event_type: kept.event_type,
+                event_id: None,
+                received: None,
+                ..messages[0].clone()
+            };
+            messages.push(published);
+        }
+        match self.send.publish_together(messages).await {
+            Ok(_) => Ok(id),
+            Err(SendError::Store(StoreError::Conflict(what))) if what == EVENT_ID_TAKEN => {
+                let first = match &kept.dedupe_id {
+                    Some(event_id) => self
+                        .store
+                        .get_message_by_event_id(&source.app_id, event_id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|m| m.id),
+                    None => None,
+                };
+                Err(Accepted::Duplicate(first))
+            }
+            Err(e) => Err(Accepted::Failed(e.into())),
+        }
+    }
+
+    /// Sends a cron source's tick: stored as a message of the source (and of the application
+    /// it publishes into) with the eventId `cron-{tick}`, and entered in its log. `true` when
+    /// the tick is done with (sent now, or already sent by another node); `false` when the
+    /// store failed and the tick should be tried again.
+    async fn fire(&self, source: &Source, tick: chrono::DateTime<chrono::Utc>) -> bool {
+        let SourceKind::Cron(schedule) = &source.fields.kind else {
+            return true;
+        };
+        // Shown as a request of method `CRON` at the schedule; its content type is passed on.
+        let request = ReceivedRequest {
+            method: "CRON".into(),
+            path: schedule.schedule.clone(),
+            headers: vec![("content-type".into(), schedule.content_type().to_owned())],
+        };
+        let kept = ReceivedBody {
+            body: schedule.payload.clone(),
+            dedupe_id: Some(format!("cron-{}", tick.timestamp())),
+            event_type: events::event_type_of(
+                &source.fields.kind,
+                &HeaderMap::new(),
+                schedule.payload.as_bytes(),
+            ),
+            request: request.clone(),
+        };
+        let now = self.clock.now();
+        match self.accept(source, kept, now).await {
+            Ok(id) => {
+                tracing::debug!(source_id = %source.id, %tick, "cron tick sent");
+                self.enter_in_log(Arrival {
+                    id: 0,
+                    source_id: source.id.clone(),
+                    received_at: now,
+                    request,
+                    body_preview: preview(schedule.payload.as_bytes()),
+                    outcome: ArrivalOutcome::Accepted,
+                    reason: Some(format!("scheduled tick {}", tick.to_rfc3339())),
+                    dedupe_id: Some(format!("cron-{}", tick.timestamp())),
+                    msg_id: Some(id),
+                })
+                .await;
+                true
+            }
+            Err(Accepted::Duplicate(_)) => true,
+            Err(Accepted::Failed(e)) => {
+                tracing::warn!(error = %e, source_id = %source.id, "could not send a cron tick; trying again");
+                false
+            }
+        }
+    }
+
     /// Adds to the source's log. The log is a record, not the data: the message (if any) is
     /// committed already, so a failure here is logged and the provider still gets its answer.
     /// The log keeps the newest [`LOG_KEEP`] entries of each source.
@@ -403,6 +607,7 @@ impl Sources {
             tracing::warn!(error = %e, source_id = %arrival.source_id, "could not add to the source log");
             return;
         }
+        self.live.publish(&source_topic(&arrival.source_id)).await;
         let n = self
             .entries_written
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -416,6 +621,11 @@ impl Sources {
             }
         }
     }
+}
+
+/// The live topic a source's new log entries are announced on.
+pub fn source_topic(id: &SourceId) -> String {
+    format!("source:{id}")
 }
 
 /// The `challenge` of a Slack `url_verification` request, which Slack sends once when an

@@ -43,6 +43,10 @@ pub fn verify(
 ) -> Result<Verified, Rejected> {
     match kind {
         SourceKind::GenericWebhook => Ok(Verified { dedupe_id: None }),
+        // Kanca is the only sender of a cron source's webhooks.
+        SourceKind::Cron(_) => Err(reject(
+            "a cron source takes no requests: Kanca sends its payload on the schedule",
+        )),
         SourceKind::Github(secret) => {
             let sig = header(headers, "x-hub-signature-256")
                 .ok_or_else(|| reject("missing X-Hub-Signature-256"))?;

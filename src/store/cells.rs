@@ -416,6 +416,7 @@ pub(crate) fn source(row: &impl Cells) -> super::StoreResult<sources::Source> {
             name: row.text("name"),
             kind,
             metadata: json_col(row, "metadata"),
+            publish_to: row.opt_text("publish_app_id").map(AppId::from_trusted),
         },
         token: IngestToken::from_trusted(row.text("token")),
         created_at: from_ms(row.int("created_at")),

@@ -9,7 +9,7 @@
 
 use super::{PageRequest, StoreResult};
 use crate::domain::sources::{Arrival, IngestToken, Source, SourceFields, SourceId};
-use crate::domain::IdOrUid;
+use crate::domain::{IdOrUid, Message};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -32,6 +32,15 @@ pub trait SourceStore {
     async fn record_arrival(&self, arrival: &Arrival) -> StoreResult<i64>;
     /// Deletes all but the newest `keep` entries of the source's log; returns how many went.
     async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64>;
+    /// One entry of the source's log.
+    async fn get_arrival(&self, source: &SourceId, id: i64) -> StoreResult<Option<Arrival>>;
+    /// Every `cron` source (the scheduler's work list; there are few).
+    async fn cron_sources(&self) -> StoreResult<Vec<Source>>;
+    /// Stores what a source accepted: its own message and, when it publishes into an
+    /// application, that message too, each with one delivery per subscribed endpoint, in one
+    /// transaction. A taken eventId (a duplicate) is the `Conflict`
+    /// [`super::EVENT_ID_TAKEN`] and stores nothing. Returns the deliveries queued.
+    async fn accept_messages(&self, messages: Vec<Message>) -> StoreResult<u64>;
     /// A page of the source's log, keyed by entry id (newest first by default).
     async fn list_arrivals(
         &self,

@@ -4,7 +4,7 @@ use super::resources::page_sql;
 use super::rows::to_json;
 use super::PgStore;
 use crate::domain::sources::*;
-use crate::domain::{AppId, IdOrUid};
+use crate::domain::{AppId, IdOrUid, Message};
 use crate::store::cells;
 use crate::store::sources::SourceStore;
 use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
@@ -36,8 +36,8 @@ impl SourceStore for PgStore {
         .await?;
         sqlx::query(
             "INSERT INTO ingest_source (id, app_id, uid, name, kind, config, metadata, token,
-                                        created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                                        created_at, updated_at, publish_app_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
         )
         .bind(source.id.as_str())
         .bind(source.app_id.as_str())
@@ -48,6 +48,7 @@ impl SourceStore for PgStore {
         .bind(to_json(&source.fields.metadata))
         .bind(token.as_str())
         .bind(to_ms(now))
+        .bind(source.fields.publish_to.as_ref().map(|a| a.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, UID_TAKEN))?;
@@ -89,7 +90,7 @@ impl SourceStore for PgStore {
         let now = to_ms(self.clock.now());
         let done = sqlx::query(
             "UPDATE ingest_source SET uid = $2, name = $3, kind = $4, config = $5, metadata = $6,
-                                      updated_at = $7
+                                      updated_at = $7, publish_app_id = $8
              WHERE id = $1",
         )
         .bind(id.as_str())
@@ -99,6 +100,7 @@ impl SourceStore for PgStore {
         .bind(f.kind.stored_config().to_string())
         .bind(to_json(&f.metadata))
         .bind(now)
+        .bind(f.publish_to.as_ref().map(|a| a.as_str()))
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::conflict_or(e, UID_TAKEN))?;
@@ -171,6 +173,32 @@ impl SourceStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn get_arrival(&self, source: &SourceId, id: i64) -> StoreResult<Option<Arrival>> {
+        let row = sqlx::query("SELECT * FROM ingest_arrival WHERE source_id = $1 AND id = $2")
+            .bind(source.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(cells::arrival))
+    }
+
+    async fn cron_sources(&self) -> StoreResult<Vec<Source>> {
+        let rows = sqlx::query("SELECT * FROM ingest_source WHERE kind = 'cron' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(cells::source).collect()
+    }
+
+    async fn accept_messages(&self, messages: Vec<Message>) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let queued = super::workspace::queue_in(&mut tx, &messages).await?;
+        tx.commit().await?;
+        if queued > 0 {
+            self.announce_work();
+        }
+        Ok(queued as u64)
     }
 
     async fn list_arrivals(

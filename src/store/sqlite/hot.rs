@@ -522,6 +522,30 @@ impl HotConn {
 
     /// Posts a message into a channel under the next `ts`, with its follow-up messages
     /// (events, outgoing-webhook requests) stored and queued in the same transaction.
+    /// Stores `messages` with their deliveries (fan-out to subscribed endpoints) as part of
+    /// the caller's transaction: all of them or, on an error (a taken eventId among them),
+    /// none once the caller rolls back. Returns the deliveries queued.
+    pub fn publish_together(&self, messages: &[Message]) -> StoreResult<usize> {
+        let publishes: Vec<PublishIn<'_>> = messages
+            .iter()
+            .map(|msg| PublishIn {
+                msg,
+                fan_out: &FanOut::Subscribed,
+                idempotency: None,
+            })
+            .collect();
+        let mut cache = EndpointsByApp::default();
+        let now = messages.first().map(|m| m.created_at).unwrap_or_default();
+        Ok(self
+            .publish_all(&mut cache, &publishes, now)?
+            .iter()
+            .map(|o| match o {
+                CreateMessageOutcome::Created { deliveries } => *deliveries,
+                CreateMessageOutcome::Replayed(_) => 0,
+            })
+            .sum())
+    }
+
     pub fn post_channel_message(
         &self,
         channel_id: &ChannelId,
@@ -567,25 +591,7 @@ impl HotConn {
             m.mrkdwn,
         ])?;
         let message = m.stored_as(channel_id, Ts::from_micros(ts));
-        let events = follow_ups(&message);
-        let publishes: Vec<PublishIn<'_>> = events
-            .iter()
-            .map(|msg| PublishIn {
-                msg,
-                fan_out: &FanOut::Subscribed,
-                idempotency: None,
-            })
-            .collect();
-        let mut cache = EndpointsByApp::default();
-        let now = events.first().map(|m| m.created_at).unwrap_or_default();
-        let deliveries = self
-            .publish_all(&mut cache, &publishes, now)?
-            .iter()
-            .map(|o| match o {
-                CreateMessageOutcome::Created { deliveries } => *deliveries,
-                CreateMessageOutcome::Replayed(_) => 0,
-            })
-            .sum();
+        let deliveries = self.publish_together(&follow_ups(&message))?;
         Ok(PostResult::Posted {
             message: Box::new(message),
             deliveries,

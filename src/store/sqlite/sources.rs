@@ -2,9 +2,10 @@
 
 use super::resources::page_sql;
 use super::rows::to_json;
+use super::writer::HotTx;
 use super::{conflict_or, SqliteStore};
 use crate::domain::sources::*;
-use crate::domain::{AppId, IdOrUid};
+use crate::domain::{AppId, IdOrUid, Message};
 use crate::store::cells;
 use crate::store::sources::SourceStore;
 use crate::store::{to_ms, PageRequest, StoreError, StoreResult};
@@ -36,8 +37,8 @@ impl SourceStore for SqliteStore {
         .await?;
         sqlx::query(
             "INSERT INTO ingest_source (id, app_id, uid, name, kind, config, metadata, token,
-                                        created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                        created_at, updated_at, publish_app_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         )
         .bind(source.id.as_str())
         .bind(source.app_id.as_str())
@@ -48,6 +49,7 @@ impl SourceStore for SqliteStore {
         .bind(to_json(&source.fields.metadata))
         .bind(token.as_str())
         .bind(to_ms(now))
+        .bind(source.fields.publish_to.as_ref().map(|a| a.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, UID_TAKEN))?;
@@ -91,7 +93,7 @@ impl SourceStore for SqliteStore {
         let now = to_ms(self.clock.now());
         let done = sqlx::query(
             "UPDATE ingest_source SET uid = ?2, name = ?3, kind = ?4, config = ?5, metadata = ?6,
-                                      updated_at = ?7
+                                      updated_at = ?7, publish_app_id = ?8
              WHERE id = ?1",
         )
         .bind(id.as_str())
@@ -101,6 +103,7 @@ impl SourceStore for SqliteStore {
         .bind(f.kind.stored_config().to_string())
         .bind(to_json(&f.metadata))
         .bind(now)
+        .bind(f.publish_to.as_ref().map(|a| a.as_str()))
         .execute(&self.write)
         .await
         .map_err(|e| conflict_or(e, UID_TAKEN))?;
@@ -173,6 +176,33 @@ impl SourceStore for SqliteStore {
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn get_arrival(&self, source: &SourceId, id: i64) -> StoreResult<Option<Arrival>> {
+        let row = sqlx::query("SELECT * FROM ingest_arrival WHERE source_id = ?1 AND id = ?2")
+            .bind(source.as_str())
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(cells::arrival))
+    }
+
+    async fn cron_sources(&self) -> StoreResult<Vec<Source>> {
+        let rows = sqlx::query("SELECT * FROM ingest_source WHERE kind = 'cron' ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(cells::source).collect()
+    }
+
+    /// A writer job: the messages share a group commit with other writes, under their own
+    /// savepoint, so a duplicate undoes only them.
+    async fn accept_messages(&self, messages: Vec<Message>) -> StoreResult<u64> {
+        self.writer
+            .job(
+                move |tx| Ok(HotTx::of(tx)?.publish_together(&messages)? as u64),
+                |queued| *queued,
+            )
+            .await
     }
 
     async fn list_arrivals(

@@ -66,7 +66,7 @@ function followLive(list) {
   const after = list.dataset.after;
   const url = list.dataset.live + (after ? "?after=" + encodeURIComponent(after) : "");
   const source = new EventSource(url);
-  const newestFirst = list.id === "requests";
+  const newestFirst = list.id === "requests" || list.dataset.order === "newest-first";
   const place = (e) => {
     const item = JSON.parse(e.data);
     if (document.getElementById(item.id)) return;

@@ -84,6 +84,31 @@ impl Api<'_> {
             .with_context(|| format!("the created bin has no id: {created}"))
     }
 
+    /// A `github` source with this secret, whose one ingest endpoint delivers to `url`;
+    /// returns the source's ingest URL.
+    pub async fn create_github_source(&self, secret: &str, url: &str) -> anyhow::Result<String> {
+        let created = self
+            .post(
+                "/ingest/api/v1/source",
+                json!({ "name": "kanca bench", "type": "github", "config": { "secret": secret } }),
+            )
+            .await
+            .context("creating the bench source")?;
+        let id = created["id"]
+            .as_str()
+            .with_context(|| format!("the created source has no id: {created}"))?;
+        self.post(
+            &format!("/ingest/api/v1/source/{id}/endpoint"),
+            json!({ "url": url, "description": "kanca bench" }),
+        )
+        .await
+        .context("adding the bench source's endpoint")?;
+        created["ingestUrl"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the created source has no ingestUrl: {created}"))
+    }
+
     /// `kanca_deliveries_total` by outcome (Kanca only), from `/metrics`.
     pub async fn delivery_outcomes(&self) -> anyhow::Result<BTreeMap<String, u64>> {
         let response = self

@@ -52,6 +52,7 @@ pub async fn run(
     let destination = Destination {
         urls: vec![url],
         token: None,
+        github_secret: None,
     };
     // A client of its own, so the measured run starts with no connections left from this one.
     let client = load::client(load.concurrency)?;

@@ -1,6 +1,7 @@
-//! The receive and inspect scenarios (`--scenario incoming-webhook`, `--scenario bin`): post to
-//! a Slack-compatible incoming webhook or to a bin, and watch the live stream that shows what
-//! was stored. The method is in the module doc of [`crate::bench`].
+//! The receive and inspect scenarios (`--scenario incoming-webhook`, `--scenario bin`,
+//! `--scenario source`): post to a Slack-compatible incoming webhook, to a bin, or (signed as
+//! GitHub signs) to a source whose endpoint delivers into a bin, and watch the live stream
+//! that shows what was stored. The method is in the module doc of [`crate::bench`].
 //!
 //! It reuses the send scenario's parts rather than branching inside them: the same server
 //! targets ([`Target`]), the same load generator (only the body [`Shape`] and the URL differ),
@@ -18,7 +19,7 @@ use super::series::{self, Sampler};
 use super::stream::{self, Feed, StreamTally};
 use super::target::Target;
 use super::{Options, Scenario};
-use anyhow::bail;
+use anyhow::{bail, Context};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +44,8 @@ struct Setup {
     post_path: String,
     feed: Feed,
     shape: Shape,
+    /// The source's secret, when posts are signed as GitHub signs them.
+    github_secret: Option<String>,
 }
 
 /// Runs a receive or inspect scenario and reports. Dropping the returned future kills the
@@ -93,8 +96,9 @@ pub async fn run(options: Options) -> anyhow::Result<InboundReport> {
             .iter()
             .map(|base| format!("{base}{}", setup.post_path))
             .collect(),
-        // The hook's URL is its credential; a bin takes anything.
+        // The hook's URL is its credential; a bin takes anything; a source checks signatures.
         token: None,
+        github_secret: setup.github_secret.clone(),
     };
     let bench_cpu_before = rss::cpu_seconds(std::process::id());
     let sampler = Sampler::start(tally.bins.clone(), live.clone(), target.pids());
@@ -218,6 +222,7 @@ async fn set_up(scenario: Scenario, api: &Api<'_>, progress: &Progress) -> anyho
                     field: "text",
                 },
                 shape: Shape::SlackText,
+                github_secret: None,
             })
         }
         Scenario::Bin => {
@@ -232,6 +237,31 @@ async fn set_up(scenario: Scenario, api: &Api<'_>, progress: &Progress) -> anyho
                     field: "body",
                 },
                 shape: Shape::Bare,
+                github_secret: None,
+            })
+        }
+        Scenario::Source => {
+            progress.phase(|| "creating the bin, and the source that delivers into it".into());
+            let bin = api.create_bin(BIN_MAX_REQUESTS).await?;
+            let secret = format!("kanca-bench-{}", unix_micros());
+            let ingest_url = api
+                .create_github_source(&secret, &format!("{}/b/{bin}", api.base_url))
+                .await?;
+            // Posts go to each node's own address; the URL's path is the source's token.
+            let post_path = ingest_url
+                .find("/ingest/")
+                .map(|at| ingest_url[at..].to_owned())
+                .with_context(|| format!("an ingest URL without /ingest/: {ingest_url}"))?;
+            Ok(Setup {
+                post_path,
+                feed: Feed {
+                    url: stream_url(format!("/api/v1/bin/{bin}/stream")),
+                    token: api.token.to_owned(),
+                    event: "request",
+                    field: "body",
+                },
+                shape: Shape::Bare,
+                github_secret: Some(secret),
             })
         }
         Scenario::Send => bail!("the send scenario has no stream"),

@@ -179,6 +179,7 @@ impl InboundReport {
             Scenario::Send => "send",
             Scenario::IncomingWebhook => "incoming-webhook",
             Scenario::Bin => "bin",
+            Scenario::Source => "source",
         }
     }
 

@@ -50,6 +50,19 @@ pub enum Shape {
 pub struct Destination {
     pub urls: Vec<String>,
     pub token: Option<String>,
+    /// Sign each request as GitHub does with this secret (`X-Hub-Signature-256`), with a
+    /// delivery id of its own (`X-GitHub-Delivery`): what a source of type `github` verifies.
+    pub github_secret: Option<String>,
+}
+
+/// GitHub's `X-Hub-Signature-256` of `body`: its HMAC-SHA256 under the secret, in hex. Made
+/// per request, so the cost of signing is the load generator's, as it is the provider's.
+fn github_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Counters that the progress line reads while the load runs.
@@ -217,6 +230,12 @@ impl Publisher {
             }
             let sent = Instant::now();
             let body = self.template.render(seq, unix_micros());
+            if let Some(secret) = &self.destination.github_secret {
+                request = request
+                    .header("x-hub-signature-256", github_signature(secret, &body))
+                    .header("x-github-delivery", format!("kanca-bench-{seq}"))
+                    .header("x-github-event", "push");
+            }
             let answer = match request.body(body).send().await {
                 // Reading the body to its end hands the connection back to the pool.
                 Ok(response) => {

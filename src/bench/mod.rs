@@ -174,6 +174,9 @@ pub enum Scenario {
     IncomingWebhook,
     /// Send requests to a bin and watch its live stream.
     Bin,
+    /// Post GitHub-signed requests to a source (Ingest API) whose endpoint delivers into a
+    /// bin, and watch the bin: verified, stored, delivered, captured.
+    Source,
 }
 
 impl Scenario {
@@ -256,6 +259,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
             .map(|base| format!("{base}/api/v1/app/{app}/msg"))
             .collect(),
         token: Some(target.token().to_owned()),
+        github_secret: None,
     };
     let bench_cpu_before = rss::cpu_seconds(std::process::id());
     let sampler = Sampler::start(tally.bins.clone(), live.clone(), target.pids());

@@ -1,4 +1,5 @@
-//! `kanca bench --scenario incoming-webhook` and `--scenario bin` run end to end: the real
+//! `kanca bench --scenario incoming-webhook`, `--scenario bin` and `--scenario source` run end
+//! to end: the real
 //! binary spawns its own `kanca serve`, sets up through the public API, posts, and sees every
 //! post on the live stream. Only completeness is checked here; figures are the bench's to
 //! report, never a test's to assert.
@@ -67,6 +68,21 @@ fn bench_sees_every_bin_capture_on_the_live_stream() {
     ]);
     assert_all_seen(&report, "bin");
     assert_eq!(report["serverSettings"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn bench_sees_every_signed_source_post_delivered_into_the_bin() {
+    let report = bench(&[
+        "--scenario",
+        "source",
+        "--messages",
+        "50",
+        "--concurrency",
+        "8",
+    ]);
+    // Every post passed GitHub's signature check (a 401 would be a postStatus error), was
+    // stored, delivered by the engine and captured by the bin.
+    assert_all_seen(&report, "source");
 }
 
 #[test]

@@ -20,8 +20,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use utoipa::ToSchema;
 
 /// The management routes, under `/ingest/api/v1` (admin token required, applied by the
 /// caller).
@@ -65,13 +67,20 @@ pub fn public_router() -> Router<Services> {
 }
 
 /// Svix's `IngestSourceIn`.
-#[derive(Debug, Deserialize)]
-struct SourceIn {
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = IngestSourceIn)]
+pub(crate) struct SourceIn {
     name: String,
     uid: Option<String>,
+    #[schema(value_type = Option<HashMap<String, String>>)]
     metadata: Option<Metadata>,
+    /// `generic-webhook`, `github`, `stripe`, `slack`, `shopify`, `cron`, `svix` and the types
+    /// that sign as Svix does.
     #[serde(rename = "type")]
     type_name: String,
+    /// The type's settings: `{"secret"}` for the signed types, `{"schedule", "payload",
+    /// "contentType"}` for `cron`, none for `generic-webhook`.
+    #[schema(value_type = Option<Object>)]
     config: Option<Value>,
     /// A Kanca extension: the application (id or uid) that what the source accepts is also
     /// published into, with the provider's event type (`github.push`).
@@ -90,6 +99,59 @@ impl From<SourceIn> for SourceInput {
             publish_to: s.publish_to_app,
         }
     }
+}
+
+/// Svix's `IngestSourceOut`, as [`source_out`] makes it (for the document).
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = IngestSourceOut)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SourceOutDoc {
+    id: String,
+    uid: Option<String>,
+    name: String,
+    ingest_url: String,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: String,
+    metadata: HashMap<String, String>,
+    #[serde(rename = "type")]
+    type_name: String,
+    /// Without the secret: `{}` for signed types, the whole `CronConfig` for `cron`.
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
+    /// Kanca extension: the application accepted requests are also published into.
+    publish_to_app: Option<String>,
+}
+
+/// Svix's `RotateTokenOut`.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RotateTokenOut {
+    ingest_url: String,
+}
+
+/// One entry of a source's log (Kanca's own).
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ArrivalOut {
+    id: String,
+    #[schema(value_type = String, format = DateTime)]
+    received_at: String,
+    method: String,
+    path: String,
+    /// `[name, value]` pairs in arrival order.
+    headers: Vec<Vec<String>>,
+    /// The first 4 KiB of the body, as text.
+    body: String,
+    /// `accepted`, `duplicate` or `rejected`.
+    status: String,
+    reason: Option<String>,
+    dedupe_id: Option<String>,
+    msg_id: Option<String>,
 }
 
 /// Svix's `IngestSourceOut`: the type's `config` without its secret (`{}`; none at all for
@@ -119,7 +181,22 @@ fn source_out(state: &Services, s: &Source) -> Value {
     out
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/ingest/api/v1/source",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid")),
+    request_body = SourceIn,
+    responses(
+        (status = 201, body = SourceOutDoc),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<Services>,
     ApiJson(body): ApiJson<SourceIn>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -127,7 +204,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(source_out(&state, &source))))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source",
+    tag = "ingest",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ListResponse<SourceOutDoc>),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<Services>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<Value>>, ApiError> {
@@ -141,7 +229,18 @@ async fn list(
     )))
 }
 
-async fn fetch(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source/{source_id}",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid")),
+    responses(
+        (status = 200, body = SourceOutDoc),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<Services>,
     Path(source_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -149,7 +248,24 @@ async fn fetch(
     Ok(Json(source_out(&state, &source)))
 }
 
-async fn upsert(
+#[utoipa::path(
+    put,
+    path = "/ingest/api/v1/source/{source_id}",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid")),
+    request_body = SourceIn,
+    responses(
+        (status = 200, description = "Updated", body = SourceOutDoc),
+        (status = 201, description = "Created under this uid", body = SourceOutDoc),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn upsert(
     State(state): State<Services>,
     Path(source_id): Path<String>,
     ApiJson(body): ApiJson<SourceIn>,
@@ -163,7 +279,18 @@ async fn upsert(
     Ok((status, Json(source_out(&state, &source))))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/ingest/api/v1/source/{source_id}",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid")),
+    responses(
+        (status = 204, description = "Deleted with its endpoints, messages and log"),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn delete(
     State(state): State<Services>,
     Path(source_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -172,7 +299,18 @@ async fn delete(
 }
 
 /// Svix's `RotateTokenOut`.
-async fn rotate_token(
+#[utoipa::path(
+    post,
+    path = "/ingest/api/v1/source/{source_id}/token/rotate",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid")),
+    responses(
+        (status = 200, body = RotateTokenOut),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn rotate_token(
     State(state): State<Services>,
     Path(source_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -199,7 +337,19 @@ fn arrival_out(a: Arrival) -> Value {
 
 /// Kanca's log of what arrived at the source's URL, newest first: `status` is `accepted`,
 /// `duplicate` or `rejected` (then `reason` says why); `msgId` is the message it became.
-async fn log(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source/{source_id}/log",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ListQuery),
+    responses(
+        (status = 200, description = "Kanca extension: what arrived, newest first", body = ListResponse<ArrivalOut>),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn log(
     State(state): State<Services>,
     Path(source_id): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -242,7 +392,23 @@ fn ingest_endpoint_input(body: EndpointIn) -> Result<crate::send::EndpointInput,
     Ok(input)
 }
 
-async fn create_endpoint(
+#[utoipa::path(
+    post,
+    path = "/ingest/api/v1/source/{source_id}/endpoint",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid")),
+    request_body = super::endpoints::EndpointInWire,
+    responses(
+        (status = 201, body = EndpointOut),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn create_endpoint(
     State(state): State<Services>,
     Path(source_id): Path<String>,
     ApiJson(body): ApiJson<EndpointIn>,
@@ -253,7 +419,19 @@ async fn create_endpoint(
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
-async fn list_endpoints(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source/{source_id}/endpoint",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ListQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointOut>),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn list_endpoints(
     State(state): State<Services>,
     Path(source_id): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -269,7 +447,18 @@ async fn list_endpoints(
     )))
 }
 
-async fn fetch_endpoint(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    responses(
+        (status = 200, body = EndpointOut),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn fetch_endpoint(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<EndpointOut>, ApiError> {
@@ -277,7 +466,24 @@ async fn fetch_endpoint(
     Ok(Json(ep.into()))
 }
 
-async fn upsert_endpoint(
+#[utoipa::path(
+    put,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    request_body = super::endpoints::EndpointInWire,
+    responses(
+        (status = 200, description = "Updated", body = EndpointOut),
+        (status = 201, description = "Created under this uid", body = EndpointOut),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Conflict,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn upsert_endpoint(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EndpointIn>,
@@ -293,7 +499,18 @@ async fn upsert_endpoint(
     Ok((status, Json(ep.into())))
 }
 
-async fn delete_endpoint(
+#[utoipa::path(
+    delete,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    responses(
+        (status = 204, description = "Deleted"),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn delete_endpoint(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -302,7 +519,18 @@ async fn delete_endpoint(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn endpoint_secret(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/secret",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    responses(
+        (status = 200, description = "The signing secret (`IngestEndpointSecretOut`)", body = Object),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn endpoint_secret(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
@@ -311,7 +539,21 @@ async fn endpoint_secret(
 }
 
 /// The SDKs expect no body (`returns_nothing`); 204 as Svix answers.
-async fn rotate_endpoint_secret(
+#[utoipa::path(
+    post,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/secret/rotate",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    request_body = Option<super::endpoints::SecretRotateIn>,
+    responses(
+        (status = 204, description = "Rotated; the old secret still signs for 24 hours"),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn rotate_endpoint_secret(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
     body: axum::body::Bytes,
@@ -322,7 +564,18 @@ async fn rotate_endpoint_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_headers(
+#[utoipa::path(
+    get,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/headers",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    responses(
+        (status = 200, description = "`IngestEndpointHeadersOut`", body = Object),
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound
+    ),
+)]
+pub(crate) async fn get_headers(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
@@ -330,7 +583,22 @@ async fn get_headers(
     Ok(Json(crate::send::headers_out(&ep)))
 }
 
-async fn put_headers(
+#[utoipa::path(
+    put,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/headers",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    request_body = super::endpoints::HeadersIn,
+    responses(
+        (status = 204, description = "Replaced"),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn put_headers(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<HeadersIn>,
@@ -343,7 +611,22 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn patch_headers(
+#[utoipa::path(
+    patch,
+    path = "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/headers",
+    tag = "ingest",
+    params(("source_id" = String, Path, description = "Source id or uid"), ("endpoint_id" = String, Path, description = "Ingest endpoint id or uid")),
+    request_body = super::endpoints::HeadersIn,
+    responses(
+        (status = 204, description = "Merged"),
+        crate::api::openapi::NotJson,
+        crate::api::openapi::Unauthorized,
+        crate::api::openapi::NotFound,
+        crate::api::openapi::TooLarge,
+        crate::api::openapi::Invalid
+    ),
+)]
+pub(crate) async fn patch_headers(
     State(state): State<Services>,
     Path((source_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<HeadersIn>,

@@ -5,7 +5,8 @@
 //! Covered: health, applications, event types, endpoints (CRUD, secret and rotation,
 //! headers, stats, attempt stats, recover, replays, send-example), messages (with expunge and
 //! precheck), attempts, background tasks, operational webhook endpoints and the app portal's
-//! authentication calls: the whole Svix-compatible API Kanca serves. Operations and fields that Svix does not have carry
+//! authentication calls and the Ingest API (`/ingest/api/v1/source…`: sources, their endpoints,
+//! token rotation and Kanca's log of arrivals): the whole Svix-compatible API Kanca serves. Operations and fields that Svix does not have carry
 //! `x-kanca-extension: true`. Not covered yet: Kanca's own resources (channels, incoming and
 //! outgoing webhooks, bins, security incidents, an application's portal tokens), which Svix's
 //! SDKs do not call.
@@ -164,6 +165,23 @@ pub(crate) struct EmptyOut {}
         super::auth::expire_all,
         super::auth::logout,
         super::auth::whoami,
+        super::ingest::create,
+        super::ingest::list,
+        super::ingest::fetch,
+        super::ingest::upsert,
+        super::ingest::delete,
+        super::ingest::rotate_token,
+        super::ingest::log,
+        super::ingest::create_endpoint,
+        super::ingest::list_endpoints,
+        super::ingest::fetch_endpoint,
+        super::ingest::upsert_endpoint,
+        super::ingest::delete_endpoint,
+        super::ingest::endpoint_secret,
+        super::ingest::rotate_endpoint_secret,
+        super::ingest::get_headers,
+        super::ingest::put_headers,
+        super::ingest::patch_headers,
     ),
     components(schemas(ErrorOut, ValidationErrorOut, ValidationItem, EmptyOut, super::pagination::Order)),
     modifiers(&BearerAuth, &KancaExtensions),
@@ -184,7 +202,11 @@ impl Modify for BearerAuth {
 }
 
 /// Fields of Svix's shapes that Svix does not have, as `(schema, property)`.
-const EXTENSION_FIELDS: &[(&str, &str)] = &[("AttemptOut", "failureReason")];
+const EXTENSION_FIELDS: &[(&str, &str)] = &[
+    ("AttemptOut", "failureReason"),
+    ("IngestSourceIn", "publishToApp"),
+    ("IngestSourceOut", "publishToApp"),
+];
 
 /// Marks Kanca's additions with `x-kanca-extension: true`, so a reader comparing with Svix's
 /// document can tell them apart.

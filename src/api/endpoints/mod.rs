@@ -25,6 +25,7 @@ pub(crate) mod input;
 pub use input::EndpointOut;
 pub(crate) use input::ENDPOINT_VERSION;
 pub(crate) use input::{parse_rotate_body, EndpointIn, EndpointPatch, HeadersIn};
+pub(crate) use input::{EndpointInWire, SecretRotateIn};
 
 pub fn router() -> Router<Services> {
     Router::new()

@@ -24,8 +24,8 @@ mod tasks;
 pub use activity::ActivitySpan;
 pub use applications::{ApplicationInput, ApplicationPatch};
 pub use endpoint_input::{
-    EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,
-    ROTATION_GRACE_SECONDS,
+    parse_headers, EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput,
+    MAX_CHANNELS, ROTATION_GRACE_SECONDS,
 };
 pub use endpoints::{headers_out, ReplayFilter};
 pub use error::SendError;

@@ -48,6 +48,7 @@ mod idempotency;
 mod listen;
 mod portal_access;
 mod portal_browser;
+mod portal_endpoint_form;
 mod portal_pages;
 mod reliability;
 mod retries;

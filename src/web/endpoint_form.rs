@@ -121,9 +121,11 @@ impl EndpointForm {
                 }
             }
         };
-        let headers = match header_lines(&self.headers)
-            .and_then(|h| parse_headers(Some(h.clone())).map(|_| h).map_err(|e| e.to_string()))
-        {
+        let headers = match header_lines(&self.headers).and_then(|h| {
+            parse_headers(Some(h.clone()))
+                .map(|_| h)
+                .map_err(|e| e.to_string())
+        }) {
             Ok(h) => Some(h),
             Err(e) => {
                 self.errors.push(("headers", e));

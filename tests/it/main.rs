@@ -49,6 +49,7 @@ mod listen;
 mod portal_access;
 mod portal_browser;
 mod portal_endpoint_form;
+mod portal_logo;
 mod portal_message_log;
 mod portal_pages;
 mod reliability;

@@ -30,9 +30,15 @@ async fn the_form_shows_each_types_description_and_example() {
     let (status, form) = portal.get("/portal/endpoints/new").await;
     assert_eq!(status, 200);
     assert!(form.contains("An invoice was paid in full"), "{form}");
-    assert!(form.contains("<summary>Example payload</summary>"), "{form}");
+    assert!(
+        form.contains("<summary>Example payload</summary>"),
+        "{form}"
+    );
     // Pretty-printed: one key a line, escaped for HTML.
-    assert!(form.contains("&quot;invoiceId&quot;: &quot;inv_42&quot;"), "{form}");
+    assert!(
+        form.contains("&quot;invoiceId&quot;: &quot;inv_42&quot;"),
+        "{form}"
+    );
     assert!(form.contains("aria-describedby=\"et-desc-invoice.paid\""));
     // The console's form is the same one.
     let console = Console::sign_in(&server).await;
@@ -76,7 +82,10 @@ async fn custom_headers_are_added_edited_and_refused_beside_their_field() {
             "/portal/endpoints",
             &[
                 ("url", &receiver.url()),
-                ("headers", "X-Customer: acme\r\n\r\nAuthorization: Bearer s3cret\r\n"),
+                (
+                    "headers",
+                    "X-Customer: acme\r\n\r\nAuthorization: Bearer s3cret\r\n",
+                ),
             ],
         )
         .await;
@@ -93,7 +102,10 @@ async fn custom_headers_are_added_edited_and_refused_beside_their_field() {
     );
     let (_, page) = portal.get(&ep_path).await;
     assert!(page.contains("<code>x-customer</code>"), "{page}");
-    assert!(page.contains("x-customer: acme\nauthorization: Bearer s3cret") || page.contains("authorization: Bearer s3cret\nx-customer: acme"));
+    assert!(
+        page.contains("x-customer: acme\nauthorization: Bearer s3cret")
+            || page.contains("authorization: Bearer s3cret\nx-customer: acme")
+    );
     server
         .post(
             &format!("/api/v1/app/{app}/msg"),

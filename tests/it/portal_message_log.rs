@@ -70,7 +70,10 @@ async fn the_message_log_filters_by_type_channel_time_and_status_across_pages() 
     let portal = Portal::open(&server, &token, &[]).await;
     let (status, page) = portal.get("/portal/messages").await;
     assert_eq!(status, 200);
-    assert_eq!(listed(&page), vec![d.clone(), c.clone(), b.clone(), a.clone()]);
+    assert_eq!(
+        listed(&page),
+        vec![d.clone(), c.clone(), b.clone(), a.clone()]
+    );
     for label in [
         r#"<label for="f-event_type">Event type</label>"#,
         r#"<label for="f-channel">Channel</label>"#,
@@ -86,7 +89,10 @@ async fn the_message_log_filters_by_type_channel_time_and_status_across_pages() 
         async move { listed(&portal.get(&query(pairs)).await.1) }
     };
     // Event type, channel.
-    assert_eq!(get(&[("event_type", "invoice.failed")]).await, vec![b.clone()]);
+    assert_eq!(
+        get(&[("event_type", "invoice.failed")]).await,
+        vec![b.clone()]
+    );
     assert_eq!(
         get(&[("channel", "good")]).await,
         vec![c.clone(), a.clone()]
@@ -94,7 +100,10 @@ async fn the_message_log_filters_by_type_channel_time_and_status_across_pages() 
     // Time: strictly after a, strictly before b; both together.
     let (_, page) = portal.get(&query(&[("after", &a_time)])).await;
     assert_eq!(listed(&page), vec![d.clone(), c.clone(), b.clone()]);
-    assert!(page.contains(&format!("value=\"{a_time}\"")), "the filter stays in its field");
+    assert!(
+        page.contains(&format!("value=\"{a_time}\"")),
+        "the filter stays in its field"
+    );
     let (_, page) = portal.get(&query(&[("before", &b_time)])).await;
     assert_eq!(listed(&page), vec![a.clone()]);
     let (_, page) = portal
@@ -133,7 +142,10 @@ async fn the_message_log_filters_by_type_channel_time_and_status_across_pages() 
         .get(&query(&[("status", "fail"), ("channel", "bad")]))
         .await;
     assert_eq!(listed(&page), vec![b.clone()]);
-    assert!(page.contains(r#"<option value="fail" selected>Failed</option>"#), "{page}");
+    assert!(
+        page.contains(r#"<option value="fail" selected>Failed</option>"#),
+        "{page}"
+    );
 
     // Bad values: answered beside their field, nothing listed.
     let (status, page) = portal

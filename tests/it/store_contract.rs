@@ -839,7 +839,10 @@ async fn lists_page_in_byte_order_like_sqlite(db: TestDb) {
         )
         .await
         .unwrap();
-    assert_eq!(list(standing(DeliveryStatus::Success)).await, vec![m1.id.clone()]);
+    assert_eq!(
+        list(standing(DeliveryStatus::Success)).await,
+        vec![m1.id.clone()]
+    );
     assert!(list(standing(DeliveryStatus::Fail)).await.is_empty());
 }
 

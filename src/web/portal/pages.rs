@@ -212,7 +212,10 @@ async fn messages(
             iterator: iterator.clone(),
             ascending: false,
         };
-        state.send.list_messages(&scope.app.id, &page, &filter).await?
+        state
+            .send
+            .list_messages(&scope.app.id, &page, &filter)
+            .await?
     } else {
         Vec::new()
     };

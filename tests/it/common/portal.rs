@@ -97,4 +97,3 @@ pub async fn issue_portal_link(server: &TestServer, app: &str, body: serde_json:
         .await;
     out["token"].as_str().unwrap().to_owned()
 }
-

@@ -1,5 +1,6 @@
 //! The portal's own pages: its application's endpoints with their health, the message log
-//! and the event catalog. The rest (an endpoint, the add form, a message) are the console's
+//! (filtered by event type, channel, time and delivery status, in the page's GET parameters so
+//! a filtered view is a link) and the event catalog. The rest (an endpoint, the add form, a message) are the console's
 //! pages under the portal's [`Scope`].
 
 use crate::domain::portal::PortalAction;

@@ -1,6 +1,7 @@
 //! "Add endpoint" and "Edit endpoint": name and description, URL, event types chosen from the
 //! catalog (each with its description and example payload, so a customer can tell what they
-//! subscribe to), channels and a rate limit, with an error beside each field that was refused.
+//! subscribe to), channels, a rate limit and custom headers, with an error beside each field
+//! that was refused.
 //!
 //! Each field is parsed here into its domain type so that the error lands beside the right
 //! input; the checked values then go through `send::Sending::create_endpoint`, the same call
@@ -121,6 +122,8 @@ impl EndpointForm {
                 }
             }
         };
+        // Checked by the API's rule now, so a refused header lands beside its own field
+        // rather than as a form-wide error from the save.
         let headers = match header_lines(&self.headers).and_then(|h| {
             parse_headers(Some(h.clone()))
                 .map(|_| h)

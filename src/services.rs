@@ -29,6 +29,8 @@ pub struct Services {
     pub workspace: Arc<crate::workspace::Workspace>,
     /// Sources (Svix's Ingest API): what providers post, verified and delivered on.
     pub sources: Arc<crate::sources::Sources>,
+    /// The app portal's logos, fetched through the SSRF guard and cached.
+    pub portal_logos: Arc<crate::send::PortalLogos>,
 }
 
 /// What the HTTP side needs to know: the admin token (kept as a digest), limits, and the

@@ -234,6 +234,9 @@ impl Application {
             }),
             workspace,
             sources,
+            portal_logos: Arc::new(crate::send::PortalLogos::new(
+                settings.allow_private_targets,
+            )?),
         };
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {

@@ -258,6 +258,7 @@ impl MessageListQuery {
                 .transpose()?,
             before: self.before,
             after: self.after,
+            status: None,
         })
     }
 }

@@ -47,6 +47,14 @@ pub struct SendResult {
     pub retry_after: Option<Duration>,
 }
 
+/// What [`Sender::fetch_small`] got: a 200's body, whole.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The `Content-Type` the server claimed, if any.
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
 impl SendResult {
     pub fn is_success(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
@@ -166,6 +174,48 @@ impl Sender {
             failure: failure_reason,
             retry_after,
         }
+    }
+
+    /// A GET of a small resource through the same guard as deliveries (the app portal's logo):
+    /// a 200's content type and body, or why not. A body over `limit` bytes is refused, by its
+    /// `Content-Length` before reading or once `limit` is passed while reading.
+    pub async fn fetch_small(&self, url: &EndpointUrl, limit: usize) -> Result<Fetched, String> {
+        if let Some(blocked) = self.blocked_literal(url) {
+            return Err(blocked.to_string());
+        }
+        let mut response = self
+            .client
+            .get(url.as_url().clone())
+            .send()
+            .await
+            .map_err(|e| describe(&e.without_url()))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(format!("answered {status}"));
+        }
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(format!("larger than {limit} bytes"));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| describe(&e.without_url()))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(format!("larger than {limit} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            content_type,
+            body: Bytes::from(body),
+        })
     }
 
     /// IP literals skip DNS, so the resolver never sees them: check them here.

@@ -40,6 +40,10 @@ pub struct EndpointPatchInput {
     pub event_types: Option<Option<BTreeSet<String>>>,
     pub channels: Option<Option<BTreeSet<String>>>,
     pub metadata: Option<Metadata>,
+    /// The whole set of custom headers, replacing the endpoint's (the console's form edits
+    /// them with the rest); `None` keeps them. Svix's PATCH has no such field, so the API
+    /// never sets it.
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// A new signing secret: `key`, or a fresh one; the old one keeps signing for the grace
@@ -83,8 +87,9 @@ pub(super) fn parse_event_types(
 
 /// Custom headers sent with every delivery. Names that would break signing or the HTTP
 /// exchange itself (hop-by-hop headers) are refused, and so is anything the delivery
-/// engine's client could not send (checked with its own header types).
-pub(super) fn parse_headers(
+/// engine's client could not send (checked with its own header types). Public so that a form
+/// can show the refusal beside its own field before anything is saved.
+pub fn parse_headers(
     headers: Option<BTreeMap<String, String>>,
 ) -> Result<BTreeMap<String, String>, SendError> {
     const RESERVED: &[&str] = &[

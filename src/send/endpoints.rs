@@ -143,7 +143,10 @@ impl Sending {
             disabled: patch.disabled.unwrap_or(old.disabled),
             throttle_rate: patch.throttle_rate.unwrap_or(old.throttle_rate),
             metadata: patch.metadata.unwrap_or(old.metadata),
-            headers: old.headers,
+            headers: match patch.headers {
+                Some(h) => parse_headers(Some(h))?,
+                None => old.headers,
+            },
         };
         self.save_endpoint(app, ep, fields).await
     }

@@ -19,13 +19,14 @@ mod error;
 mod event_types;
 mod messages;
 mod portal_access;
+mod portal_logo;
 mod tasks;
 
 pub use activity::ActivitySpan;
 pub use applications::{ApplicationInput, ApplicationPatch};
 pub use endpoint_input::{
-    EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput, MAX_CHANNELS,
-    ROTATION_GRACE_SECONDS,
+    parse_headers, EndpointInput, EndpointPatchInput, HeadersInput, SecretRotateInput,
+    MAX_CHANNELS, ROTATION_GRACE_SECONDS,
 };
 pub use endpoints::{headers_out, ReplayFilter};
 pub use error::SendError;
@@ -34,6 +35,7 @@ pub use messages::{
     parse_channels, Expunged, MessageInput, NewMessage, Published, MAX_BULK_EXPUNGE,
 };
 pub use portal_access::{IssuedToken, PortalAccessInput, MAX_EXPIRE_ALL_DELAY_SECS, TOKENS_LISTED};
+pub use portal_logo::{Logo, PortalLogos, MAX_LOGO_BYTES};
 
 use crate::clock::Clock;
 use crate::delivery::operational::Operational;

@@ -158,6 +158,12 @@ pub struct MessageFilter {
     pub channel: Option<ChannelName>,
     pub before: Option<DateTime<Utc>>,
     pub after: Option<DateTime<Utc>>,
+    /// Only messages with at least one delivery (to any endpoint) that stands so, as the
+    /// portal's message log filters "failed" or "pending" messages. Svix's message list has no
+    /// such filter, so the API leaves it unset. [`MessageStore::list_messages`] honours it;
+    /// [`MessageStore::endpoint_messages`] asks about one endpoint's delivery and takes
+    /// [`EndpointMessageFilter::status`] instead.
+    pub status: Option<DeliveryStatus>,
 }
 
 /// Which of an endpoint's messages to list (`GET …/endpoint/{ep}/msg`).

@@ -109,26 +109,11 @@ async fn rotate(
     Ok(back_to(&scope, &ep, "rotated"))
 }
 
-/// `Name: value` lines; blank lines are skipped.
+/// The textarea's lines as a header change (see [`super::endpoint_form::header_lines`]).
 fn parse_header_lines(text: &str) -> Result<BTreeMap<String, Option<String>>, PageError> {
-    let mut out = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (name, value) = line.split_once(':').ok_or_else(|| {
-            PageError::status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!(
-                    "Line {} has no `:` between the header's name and value.",
-                    i + 1
-                ),
-            )
-        })?;
-        out.insert(name.trim().to_owned(), Some(value.trim().to_owned()));
-    }
-    Ok(out)
+    let lines = super::endpoint_form::header_lines(text)
+        .map_err(|e| PageError::status(StatusCode::UNPROCESSABLE_ENTITY, &e))?;
+    Ok(lines.into_iter().map(|(k, v)| (k, Some(v))).collect())
 }
 
 async fn headers(

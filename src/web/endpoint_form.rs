@@ -1,5 +1,7 @@
-//! "Add endpoint" and "Edit endpoint": name and description, URL, event types chosen from the catalog, channels
-//! and a rate limit, with an error beside each field that was refused.
+//! "Add endpoint" and "Edit endpoint": name and description, URL, event types chosen from the
+//! catalog (each with its description and example payload, so a customer can tell what they
+//! subscribe to), channels, a rate limit and custom headers, with an error beside each field
+//! that was refused.
 //!
 //! Each field is parsed here into its domain type so that the error lands beside the right
 //! input; the checked values then go through `send::Sending::create_endpoint`, the same call
@@ -14,7 +16,7 @@ use super::scope::{Param, Scope, Section};
 use crate::domain::portal::PortalAction;
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::send::{EndpointInput, EndpointPatchInput, MAX_CHANNELS};
+use crate::send::{parse_headers, EndpointInput, EndpointPatchInput, MAX_CHANNELS};
 use crate::services::Services;
 use crate::store::PageRequest;
 use axum::extract::State;
@@ -23,7 +25,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::html;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Routes under an application's base (see [`Scope`]).
 pub fn app_routes() -> Router<Services> {
@@ -41,7 +43,35 @@ struct EndpointForm {
     event_types: BTreeSet<String>,
     channels: String,
     rate_limit: String,
+    /// Custom headers, one `Name: value` per line.
+    headers: String,
     errors: Vec<(&'static str, String)>,
+}
+
+/// The custom headers textarea: one `Name: value` per line, blank lines skipped. Only the
+/// shape of each line is checked here; names and values are checked by
+/// [`crate::send::parse_headers`], the API's own rule.
+pub(super) fn header_lines(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (name, value) = line.split_once(':').ok_or_else(|| {
+            format!(
+                "Line {} has no `:` between the header's name and value.",
+                i + 1
+            )
+        })?;
+        out.insert(name.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(out)
+}
+
+/// An endpoint's headers as the textarea shows them.
+pub(super) fn headers_text(headers: &BTreeMap<String, String>) -> String {
+    headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
 }
 
 impl EndpointForm {
@@ -92,6 +122,19 @@ impl EndpointForm {
                 }
             }
         };
+        // Checked by the API's rule now, so a refused header lands beside its own field
+        // rather than as a form-wide error from the save.
+        let headers = match header_lines(&self.headers).and_then(|h| {
+            parse_headers(Some(h.clone()))
+                .map(|_| h)
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.errors.push(("headers", e));
+                None
+            }
+        };
         if !self.errors.is_empty() {
             return None;
         }
@@ -105,7 +148,7 @@ impl EndpointForm {
             channels: Some(channels),
             secret: None,
             metadata: None,
-            headers: None,
+            headers,
         })
     }
 }
@@ -159,10 +202,21 @@ async fn render(
                     p class="muted" { "The catalog is empty." }
                 }
                 @for t in &types {
-                    label {
-                        input type="checkbox" name="event_types" value=(t.name) checked[form.event_types.contains(t.name.as_str())];
-                        span class="mono" { (t.name) }
-                        @if !t.description.is_empty() { " " span class="muted" { "— " (t.description) } }
+                    // The description and example sit beside the checkbox, not in its label,
+                    // so opening the example does not tick the type.
+                    div class="type-choice" {
+                        label {
+                            input type="checkbox" name="event_types" value=(t.name) checked[form.event_types.contains(t.name.as_str())]
+                                aria-describedby=[(!t.description.is_empty()).then(|| format!("et-desc-{}", t.name))];
+                            span class="mono" { (t.name) }
+                        }
+                        @if !t.description.is_empty() { p id={"et-desc-" (t.name)} class="muted" { (t.description) } }
+                        @if let Some(example) = t.example(0) {
+                            details {
+                                summary { "Example payload" }
+                                pre { (super::event_types::pretty(&example)) }
+                            }
+                        }
                     }
                 }
                 @if let Some(e) = form.error("event_types") { p class="field-error" { (e) } }
@@ -173,6 +227,14 @@ async fn render(
                     error: form.error("channels"), required: false }.render())
                 (Field { name: "rate_limit", label: "Rate limit (messages per second, optional)", value: &form.rate_limit, kind: "number",
                     hint: None, error: form.error("rate_limit"), required: false }.render())
+            }
+            div class="field" {
+                label for="f-headers" { "Custom headers (optional)" }
+                p id="f-headers-hint" class="hint" { "Sent with every delivery, one " code { "Name: value" } " per line, e.g. " code { "Authorization: Bearer …" } "." }
+                textarea id="f-headers" name="headers" rows="3"
+                    aria-invalid=[form.error("headers").map(|_| "true")]
+                    aria-describedby={ "f-headers-hint" @if form.error("headers").is_some() { " f-headers-error" } } { (form.headers) }
+                @if let Some(e) = form.error("headers") { p id="f-headers-error" class="field-error" { (e) } }
             }
             div class="actions" {
                 button type="submit" { (submit) }
@@ -198,6 +260,7 @@ fn typed(fields: &FormFields) -> EndpointForm {
         event_types: fields.all("event_types").into_iter().collect(),
         channels: fields.text("channels"),
         rate_limit: fields.text("rate_limit"),
+        headers: fields.text("headers"),
         errors: Vec::new(),
     }
 }
@@ -227,14 +290,16 @@ async fn edit(
             .collect::<Vec<_>>()
             .join(", "),
         rate_limit: f.throttle_rate.map(|r| r.to_string()).unwrap_or_default(),
+        headers: headers_text(&f.headers),
         errors: Vec::new(),
     };
     Ok(Html(render(&state, &scope, &form, Some(&ep)).await?))
 }
 
-/// Saves the form over the endpoint's URL, description, event types, channels and rate
-/// limit (the same change as `PATCH …/endpoint/{id}` with those fields); headers, secret and
-/// state are left as they are.
+/// Saves the form over the endpoint's URL, description, event types, channels, rate limit
+/// and custom headers (the same change as `PATCH …/endpoint/{id}` with those fields, plus the
+/// headers as a whole set, in one save and one `endpoint.updated`); secret and state are left
+/// as they are.
 async fn update(
     State(state): State<Services>,
     scope: Scope,
@@ -251,6 +316,7 @@ async fn update(
             throttle_rate: Some(input.throttle_rate),
             event_types: Some(input.event_types.filter(|t| !t.is_empty())),
             channels: Some(input.channels.filter(|c| !c.is_empty())),
+            headers: input.headers,
             ..Default::default()
         };
         let id = ep.id.clone();

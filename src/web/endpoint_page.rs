@@ -181,11 +181,7 @@ async fn show(
         testable.sort_by_key(|t| !subscribed.contains(&t.name));
     }
     let f = &ep.fields;
-    let headers_text: String = f
-        .headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\n"))
-        .collect();
+    let headers_text = super::endpoint_form::headers_text(&f.headers);
     let chart = super::delivery_chart::section(&state, &app.id, &ep.id).await?;
     let revealed = q.reveal.is_some() && scope.can(PortalAction::ViewSecret);
     let csrf = scope.csrf_field();
@@ -209,6 +205,12 @@ async fn show(
                     @match &f.channels { None => { "all" }, Some(c) => { @for (i, n) in c.iter().enumerate() { @if i > 0 { ", " } code { (n) } } } }
                 }
                 dt { "Rate limit" } dd { @match f.throttle_rate { Some(r) => { (r) " messages/s" }, None => { "none" } } }
+                // Names only: a value may be a credential, and only those who may manage the
+                // endpoint see the values (in the form below).
+                dt { "Custom headers" } dd {
+                    @if f.headers.is_empty() { "none" }
+                    @for (i, n) in f.headers.keys().enumerate() { @if i > 0 { ", " } code { (n) } }
+                }
                 dt { "Created" } dd { (layout::time(ep.created_at)) }
             }
             @if manage {

@@ -27,7 +27,8 @@ pub fn routes() -> Router<Services> {
         .route("/event-types/{name}", get(edit).post(update))
 }
 
-fn pretty(v: &Value) -> String {
+/// A stored JSON value indented for reading (the catalog and the endpoint form show examples).
+pub(super) fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 

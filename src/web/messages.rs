@@ -50,7 +50,7 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 }
 
 /// A `datetime-local` value (UTC), or a full RFC 3339 time.
-fn parse_time(s: &str) -> Option<chrono::DateTime<Utc>> {
+pub(crate) fn parse_time(s: &str) -> Option<chrono::DateTime<Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -105,6 +105,7 @@ async fn search(
                 channel: None,
                 after: times[0],
                 before: times[1],
+                status: None,
             };
             let page = PageRequest {
                 limit: RESULTS,

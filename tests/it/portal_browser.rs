@@ -1,6 +1,6 @@
 //! The app portal in a real browser (headless Chromium over WebDriver): a link from
 //! `app-portal-access` is opened as a customer would, an endpoint is added (after an inline
-//! error), a test event is sent and its result appears, the chart counts it, and the secret
+//! error, with a custom header and a look at an event type's example), a test event is sent and its result appears, the chart counts it, and the secret
 //! is revealed and rotated; a read-only link shows no controls at all.
 
 use crate::common::*;
@@ -72,6 +72,24 @@ async fn a_customer_adds_an_endpoint_sends_a_test_event_and_rotates_the_secret()
         .click()
         .await
         .unwrap();
+    // The type's example is one click away, beside its checkbox.
+    browser
+        .find(".type-choice:has(input[value='invoice.paid']) summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let example = browser
+        .wait_for(".type-choice:has(input[value='invoice.paid']) details[open] pre")
+        .await;
+    let text = example.text().await.unwrap();
+    assert!(text.contains("inv_42"), "the example shows {text:?}");
+    browser
+        .find("#f-headers")
+        .await
+        .send_keys("X-Customer: acme")
+        .await
+        .unwrap();
     browser
         .find("form[action='/portal/endpoints'] button[type=submit]")
         .await
@@ -79,6 +97,17 @@ async fn a_customer_adds_an_endpoint_sends_a_test_event_and_rotates_the_secret()
         .await
         .unwrap();
     browser.wait_for("#f-url-error").await;
+    // What was typed is kept beside the error.
+    assert_eq!(
+        browser
+            .find("#f-headers")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("X-Customer: acme")
+    );
     let field = browser.find("#f-url").await;
     field.clear().await.unwrap();
     field.send_keys(&receiver.url()).await.unwrap();
@@ -93,6 +122,10 @@ async fn a_customer_adds_an_endpoint_sends_a_test_event_and_rotates_the_secret()
     let endpoints = server.get(&format!("/api/v1/app/{app}/endpoint")).await;
     let ep = endpoints["data"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(endpoints["data"][0]["url"], receiver.url());
+    let headers = server
+        .get(&format!("/api/v1/app/{app}/endpoint/{ep}/headers"))
+        .await;
+    assert_eq!(headers["headers"], json!({"x-customer": "acme"}));
 
     // Send a test event: the result shows in place.
     browser
@@ -111,7 +144,8 @@ async fn a_customer_adds_an_endpoint_sends_a_test_event_and_rotates_the_secret()
         .wait_for("#test-event-result[data-state='success']")
         .await;
     assert!(result.text().await.unwrap().contains("Delivered: HTTP 200"));
-    receiver.wait_for(1, WAIT).await;
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(got[0].header("x-customer"), Some("acme"));
 
     // The chart counts it once the page is loaded again.
     browser.client().refresh().await.unwrap();

@@ -8,88 +8,6 @@ use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// A portal session: the cookies `/portal/session` set, and the CSRF token of its pages.
-struct Portal<'a> {
-    server: &'a TestServer,
-    http: reqwest::Client,
-    cookies: String,
-    csrf: String,
-}
-
-impl<'a> Portal<'a> {
-    /// Opens a link as `portal.js` does: the key (and theme) posted to `/portal/session`.
-    async fn open(server: &'a TestServer, token: &str, theme: &[(&str, &str)]) -> Self {
-        let http = Console::client();
-        let mut form = vec![("key", token)];
-        form.extend_from_slice(theme);
-        let r = http
-            .post(server.url("/portal/session"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::NO_CONTENT, "opening the link");
-        let set: Vec<String> = r
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
-        assert!(
-            set.iter()
-                .all(|c| c.contains("HttpOnly") && c.contains("Path=/portal")),
-            "{set:?}"
-        );
-        let cookies = set
-            .iter()
-            .map(|c| c.split(';').next().unwrap().trim().to_owned())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut portal = Self {
-            server,
-            http,
-            cookies,
-            csrf: String::new(),
-        };
-        let (status, page) = portal.get("/portal/endpoints").await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        let marker = r#"name="_csrf" value=""#;
-        let at = page.find(marker).expect("a CSRF field") + marker.len();
-        portal.csrf = page[at..at + page[at..].find('"').unwrap()].to_owned();
-        portal
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(self.server.url(path))
-            .header(COOKIE, &self.cookies)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut all = fields.to_vec();
-        all.push(("_csrf", &self.csrf));
-        self.http
-            .post(self.server.url(path))
-            .header(COOKIE, &self.cookies)
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-async fn issue(server: &TestServer, app: &str, body: serde_json::Value) -> String {
-    let out = server
-        .post(&format!("/api/v1/auth/app-portal-access/{app}"), &body)
-        .await;
-    out["token"].as_str().unwrap().to_owned()
-}
-
 async fn example_type(server: &TestServer) {
     server
         .post(
@@ -117,7 +35,7 @@ async fn a_link_opens_its_application_and_manages_endpoints_within_its_capabilit
     let other_ep = server
         .create_endpoint(&other, json!({"url": "https://example.com/other"}))
         .await;
-    let token = issue(&server, &app, json!({})).await;
+    let token = issue_portal_link(&server, &app, json!({})).await;
 
     // The page a link opens loads the script that trades the key; it may be framed by the
     // configured ancestors only.
@@ -352,7 +270,7 @@ async fn a_read_only_link_shows_no_controls_and_refuses_actions() {
     let ep = server
         .create_endpoint(&app, json!({"url": "https://example.com/ro"}))
         .await;
-    let token = issue(
+    let token = issue_portal_link(
         &server,
         &app,
         json!({"readOnly": true, "sessionId": "ro-session"}),
@@ -419,7 +337,7 @@ async fn a_read_only_link_shows_no_controls_and_refuses_actions() {
 async fn an_ended_or_forged_link_opens_nothing() {
     let server = TestServer::start_default().await;
     let app = server.create_app("Ended").await;
-    let token = issue(&server, &app, json!({})).await;
+    let token = issue_portal_link(&server, &app, json!({})).await;
     let portal = Portal::open(&server, &token, &[]).await;
     server
         .post(&format!("/api/v1/auth/app/{app}/expire-all"), &json!({}))

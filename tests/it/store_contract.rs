@@ -816,6 +816,34 @@ async fn lists_page_in_byte_order_like_sqlite(db: TestDb) {
         ..Default::default()
     };
     assert!(list(too_early).await.is_empty());
+
+    // By where a delivery stands: both are pending to every endpoint until one of m1's
+    // deliveries succeeds.
+    let standing = |status| MessageFilter {
+        status: Some(status),
+        ..Default::default()
+    };
+    assert_eq!(list(standing(DeliveryStatus::Pending)).await.len(), 2);
+    assert!(list(standing(DeliveryStatus::Success)).await.is_empty());
+    let job = claim_all(&store, Utc::now())
+        .await
+        .into_iter()
+        .find(|j| j.msg_id == m1.id)
+        .expect("a delivery of m1");
+    store
+        .record_attempt(
+            job.delivery_id,
+            Some(&attempt(&job, DeliveryStatus::Success, "ok")),
+            DeliveryUpdate::Delivered,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        list(standing(DeliveryStatus::Success)).await,
+        vec![m1.id.clone()]
+    );
+    assert!(list(standing(DeliveryStatus::Fail)).await.is_empty());
 }
 
 async fn resend_and_recover_queue_work_again(db: TestDb) {

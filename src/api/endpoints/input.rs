@@ -131,6 +131,7 @@ impl TryFrom<EndpointPatchWire> for EndpointPatch {
             )?,
             channels: w.channels,
             metadata: w.metadata,
+            headers: None,
         }))
     }
 }

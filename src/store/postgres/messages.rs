@@ -281,7 +281,8 @@ impl MessageStore for PgStore {
            AND ($4::text IS NULL OR m.channels::jsonb @> jsonb_build_array($4::text))
            AND ($5::bigint IS NULL OR created_at < $5)
            AND ($6::bigint IS NULL OR created_at > $6)
-         ORDER BY id {dir} LIMIT $7"
+           AND ($7::smallint IS NULL OR EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status = $7))
+         ORDER BY id {dir} LIMIT $8"
         );
         let rows = sqlx::query(&sql)
             .bind(app.as_str())
@@ -290,6 +291,7 @@ impl MessageStore for PgStore {
             .bind(filter.channel.as_ref().map(|c| c.as_str()))
             .bind(filter.before.map(to_ms))
             .bind(filter.after.map(to_ms))
+            .bind(filter.status.map(|s| s as i16))
             .bind(i64::from(page.limit))
             .fetch_all(&self.pool)
             .await?;

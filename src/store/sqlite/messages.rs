@@ -284,7 +284,8 @@ impl MessageStore for SqliteStore {
            AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?4))
            AND (?5 IS NULL OR created_at < ?5)
            AND (?6 IS NULL OR created_at > ?6)
-         ORDER BY id {dir} LIMIT ?7"
+           AND (?7 IS NULL OR EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status = ?7))
+         ORDER BY id {dir} LIMIT ?8"
         );
         let rows = sqlx::query(&sql)
             .bind(app.as_str())
@@ -293,6 +294,7 @@ impl MessageStore for SqliteStore {
             .bind(filter.channel.as_ref().map(|c| c.as_str()))
             .bind(filter.before.map(to_ms))
             .bind(filter.after.map(to_ms))
+            .bind(filter.status.map(|s| s as i64))
             .bind(i64::from(page.limit))
             .fetch_all(&self.read)
             .await?;

@@ -21,11 +21,15 @@
 //! name and theme, and the security headers: CSP `frame-ancestors` from
 //! `KANCA_PORTAL_FRAME_ANCESTORS` (default `'self'`) instead of the console's `'none'`.
 //!
-//! Theme: the link may carry `primaryColor` (hex), `darkMode` (`true`) and `productName`, in
-//! its query or after the key in its fragment; they are checked and kept in a second cookie
-//! for the session's pages, and served as a small stylesheet (`/portal/theme.css`), so no
-//! inline style or script is needed.
+//! Theme: the link may carry `primaryColor` (hex), `darkMode` (`true`), `productName` and
+//! `logoUrl`, in its query or after the key in its fragment; they are checked and kept in a
+//! second cookie for the session's pages, and served as a small stylesheet
+//! (`/portal/theme.css`), so no inline style or script is needed. The logo is never loaded
+//! from the product's URL by the browser: the header shows `/portal/logo`, which the server
+//! fetched through the SSRF guard ([`crate::send::PortalLogos`], see [`logo`]), and only once
+//! that fetch gave an image.
 
+mod logo;
 mod pages;
 
 use super::error::PageError;
@@ -67,6 +71,8 @@ pub struct PortalSession {
     /// The token every form of this session must send back.
     pub csrf: String,
     theme: Theme,
+    /// Whether the theme's logo was fetched and is an image, so the header shows it.
+    show_logo: bool,
 }
 
 impl PortalSession {
@@ -86,10 +92,28 @@ struct Theme {
     primary: Option<String>,
     dark: bool,
     product: Option<String>,
+    /// An absolute http(s) URL without credentials; whether it is an image, and not on a
+    /// private address, is only known once it is fetched.
+    logo: Option<String>,
 }
 
 impl Theme {
     const MAX_PRODUCT_NAME: usize = 60;
+    /// Keeps the theme cookie well under browsers' 4 KiB per cookie.
+    const MAX_LOGO_URL: usize = 2048;
+
+    fn logo_url(raw: &str) -> Option<String> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > Self::MAX_LOGO_URL {
+            return None;
+        }
+        let url = url::Url::parse(raw).ok()?;
+        let usable = matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none();
+        usable.then(|| url.to_string())
+    }
 
     /// From the link's parameters (or the cookie); what does not check out is left out.
     fn from_fields(f: &FormFields) -> Self {
@@ -107,6 +131,7 @@ impl Theme {
             dark: matches!(f.text("darkMode").as_str(), "true" | "1"),
             product: (!product.is_empty() && product.chars().count() <= Self::MAX_PRODUCT_NAME)
                 .then(|| product.to_owned()),
+            logo: Self::logo_url(&f.text("logoUrl")),
         }
     }
 
@@ -120,6 +145,9 @@ impl Theme {
         }
         if let Some(p) = &self.product {
             out.append_pair("productName", p);
+        }
+        if let Some(l) = &self.logo {
+            out.append_pair("logoUrl", l);
         }
         // Cookie values may not hold `%`-free spaces or `;`: form encoding has neither.
         out.finish()
@@ -150,7 +178,8 @@ pub fn router(state: Services) -> Router<Services> {
         .merge(super::endpoint_page::app_routes())
         .merge(super::endpoint_form::app_routes())
         .merge(super::messages::app_routes())
-        .route("/logout", post(logout));
+        .route("/logout", post(logout))
+        .route("/logo", get(logo::serve));
     let signed_in = Router::new()
         .nest("/portal", signed_in)
         .layer(middleware::from_fn_with_state(
@@ -174,7 +203,11 @@ async fn portal_headers(State(state): State<Services>, req: Request, next: Next)
         state.config.portal_frame_ancestors
     );
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    // A response with a stricter policy of its own (the logo) keeps it.
+    if let (Ok(v), false) = (
+        HeaderValue::from_str(&csp),
+        headers.contains_key(CONTENT_SECURITY_POLICY),
+    ) {
         headers.insert(CONTENT_SECURITY_POLICY, v);
     }
     headers.insert(
@@ -259,10 +292,17 @@ async fn require_portal(
     let theme = Theme::from_fields(&FormFields::parse(
         cookie(&req, THEME_COOKIE).unwrap_or_default().as_bytes(),
     ));
+    // Pages show the logo only once it is known to be an image; after the first view of a
+    // link this is a cache lookup (`PortalLogos`). Forms posting back need no header.
+    let show_logo = match &theme.logo {
+        Some(url) if req.method() == Method::GET => state.portal_logos.get(url).await.is_some(),
+        _ => false,
+    };
     let session = PortalSession {
         csrf: csrf_token(&state, &token),
         token: Arc::new(token),
         theme,
+        show_logo,
     };
     let mut req = req;
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -425,7 +465,10 @@ pub fn page(session: &PortalSession, current: Section, title: &str, body: Markup
             body class="portal" {
                 a class="skip" href="#main" { "Skip to content" }
                 header class="top" {
-                    span class="brand" { (product) }
+                    span class="brand" {
+                        @if session.show_logo { img class="logo" src="/portal/logo" alt={(product) " logo"}; }
+                        (product)
+                    }
                     nav aria-label="Portal sections" {
                         ul {
                             @for (s, path, label) in sections {
@@ -463,5 +506,37 @@ mod tests {
         ));
         assert_eq!(bad, Theme::default());
         assert!(!bad.css().contains('}') || bad.css().is_empty());
+    }
+
+    #[test]
+    fn a_logo_url_is_an_http_url_without_credentials() {
+        let logo = |raw: &str| {
+            let f = format!(
+                "logoUrl={}",
+                url::form_urlencoded::byte_serialize(raw.as_bytes()).collect::<String>()
+            );
+            Theme::from_fields(&FormFields::parse(f.as_bytes())).logo
+        };
+        assert_eq!(
+            logo("https://cdn.example.com/a logo.png?v=1").as_deref(),
+            Some("https://cdn.example.com/a%20logo.png?v=1")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "ftp://example.com/l.png",
+            "https://user:pw@example.com/l.png",
+            "/relative.png",
+            "",
+        ] {
+            assert_eq!(logo(bad), None, "{bad}");
+        }
+        assert_eq!(logo(&format!("https://e.com/{}", "a".repeat(3000))), None);
+        let t = Theme {
+            logo: logo("https://cdn.example.com/l.png?a=1&b=2"),
+            ..Theme::default()
+        };
+        let round = Theme::from_fields(&FormFields::parse(t.to_cookie_value().as_bytes()));
+        assert_eq!(round, t);
     }
 }

@@ -1,14 +1,15 @@
 //! The portal's own pages: its application's endpoints with their health, the message log
-//! and the event catalog. The rest (an endpoint, the add form, a message) are the console's
+//! (filtered by event type, channel, time and delivery status, in the page's GET parameters so
+//! a filtered view is a link) and the event catalog. The rest (an endpoint, the add form, a message) are the console's
 //! pages under the portal's [`Scope`].
 
 use crate::domain::portal::PortalAction;
-use crate::domain::EventTypeName;
+use crate::domain::{ChannelName, DeliveryStatus, EventTypeName, MessageId};
 use crate::services::Services;
 use crate::store::{MessageFilter, PageRequest};
 use crate::web::applications::{last_status, Health};
 use crate::web::error::PageError;
-use crate::web::layout::{self, badge};
+use crate::web::layout::{self, badge, Field};
 use crate::web::scope::{Scope, Section};
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -96,50 +97,172 @@ async fn endpoints(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// The message log's filters, as GET parameters so that a filtered view is a link (and the
+/// "next page" link keeps them). Empty fields are no filter.
+#[derive(Debug, Default, Deserialize)]
 struct MessagesQuery {
     event_type: Option<String>,
+    channel: Option<String>,
+    /// A `datetime-local` value (UTC) or an RFC 3339 time: messages created after it.
+    after: Option<String>,
+    /// The same: messages created before it.
+    before: Option<String>,
+    /// `success`, `pending`, `sending` or `fail`: messages with a delivery that stands so.
+    status: Option<String>,
+    /// The last message id of the previous page.
+    iterator: Option<String>,
+    limit: Option<u32>,
 }
 
+/// How many messages a page of the log lists unless the link asks for fewer.
+const MESSAGES_PER_PAGE: u32 = 50;
+
+/// The statuses a message can be filtered by, with their labels (Svix's message statuses).
+const STATUSES: [(DeliveryStatus, &str); 4] = [
+    (DeliveryStatus::Success, "Succeeded"),
+    (DeliveryStatus::Pending, "Pending"),
+    (DeliveryStatus::Sending, "Sending"),
+    (DeliveryStatus::Fail, "Failed"),
+];
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl MessagesQuery {
+    /// The store's filter, or the refused fields with why.
+    fn filter(&self) -> (MessageFilter, Vec<(&'static str, String)>) {
+        let mut errors = Vec::new();
+        let mut filter = MessageFilter::default();
+        if let Some(t) = non_empty(&self.event_type) {
+            match EventTypeName::parse(t) {
+                Ok(name) => filter.event_types = Some(vec![name]),
+                Err(e) => errors.push(("event_type", e.0)),
+            }
+        }
+        if let Some(c) = non_empty(&self.channel) {
+            match ChannelName::parse(c) {
+                Ok(name) => filter.channel = Some(name),
+                Err(e) => errors.push(("channel", e.0)),
+            }
+        }
+        for (field, raw, slot) in [
+            ("after", &self.after, &mut filter.after),
+            ("before", &self.before, &mut filter.before),
+        ] {
+            if let Some(t) = non_empty(raw) {
+                *slot = crate::web::messages::parse_time(t);
+                if slot.is_none() {
+                    errors.push((field, "Enter a date and time (UTC).".to_owned()));
+                }
+            }
+        }
+        if let Some(st) = non_empty(&self.status) {
+            match STATUSES.iter().find(|(s, _)| s.text() == st) {
+                Some((s, _)) => filter.status = Some(*s),
+                None => errors.push(("status", "Choose a status from the list.".to_owned())),
+            }
+        }
+        (filter, errors)
+    }
+
+    /// This query's link for the page after `last`.
+    fn next_page(&self, base: &str, last: &MessageId, limit: u32) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("event_type", &self.event_type),
+            ("channel", &self.channel),
+            ("after", &self.after),
+            ("before", &self.before),
+            ("status", &self.status),
+        ] {
+            if let Some(v) = non_empty(value) {
+                q.append_pair(name, v);
+            }
+        }
+        if limit != MESSAGES_PER_PAGE {
+            q.append_pair("limit", &limit.to_string());
+        }
+        q.append_pair("iterator", last.as_str());
+        format!("{base}/messages?{}", q.finish())
+    }
+}
+
+/// The message log, newest first, filtered by event type, channel, time and delivery status
+/// (as Svix's portal filters it), one page at a time.
 async fn messages(
     State(state): State<Services>,
     scope: Scope,
     Query(q): Query<MessagesQuery>,
 ) -> Result<Html<String>, PageError> {
-    let wanted = q
-        .event_type
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let (filter, error) = match wanted.map(EventTypeName::parse) {
-        Some(Ok(name)) => (
-            MessageFilter {
-                event_types: Some(vec![name]),
-                ..Default::default()
-            },
-            None,
-        ),
-        Some(Err(e)) => (MessageFilter::default(), Some(e.0)),
-        None => (MessageFilter::default(), None),
+    let (filter, errors) = q.filter();
+    let error = |field: &str| {
+        errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
     };
-    let list = if error.is_some() {
-        Vec::new()
-    } else {
+    let limit = q.limit.unwrap_or(MESSAGES_PER_PAGE).clamp(1, LISTED);
+    // An iterator that is not a message id (a hand-edited link) starts from the top.
+    let iterator = non_empty(&q.iterator)
+        .and_then(|i| MessageId::parse(i).ok())
+        .map(|id| id.to_string());
+    let mut list = if errors.is_empty() {
+        let page = PageRequest {
+            limit: limit + 1,
+            iterator: iterator.clone(),
+            ascending: false,
+        };
         state
             .send
-            .list_messages(&scope.app.id, &first(LISTED, false), &filter)
+            .list_messages(&scope.app.id, &page, &filter)
             .await?
+    } else {
+        Vec::new()
     };
+    // One more than shown tells whether there is a next page.
+    let more = list.len() > limit as usize;
+    list.truncate(limit as usize);
+    let next = more
+        .then(|| list.last())
+        .flatten()
+        .map(|last| q.next_page(&scope.base, &last.id, limit));
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (event_type, channel, after, before) = (
+        text(&q.event_type),
+        text(&q.channel),
+        text(&q.after),
+        text(&q.before),
+    );
+    let status = non_empty(&q.status).unwrap_or_default();
     let body = html! {
         h1 { "Messages" }
-        form class="row card" method="get" action={(scope.base) "/messages"} role="search" {
-            div class="field" {
-                label for="filter-type" { "Event type" }
-                input id="filter-type" name="event_type" type="text" value=(wanted.unwrap_or_default())
-                    aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[error.as_ref().map(|_| "filter-type-error")];
-                @if let Some(e) = &error { p id="filter-type-error" class="field-error" { (e) } }
+        form class="card" method="get" action={(scope.base) "/messages"} role="search" aria-label="Filter messages" {
+            div class="row top" {
+                (Field { name: "event_type", label: "Event type", value: &event_type, kind: "text",
+                    hint: None, error: error("event_type"), required: false }.render())
+                (Field { name: "channel", label: "Channel", value: &channel, kind: "text",
+                    hint: None, error: error("channel"), required: false }.render())
+                div class="field" {
+                    label for="f-status" { "Delivery status" }
+                    select id="f-status" name="status" aria-invalid=[error("status").map(|_| "true")]
+                        aria-describedby=[error("status").map(|_| "f-status-error")] {
+                        option value="" { "Any" }
+                        @for (s, label) in STATUSES {
+                            option value=(s.text()) selected[status == s.text()] { (label) }
+                        }
+                    }
+                    @if let Some(e) = error("status") { p id="f-status-error" class="field-error" { (e) } }
+                }
             }
-            div class="field" { button type="submit" class="secondary" { "Filter" } }
+            div class="row top" {
+                (Field { name: "after", label: "From (UTC)", value: &after, kind: "datetime-local",
+                    hint: None, error: error("after"), required: false }.render())
+                (Field { name: "before", label: "Until (UTC)", value: &before, kind: "datetime-local",
+                    hint: None, error: error("before"), required: false }.render())
+                @if limit != MESSAGES_PER_PAGE { input type="hidden" name="limit" value=(limit); }
+                div class="field" { button type="submit" class="secondary" { "Filter" } }
+            }
         }
         @if list.is_empty() { p class="card muted" { "No messages." } }
         @else {
@@ -156,6 +279,12 @@ async fn messages(
                         }
                     }
                 }
+            }
+        }
+        @if iterator.is_some() || next.is_some() {
+            nav class="actions" aria-label="Pages" {
+                @if iterator.is_some() { a href={(scope.base) "/messages"} { "Newest" } }
+                @if let Some(n) = &next { a rel="next" href=(n) { "Next page" } }
             }
         }
     };

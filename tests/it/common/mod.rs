@@ -9,6 +9,7 @@
 //!   that only make sense on one, and a fresh PostgreSQL database per server.
 //! - `browser`: headless Chromium over WebDriver, for the console's browser tests.
 //! - `console`: a signed-in console session over plain HTTP (cookie, CSRF token, streams).
+//! - `portal`: an app portal session over plain HTTP (the link's cookies, CSRF token).
 //! - `bins`: request bins: creating them, sending to them, reading their live stream, and
 //!   running `kanca listen`.
 //! - `workspace`: channels, hook URLs, fixtures, live streams and a bot for the workspace tests.
@@ -18,6 +19,7 @@ mod bins;
 mod browser;
 mod console;
 mod database;
+mod portal;
 mod receiver;
 mod server;
 mod wait;
@@ -28,6 +30,7 @@ pub use bins::*;
 pub use browser::Browser;
 pub use console::Console;
 pub use database::{postgres_url, runs_on, skipped, Backend, TestDatabase};
+pub use portal::{issue_portal_link, Portal};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};
 pub use wait::{eventually, settle, WAIT};

@@ -97,6 +97,10 @@ impl InboundReport {
         let mut t = String::new();
         let (what, stream) = match self.scenario {
             Scenario::IncomingWebhook => ("incoming-webhook posts", "the channel's live stream"),
+            Scenario::Source => (
+                "GitHub-signed source posts",
+                "the live stream of the bin they are delivered to",
+            ),
             _ => ("bin captures", "the bin's live stream"),
         };
         let rate = match o.rate {

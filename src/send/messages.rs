@@ -182,9 +182,14 @@ impl Sending {
 
     /// Publishes `messages` together, each fanned out to its application's subscribed
     /// endpoints: all are stored with their deliveries in one transaction, or none is (a taken
-    /// eventId among them is the store's `Conflict`). Returns the deliveries queued.
-    pub async fn publish_together(&self, messages: Vec<Message>) -> Result<u64, SendError> {
-        let queued = self.store.accept_messages(messages).await?;
+    /// eventId among them is the store's `Conflict`). A source's log entry for them, if
+    /// given, is stored in the same transaction. Returns the deliveries queued.
+    pub async fn publish_together(
+        &self,
+        messages: Vec<Message>,
+        entry: Option<crate::domain::sources::Arrival>,
+    ) -> Result<u64, SendError> {
+        let queued = self.store.accept_messages(messages, entry).await?;
         if queued > 0 {
             self.waker.wake();
         }

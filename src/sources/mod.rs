@@ -424,20 +424,8 @@ impl Sources {
                 }
                 Ok(body) => {
                     arrival.dedupe_id = v.dedupe_id.clone();
-                    // Most duplicates are seen here; the unique eventId below settles the
-                    // race of two copies arriving at once.
-                    if let Some(id) = &v.dedupe_id {
-                        if let Some(first) = self
-                            .store
-                            .get_message_by_event_id(&source.app_id, id)
-                            .await?
-                        {
-                            arrival.outcome = ArrivalOutcome::Duplicate;
-                            arrival.msg_id = Some(first.id.clone());
-                            self.enter_in_log(arrival).await;
-                            return Ok(Received::Duplicate(Some(first.id)));
-                        }
-                    }
+                    // A duplicate is told by the unique eventId when it is stored: no read
+                    // before every write for the rare retry.
                     let kept = ReceivedBody {
                         body,
                         dedupe_id: v.dedupe_id.clone(),
@@ -448,11 +436,11 @@ impl Sources {
                         ),
                         request: received,
                     };
-                    match self.accept(&source, kept, now).await {
+                    match self.accept(&source, kept, now, arrival.clone()).await {
                         Ok(id) => {
-                            arrival.outcome = ArrivalOutcome::Accepted;
-                            arrival.msg_id = Some(id.clone());
-                            Received::Accepted(id)
+                            // The log entry was stored with the message.
+                            self.logged(&source.id).await;
+                            return Ok(Received::Accepted(id));
                         }
                         Err(Accepted::Duplicate(first)) => {
                             arrival.outcome = ArrivalOutcome::Duplicate;
@@ -496,11 +484,16 @@ impl Sources {
     /// Stores an accepted request as the source's message and, when the source publishes
     /// into an application, as that application's message too: one transaction, so both or
     /// neither. Returns the source's message id.
+    ///
+    /// `entry` is the request's log entry, stored in the same transaction as accepted: one
+    /// commit for the request, its deliveries and its log line. The caller announces it
+    /// ([`Self::logged`]).
     async fn accept(
         &self,
         source: &Source,
         kept: ReceivedBody,
         now: chrono::DateTime<chrono::Utc>,
+        mut entry: Arrival,
     ) -> Result<MessageId, Accepted> {
         let own = Message {
             id: MessageId::generate(),
@@ -516,6 +509,8 @@ impl Sources {
             received: Some(kept.request),
         };
         let id = own.id.clone();
+        entry.outcome = ArrivalOutcome::Accepted;
+        entry.msg_id = Some(id.clone());
         let mut messages = vec![own];
         if let Some(app) = &source.fields.publish_to {
             // The application's message is the provider's event; the provider's headers stay
@@ -530,7 +525,7 @@ impl Sources {
             };
             messages.push(published);
         }
-        match self.send.publish_together(messages).await {
+        match self.send.publish_together(messages, Some(entry)).await {
             Ok(_) => Ok(id),
             Err(SendError::Store(StoreError::Conflict(what))) if what == EVENT_ID_TAKEN => {
                 let first = match &kept.dedupe_id {
@@ -574,21 +569,21 @@ impl Sources {
             request: request.clone(),
         };
         let now = self.clock.now();
-        match self.accept(source, kept, now).await {
-            Ok(id) => {
+        let entry = Arrival {
+            id: 0,
+            source_id: source.id.clone(),
+            received_at: now,
+            request,
+            body_preview: preview(schedule.payload.as_bytes()),
+            outcome: ArrivalOutcome::Accepted,
+            reason: Some(format!("scheduled tick {}", tick.to_rfc3339())),
+            dedupe_id: Some(format!("cron-{}", tick.timestamp())),
+            msg_id: None,
+        };
+        match self.accept(source, kept, now, entry).await {
+            Ok(_) => {
                 tracing::debug!(source_id = %source.id, %tick, "cron tick sent");
-                self.enter_in_log(Arrival {
-                    id: 0,
-                    source_id: source.id.clone(),
-                    received_at: now,
-                    request,
-                    body_preview: preview(schedule.payload.as_bytes()),
-                    outcome: ArrivalOutcome::Accepted,
-                    reason: Some(format!("scheduled tick {}", tick.to_rfc3339())),
-                    dedupe_id: Some(format!("cron-{}", tick.timestamp())),
-                    msg_id: Some(id),
-                })
-                .await;
+                self.logged(&source.id).await;
                 true
             }
             Err(Accepted::Duplicate(_)) => true,
@@ -607,17 +602,19 @@ impl Sources {
             tracing::warn!(error = %e, source_id = %arrival.source_id, "could not add to the source log");
             return;
         }
-        self.live.publish(&source_topic(&arrival.source_id)).await;
+        self.logged(&arrival.source_id).await;
+    }
+
+    /// A log entry of `source` was stored: wakes the live log, and prunes the log every
+    /// [`PRUNE_EVERY`] entries this node writes.
+    async fn logged(&self, source: &SourceId) {
+        self.live.publish(&source_topic(source)).await;
         let n = self
             .entries_written
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % PRUNE_EVERY == 0 {
-            if let Err(e) = self
-                .store
-                .prune_arrivals(&arrival.source_id, LOG_KEEP)
-                .await
-            {
-                tracing::warn!(error = %e, source_id = %arrival.source_id, "could not prune the source log");
+            if let Err(e) = self.store.prune_arrivals(source, LOG_KEEP).await {
+                tracing::warn!(error = %e, source_id = %source, "could not prune the source log");
             }
         }
     }

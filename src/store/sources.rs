@@ -39,8 +39,14 @@ pub trait SourceStore {
     /// Stores what a source accepted: its own message and, when it publishes into an
     /// application, that message too, each with one delivery per subscribed endpoint, in one
     /// transaction. A taken eventId (a duplicate) is the `Conflict`
-    /// [`super::EVENT_ID_TAKEN`] and stores nothing. Returns the deliveries queued.
-    async fn accept_messages(&self, messages: Vec<Message>) -> StoreResult<u64>;
+    /// [`super::EVENT_ID_TAKEN`] and stores nothing. `entry`, the request's log entry, is
+    /// stored in the same transaction (one commit per accepted request). Returns the
+    /// deliveries queued.
+    async fn accept_messages(
+        &self,
+        messages: Vec<Message>,
+        entry: Option<Arrival>,
+    ) -> StoreResult<u64>;
     /// A page of the source's log, keyed by entry id (newest first by default).
     async fn list_arrivals(
         &self,

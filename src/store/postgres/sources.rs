@@ -142,24 +142,8 @@ impl SourceStore for PgStore {
     }
 
     async fn record_arrival(&self, a: &Arrival) -> StoreResult<i64> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO ingest_arrival (source_id, received_at, method, path, headers, body,
-                                         outcome, reason, dedupe_id, msg_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        )
-        .bind(a.source_id.as_str())
-        .bind(to_ms(a.received_at))
-        .bind(&a.request.method)
-        .bind(&a.request.path)
-        .bind(to_json(&a.request.headers))
-        .bind(&a.body_preview)
-        .bind(a.outcome.as_str())
-        .bind(a.reason.as_deref())
-        .bind(a.dedupe_id.as_deref())
-        .bind(a.msg_id.as_ref().map(|m| m.as_str()))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
+        let mut conn = self.pool.acquire().await?;
+        insert_arrival(&mut conn, a).await
     }
 
     async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64> {
@@ -191,9 +175,16 @@ impl SourceStore for PgStore {
         rows.iter().map(cells::source).collect()
     }
 
-    async fn accept_messages(&self, messages: Vec<Message>) -> StoreResult<u64> {
+    async fn accept_messages(
+        &self,
+        messages: Vec<Message>,
+        entry: Option<Arrival>,
+    ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let queued = super::workspace::queue_in(&mut tx, &messages).await?;
+        if let Some(a) = &entry {
+            insert_arrival(&mut tx, a).await?;
+        }
         tx.commit().await?;
         if queued > 0 {
             self.announce_work();
@@ -220,4 +211,26 @@ impl SourceStore for PgStore {
             .await?;
         Ok(rows.iter().map(cells::arrival).collect())
     }
+}
+
+/// Inserts a log entry on `conn` (a transaction's or the pool's); returns its id.
+async fn insert_arrival(conn: &mut sqlx::PgConnection, a: &Arrival) -> StoreResult<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO ingest_arrival (source_id, received_at, method, path, headers, body,
+                                     outcome, reason, dedupe_id, msg_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(a.source_id.as_str())
+    .bind(to_ms(a.received_at))
+    .bind(&a.request.method)
+    .bind(&a.request.path)
+    .bind(to_json(&a.request.headers))
+    .bind(&a.body_preview)
+    .bind(a.outcome.as_str())
+    .bind(a.reason.as_deref())
+    .bind(a.dedupe_id.as_deref())
+    .bind(a.msg_id.as_ref().map(|m| m.as_str()))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
 }

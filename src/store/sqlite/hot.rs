@@ -546,6 +546,32 @@ impl HotConn {
             .sum())
     }
 
+    /// Adds an entry to a source's log (see `SourceStore::record_arrival`).
+    pub fn record_arrival(&self, a: &crate::domain::sources::Arrival) -> StoreResult<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO ingest_arrival (source_id, received_at, method, path, headers, body,
+                                             outcome, reason, dedupe_id, msg_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    a.source_id.as_str(),
+                    to_ms(a.received_at),
+                    a.request.method,
+                    a.request.path,
+                    to_json(&a.request.headers),
+                    a.body_preview,
+                    a.outcome.as_str(),
+                    a.reason.as_deref(),
+                    a.dedupe_id.as_deref(),
+                    a.msg_id.as_ref().map(|m| m.as_str()),
+                ],
+                |row| row.get(0),
+            )?)
+    }
+
     pub fn post_channel_message(
         &self,
         channel_id: &ChannelId,

@@ -144,25 +144,12 @@ impl SourceStore for SqliteStore {
         Ok(())
     }
 
+    /// A writer job, so log entries share group commits with everything else written.
     async fn record_arrival(&self, a: &Arrival) -> StoreResult<i64> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO ingest_arrival (source_id, received_at, method, path, headers, body,
-                                         outcome, reason, dedupe_id, msg_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
-        )
-        .bind(a.source_id.as_str())
-        .bind(to_ms(a.received_at))
-        .bind(&a.request.method)
-        .bind(&a.request.path)
-        .bind(to_json(&a.request.headers))
-        .bind(&a.body_preview)
-        .bind(a.outcome.as_str())
-        .bind(a.reason.as_deref())
-        .bind(a.dedupe_id.as_deref())
-        .bind(a.msg_id.as_ref().map(|m| m.as_str()))
-        .fetch_one(&self.write)
-        .await?;
-        Ok(id)
+        let a = a.clone();
+        self.writer
+            .job(move |tx| HotTx::of(tx)?.record_arrival(&a), |_| 0)
+            .await
     }
 
     async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64> {
@@ -196,10 +183,21 @@ impl SourceStore for SqliteStore {
 
     /// A writer job: the messages share a group commit with other writes, under their own
     /// savepoint, so a duplicate undoes only them.
-    async fn accept_messages(&self, messages: Vec<Message>) -> StoreResult<u64> {
+    async fn accept_messages(
+        &self,
+        messages: Vec<Message>,
+        entry: Option<Arrival>,
+    ) -> StoreResult<u64> {
         self.writer
             .job(
-                move |tx| Ok(HotTx::of(tx)?.publish_together(&messages)? as u64),
+                move |tx| {
+                    let hot = HotTx::of(tx)?;
+                    let queued = hot.publish_together(&messages)? as u64;
+                    if let Some(entry) = &entry {
+                        hot.record_arrival(entry)?;
+                    }
+                    Ok(queued)
+                },
                 |queued| *queued,
             )
             .await

@@ -546,6 +546,22 @@ impl HotConn {
             .sum())
     }
 
+    /// Deletes all but the newest `keep` entries of a source's log; returns how many went.
+    pub fn prune_arrivals(
+        &self,
+        source: &crate::domain::sources::SourceId,
+        keep: u32,
+    ) -> StoreResult<usize> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "DELETE FROM ingest_arrival WHERE source_id = ?1 AND id <= (
+                     SELECT id FROM ingest_arrival WHERE source_id = ?1
+                     ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![source.as_str(), i64::from(keep)])?)
+    }
+
     /// Adds an entry to a source's log (see `SourceStore::record_arrival`).
     pub fn record_arrival(&self, a: &crate::domain::sources::Arrival) -> StoreResult<i64> {
         Ok(self

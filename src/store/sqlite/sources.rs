@@ -66,11 +66,12 @@ impl SourceStore for SqliteStore {
     }
 
     async fn source_by_token(&self, token: &IngestToken) -> StoreResult<Option<Source>> {
-        // From the writer's pool: a rotation must stop the old URL at once, with no replica
-        // lag to let it through.
+        // From the read pool: in WAL mode a read sees every committed write, so a rotation
+        // stops the old URL at once. (The write pool's one connection is the group-commit
+        // writer's lock: reading through it made every request wait for a commit.)
         let row = sqlx::query("SELECT * FROM ingest_source WHERE token = ?1")
             .bind(token.as_str())
-            .fetch_optional(&self.write)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(cells::source).transpose()
     }
@@ -152,17 +153,18 @@ impl SourceStore for SqliteStore {
             .await
     }
 
+    /// A writer job, like the entries it removes.
     async fn prune_arrivals(&self, source: &SourceId, keep: u32) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM ingest_arrival WHERE source_id = ?1 AND id <= (
-                 SELECT id FROM ingest_arrival WHERE source_id = ?1
-                 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-        )
-        .bind(source.as_str())
-        .bind(i64::from(keep))
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected())
+        let source = source.clone();
+        self.writer
+            .job(
+                move |tx| {
+                    let hot = HotTx::of(tx)?;
+                    Ok(hot.prune_arrivals(&source, keep)? as u64)
+                },
+                |_| 0,
+            )
+            .await
     }
 
     async fn get_arrival(&self, source: &SourceId, id: i64) -> StoreResult<Option<Arrival>> {

@@ -27,6 +27,7 @@ mod operational;
 mod outgoing_webhooks;
 mod pagination;
 mod security;
+mod slack_apps;
 
 pub use extract::{ApiJson, ApiQuery, VerbatimJson};
 pub use pagination::{ListQuery, ListResponse};
@@ -58,6 +59,7 @@ pub fn router(state: Services) -> Router {
         .merge(incoming_webhooks::router())
         .merge(outgoing_webhooks::router())
         .merge(security::router())
+        .merge(slack_apps::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,

@@ -299,6 +299,15 @@ async fn tokens_are_read_as_slack_reads_them() {
         let answer = anonymous(&server, "auth.test", &[("token", wrong)]).await;
         assert_eq!(answer["error"], "invalid_auth", "{wrong}");
     }
+    // Wrong tokens are security incidents (the token itself is not recorded).
+    let incidents = server.incidents().await;
+    let guesses: Vec<&Value> = incidents
+        .iter()
+        .filter(|i| i["reason"] == "unknown bot token (Slack Web API)")
+        .collect();
+    assert!(!guesses.is_empty(), "{incidents:?}");
+    assert_eq!(guesses[0]["path"], "/api/auth.test");
+    assert!(!format!("{incidents:?}").contains("xoxb-1-2-nope"));
 
     // A bearer, a `token` form field, or a `token` in a JSON body.
     let tested = bot.ok("auth.test", &[]).await;

@@ -224,33 +224,24 @@ impl SlackStore for SqliteStore {
         r: &Reaction,
         now_ms: i64,
     ) -> StoreResult<ReactionChange> {
-        let mut tx = self.write.begin().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM ws_message WHERE channel_id = ?1 AND ts = ?2")
-                .bind(channel.as_str())
-                .bind(r.ts.micros())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Ok(ReactionChange::NoMessage);
-        }
+        // One statement, so two nodes reacting at once store one row and neither fails.
         let done = sqlx::query(
             "INSERT INTO ws_reaction (channel_id, ts, name, user_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+             SELECT ?1, ?2, ?3, ?4, ?5
+             WHERE EXISTS (SELECT 1 FROM ws_message WHERE channel_id = ?1 AND ts = ?2)
+             ON CONFLICT DO NOTHING",
         )
         .bind(channel.as_str())
         .bind(r.ts.micros())
         .bind(r.name.as_str())
         .bind(r.user_id.as_str())
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&self.write)
         .await?;
-        tx.commit().await?;
-        Ok(if done.rows_affected() == 0 {
-            ReactionChange::Unchanged
-        } else {
-            ReactionChange::Done
-        })
+        if done.rows_affected() > 0 {
+            return Ok(ReactionChange::Done);
+        }
+        self.unchanged_or_no_message(channel, r.ts).await
     }
 
     async fn remove_reaction(
@@ -258,16 +249,6 @@ impl SlackStore for SqliteStore {
         channel: &ChannelId,
         r: &Reaction,
     ) -> StoreResult<ReactionChange> {
-        let mut tx = self.write.begin().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM ws_message WHERE channel_id = ?1 AND ts = ?2")
-                .bind(channel.as_str())
-                .bind(r.ts.micros())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Ok(ReactionChange::NoMessage);
-        }
         let done = sqlx::query(
             "DELETE FROM ws_reaction
              WHERE channel_id = ?1 AND ts = ?2 AND name = ?3 AND user_id = ?4",
@@ -276,14 +257,12 @@ impl SlackStore for SqliteStore {
         .bind(r.ts.micros())
         .bind(r.name.as_str())
         .bind(r.user_id.as_str())
-        .execute(&mut *tx)
+        .execute(&self.write)
         .await?;
-        tx.commit().await?;
-        Ok(if done.rows_affected() == 0 {
-            ReactionChange::Unchanged
-        } else {
-            ReactionChange::Done
-        })
+        if done.rows_affected() > 0 {
+            return Ok(ReactionChange::Done);
+        }
+        self.unchanged_or_no_message(channel, r.ts).await
     }
 
     async fn reactions_between(
@@ -302,5 +281,26 @@ impl SlackStore for SqliteStore {
         .fetch_all(&self.read)
         .await?;
         Ok(rows.iter().map(reaction).collect())
+    }
+}
+
+impl SqliteStore {
+    /// Why a reaction changed nothing: the message is missing, or the reaction already was
+    /// (or was not) there.
+    async fn unchanged_or_no_message(
+        &self,
+        channel: &ChannelId,
+        ts: Ts,
+    ) -> StoreResult<ReactionChange> {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM ws_message WHERE channel_id = ?1 AND ts = ?2")
+                .bind(channel.as_str())
+                .bind(ts.micros())
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(match exists {
+            Some(_) => ReactionChange::Unchanged,
+            None => ReactionChange::NoMessage,
+        })
     }
 }

@@ -377,6 +377,15 @@ async fn a_bots_message_is_a_message_of_the_channel() {
             &json!({ "name": "all", "channel": "deploys", "callbackUrls": [hook_bot.url()] }),
         )
         .await;
+    // And an endpoint of the workspace's events: a bot's post is `message.posted` too.
+    let events = Receiver::start().await;
+    let workspace_app = server.get("/api/v1/app/workspace").await;
+    server
+        .create_endpoint(
+            workspace_app["id"].as_str().unwrap(),
+            json!({ "url": events.url(), "filterTypes": ["message.posted"] }),
+        )
+        .await;
     let bot = SlackBot::create(&server, "Deploy Bot").await;
 
     // A form body, the channel by id.
@@ -428,6 +437,20 @@ async fn a_bots_message_is_a_message_of_the_channel() {
         json!({ "kind": "bot", "name": "Deploy Bot" })
     );
     assert_eq!(messages[2]["threadTs"], ts);
+
+    // Each of the three was published as `message.posted`, posted by a bot.
+    let published: Vec<Value> = events
+        .wait_for(3, WAIT)
+        .await
+        .iter()
+        .map(|d| d.json())
+        .collect();
+    let first = published
+        .iter()
+        .find(|e| e["data"]["message"]["ts"] == ts)
+        .unwrap_or_else(|| panic!("no message.posted for {ts}: {published:#?}"));
+    assert_eq!(first["data"]["message"]["postedBy"]["kind"], "bot");
+    assert_eq!(first["data"]["message"]["text"], "deploying *v2*");
 
     // A person's message fires the hook; the bot's three never did.
     server.say("deploys", "ada", "hello").await;

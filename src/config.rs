@@ -119,6 +119,13 @@ pub struct ServeArgs {
     /// (default 10).
     #[arg(long, env = "KANCA_HOOK_RATE_BURST", value_name = "N")]
     pub hook_rate_burst: Option<u32>,
+    /// Slack Web API calls (`/api/{method}`) per second one app may make (default 100); past
+    /// it a call is answered 429 `ratelimited` with `Retry-After`, as Slack does.
+    #[arg(long, env = "KANCA_SLACK_API_RATE_LIMIT", value_name = "N")]
+    pub slack_api_rate_limit: Option<u32>,
+    /// How many Web API calls an app may make at once before its rate applies (default 200).
+    #[arg(long, env = "KANCA_SLACK_API_RATE_BURST", value_name = "N")]
+    pub slack_api_rate_burst: Option<u32>,
     /// Failed hook requests (unknown token, disallowed address) from one IP within the window
     /// that get it blocked for a while (default 20).
     #[arg(long, env = "KANCA_IP_BLOCK_THRESHOLD", value_name = "N")]
@@ -205,6 +212,8 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     hook_rate_limit: Option<u32>,
     hook_rate_burst: Option<u32>,
+    slack_api_rate_limit: Option<u32>,
+    slack_api_rate_burst: Option<u32>,
     ip_block_threshold: Option<u32>,
     ip_block_window: Option<String>,
     ip_block_duration: Option<String>,
@@ -428,8 +437,19 @@ fn workspace_settings(
     )
     .map_err(anyhow::Error::msg)
     .context("KANCA_HOOK_RATE_LIMIT / KANCA_HOOK_RATE_BURST")?;
+    let web_api_rate = crate::domain::workspace::HookRate::parse(
+        args.slack_api_rate_limit
+            .or(file.slack_api_rate_limit)
+            .unwrap_or(defaults.web_api_rate.per_second),
+        args.slack_api_rate_burst
+            .or(file.slack_api_rate_burst)
+            .unwrap_or(defaults.web_api_rate.burst),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("KANCA_SLACK_API_RATE_LIMIT / KANCA_SLACK_API_RATE_BURST")?;
     Ok(crate::workspace::WorkspaceSettings {
         hook_rate: rate,
+        web_api_rate,
         ip_block_threshold: args
             .ip_block_threshold
             .or(file.ip_block_threshold)

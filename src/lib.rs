@@ -19,7 +19,8 @@
 //! - [`inspect`]: request bins: capture, custom responses, cap and time to live, replay and
 //!   export; the API, the console and `kanca listen` all go through it.
 //! - [`workspace`]: the Slack-compatible workspace: channels, messages, incoming and outgoing
-//!   webhooks (Slack's wire protocol), their security guard, and the events they publish.
+//!   webhooks (Slack's wire protocol), their security guard, and the events they publish;
+//!   Slack apps, their bot users and what a bot does through Slack's Web API.
 //! - [`send`]: the sending side as a service: applications, event types, endpoints and
 //!   messages, with the operational events their changes store; publishing and waking the
 //!   dispatcher happen here only.
@@ -31,7 +32,7 @@
 //! - [`http`]: what the API and the console share: who is asking (client address, admin
 //!   token) and live streams that resume.
 //! - [`api`]: the HTTP API (`/api/v1`), one router per resource: request → domain values →
-//!   a service call → Svix's answer.
+//!   a service call → Svix's answer; beside it Slack's Web API (`/api/{method}`).
 //! - [`web`]: the web console at `/` (server-rendered pages, session sign-in), a peer of the
 //!   API that calls the same services and never imports it.
 //! - [`config`]: settings from defaults, `kanca.toml`, `KANCA_*` and flags.

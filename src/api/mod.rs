@@ -1,4 +1,5 @@
-//! The HTTP API under `/api/v1`: Svix-compatible sending API and Kanca's own resources.
+//! The HTTP API under `/api/v1`: Svix-compatible sending API and Kanca's own resources; beside
+//! it, Slack's Web API at `/api/{method}` ([`slack_web`]).
 //!
 //! One file per resource, each exposing `router()`: it turns a request into domain values,
 //! makes one call into a service below ([`crate::send`], [`crate::workspace`],
@@ -27,6 +28,8 @@ mod operational;
 mod outgoing_webhooks;
 mod pagination;
 mod security;
+mod slack_apps;
+mod slack_web;
 
 pub use extract::{ApiJson, ApiQuery, VerbatimJson};
 pub use pagination::{ListQuery, ListResponse};
@@ -58,6 +61,7 @@ pub fn router(state: Services) -> Router {
         .merge(incoming_webhooks::router())
         .merge(outgoing_webhooks::router())
         .merge(security::router())
+        .merge(slack_apps::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
@@ -88,6 +92,8 @@ pub fn router(state: Services) -> Router {
                 .fallback(unknown_route),
         )
         .merge(ingest::public_router())
+        // Slack's Web API (`/api/chat.postMessage` …): bot tokens, Slack's bodies.
+        .merge(slack_web::router())
         .merge(metrics_router(&state))
         .merge(bins::public_router())
         .layer(DefaultBodyLimit::max(limit))

@@ -13,7 +13,9 @@ use rand::distributions::{Alphanumeric, DistString};
 use rand::Rng;
 use std::net::IpAddr;
 
+mod apps;
 mod records;
+pub use apps::*;
 pub use records::*;
 
 macro_rules! slack_id {
@@ -90,6 +92,18 @@ slack_id!(
 slack_id!(
     /// An outgoing webhook.
     OutgoingHookId, "W"
+);
+slack_id!(
+    /// A Slack app (`A…`, Slack's `api_app_id`).
+    SlackAppId, "A"
+);
+slack_id!(
+    /// An app's bot (`B…`, Slack's `bot_id`), beside its bot *user* ([`UserId`]).
+    BotId, "B"
+);
+slack_id!(
+    /// A user: a person or an app's bot user (`U…`).
+    UserId, "U"
 );
 
 /// A channel's name as Slack allows it: 1–80 characters of lower-case letters, digits, `-`

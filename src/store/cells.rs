@@ -279,6 +279,8 @@ pub(crate) fn channel_message(r: &impl Cells) -> ChannelMessage {
         thread_ts: r.opt_int("thread_ts").map(Ts::from_micros),
         posted_by: PosterKind::from_trusted(&r.text("posted_by")),
         poster_name: r.text("poster_name"),
+        user_id: r.opt_text("user_id").map(UserId::from_trusted),
+        edited: r.opt_int("edited_ts").map(Ts::from_micros),
     }
 }
 

@@ -6,7 +6,7 @@
 //! delivery is claimed with a lease so that a crashed worker's work comes back on its own.
 //!
 //! The interface is one trait per aggregate ([`AppStore`], [`EndpointStore`],
-//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SecurityStore`], [`PortalStore`], [`SourceStore`],
+//! [`MessageStore`], [`QueueStore`], [`WorkspaceStore`], [`SlackStore`], [`SecurityStore`], [`PortalStore`], [`SourceStore`],
 //! [`bins::BinStore`]),
 //! gathered by [`Store`]. Each backend implements them where its SQL is and keeps only that
 //! SQL, the code that binds it, and its migrations (`migrations/<backend>/`). What does not
@@ -33,12 +33,14 @@ pub mod portal;
 pub mod postgres;
 pub mod rules;
 pub mod security;
+pub mod slack;
 pub mod sources;
 pub mod sqlite;
 pub mod workspace;
 
 pub use portal::PortalStore;
 pub use security::SecurityStore;
+pub use slack::SlackStore;
 pub use sources::SourceStore;
 pub use workspace::WorkspaceStore;
 
@@ -321,6 +323,7 @@ pub trait Store:
     + MessageStore
     + QueueStore
     + WorkspaceStore
+    + SlackStore
     + SecurityStore
     + PortalStore
     + charts::ActivityStore

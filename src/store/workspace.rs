@@ -44,6 +44,8 @@ pub struct ChannelMessageQuery {
     pub ascending: bool,
     /// Only this thread: its parent and its replies.
     pub thread: Option<Ts>,
+    /// Leave out thread replies (Slack's `conversations.history` shows only a thread's parent).
+    pub top_level: bool,
 }
 
 #[async_trait]

@@ -280,6 +280,7 @@ mod tests {
             thread_ts: None,
             posted_by: PosterKind::App,
             poster_name: "hook".into(),
+            user_id: None,
         }
         .stored_as(
             &crate::domain::workspace::ChannelId::generate(),

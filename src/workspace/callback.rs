@@ -121,6 +121,7 @@ impl Workspace {
             thread_ts,
             posted_by: PosterKind::Bot,
             poster_name: hook_name,
+            user_id: None,
         };
         if let Err(e) = self.post_message(&channel, msg).await {
             tracing::warn!(error = %e, channel = %channel.id, "could not post an outgoing webhook reply");

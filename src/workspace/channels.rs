@@ -188,6 +188,7 @@ impl Workspace {
             limit: page.limit,
             ascending: page.ascending,
             thread: page.thread,
+            top_level: false,
         };
         Ok(self
             .deps

@@ -260,6 +260,7 @@ impl Workspace {
             thread_ts: payload.thread_ts,
             posted_by: PosterKind::App,
             poster_name: hook.name.clone(),
+            user_id: None,
         };
         match self.post_message(&channel, msg).await {
             Ok(_) => Ok(OK),

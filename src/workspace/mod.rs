@@ -19,7 +19,13 @@
 //!   [`crate::delivery::profile::DeliveryProfile`]) and the reply posted into the channel.
 //! - [`guard`]: per-hook rate limits, IP allow-lists, incidents and temporary IP blocks.
 //! - [`events`]: the built-in application `workspace` and its event types.
+//! - [`apps`]: Slack apps (bot user, bot token, signing secret, event subscription, slash
+//!   commands, interactivity URL) and the workspace's users.
+//! - [`bot`]: what an app's bot does through Slack's Web API (`/api/{method}`): post, edit,
+//!   delete and react to messages, read channels and users, with Slack's error names.
 
+pub mod apps;
+pub mod bot;
 pub mod callback;
 pub mod channels;
 pub mod events;
@@ -65,6 +71,10 @@ pub struct WorkspaceSettings {
     pub incident_retention: Duration,
     /// At most this many incident rows are kept (the oldest go first).
     pub incident_max_rows: u32,
+    /// Web API calls (`/api/{method}`) one app may make: per second sustained, and at once.
+    /// Generous by default (Slack's own tiers allow 1 to 100+ calls a minute per method);
+    /// past it, calls are answered 429 `ratelimited` with `Retry-After`, as Slack does.
+    pub web_api_rate: HookRate,
 }
 
 impl Default for WorkspaceSettings {
@@ -85,6 +95,10 @@ impl Default for WorkspaceSettings {
             incident_window: Duration::from_secs(60 * 60),
             incident_retention: Duration::from_secs(30 * 24 * 60 * 60),
             incident_max_rows: 10_000,
+            web_api_rate: HookRate {
+                per_second: 100,
+                burst: 200,
+            },
         }
     }
 }
@@ -115,6 +129,8 @@ pub struct Workspace {
     pub(crate) guard: guard::Guard,
     /// Incidents recorded by this node, to prune every so often.
     incidents_recorded: std::sync::atomic::AtomicU64,
+    /// Per-app limits on Web API calls.
+    web_api_limiter: bot::WebApiLimiter,
 }
 
 /// Why a workspace operation did not happen, for the API to answer.
@@ -153,6 +169,7 @@ impl Workspace {
         let outgoing_app = outgoing::ensure_app(&deps.store).await?;
         let workspace = Arc::new(Self {
             guard: guard::Guard::new(&settings),
+            web_api_limiter: bot::WebApiLimiter::new(settings.web_api_rate),
             deps,
             settings,
             team,

@@ -116,6 +116,8 @@ impl Workspace {
         }
         let thread_ts = thread_ts.map(Ts::parse).transpose()?;
         let channel = self.channel(channel_key).await?;
+        // A person is a user of the workspace (`users.info` knows them) from their first post.
+        let person = self.ensure_person(user).await?;
         self.post_message(
             &channel,
             NewChannelMessage {
@@ -129,6 +131,7 @@ impl Workspace {
                 thread_ts,
                 posted_by: PosterKind::User,
                 poster_name: user.to_owned(),
+                user_id: Some(person.id),
             },
         )
         .await

@@ -55,6 +55,8 @@ mod portal_pages;
 mod reliability;
 mod retries;
 mod scale_out;
+mod slack_store;
+mod slack_web_api;
 mod source_schedules;
 mod sources;
 mod storage_faults;

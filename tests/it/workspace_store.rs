@@ -116,6 +116,7 @@ fn new_message(text: &str) -> NewChannelMessage {
         thread_ts: None,
         posted_by: PosterKind::User,
         poster_name: "ada".into(),
+        user_id: None,
     }
 }
 
@@ -152,6 +153,7 @@ async fn channel_messages(f: &Fixture, channel: &ChannelId) -> Vec<ChannelMessag
         limit: 100,
         ascending: true,
         thread: None,
+        top_level: false,
     };
     f.store
         .list_channel_messages(channel, &query)

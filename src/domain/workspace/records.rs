@@ -31,6 +31,11 @@ pub struct ChannelMessage {
     pub posted_by: PosterKind,
     /// The person's name, the hook's name or the outgoing webhook's name.
     pub poster_name: String,
+    /// The user who posted it, when it was one (a person, or an app's bot user through the
+    /// Web API); `None` for incoming webhooks and outgoing-webhook replies, as in Slack.
+    pub user_id: Option<UserId>,
+    /// When `chat.update` last changed it (Slack's `edited.ts`).
+    pub edited: Option<Ts>,
 }
 
 /// A message about to be posted: everything but the channel and `ts`, which the store assigns.
@@ -47,6 +52,7 @@ pub struct NewChannelMessage {
     pub thread_ts: Option<Ts>,
     pub posted_by: PosterKind,
     pub poster_name: String,
+    pub user_id: Option<UserId>,
 }
 
 impl NewChannelMessage {
@@ -65,6 +71,8 @@ impl NewChannelMessage {
             thread_ts: self.thread_ts,
             posted_by: self.posted_by,
             poster_name: self.poster_name.clone(),
+            user_id: self.user_id.clone(),
+            edited: None,
         }
     }
 }

@@ -29,6 +29,7 @@ mod queue;
 mod resources;
 mod rows;
 mod security;
+mod slack;
 mod sources;
 mod workspace;
 mod writer;

@@ -167,8 +167,8 @@ impl WorkspaceStore for PgStore {
         };
         sqlx::query(
             "INSERT INTO ws_message (channel_id, ts, text, username, icon_emoji, icon_url,
-                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn, user_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(channel_id.as_str())
         .bind(ts)
@@ -182,6 +182,7 @@ impl WorkspaceStore for PgStore {
         .bind(m.posted_by.as_str())
         .bind(&m.poster_name)
         .bind(m.mrkdwn)
+        .bind(m.user_id.as_ref().map(|u| u.as_str()))
         .execute(&mut *tx)
         .await?;
         let message = m.stored_as(channel_id, Ts::from_micros(ts));
@@ -210,6 +211,7 @@ impl WorkspaceStore for PgStore {
             "SELECT * FROM ws_message WHERE channel_id = $1
                AND ($2::BIGINT IS NULL OR ts {cmp} $2)
                AND ($3::BIGINT IS NULL OR ts = $3 OR thread_ts = $3)
+               AND (NOT $5 OR thread_ts IS NULL OR thread_ts = ts)
              ORDER BY ts {dir} LIMIT $4"
         );
         let rows = sqlx::query(&sql)
@@ -217,6 +219,7 @@ impl WorkspaceStore for PgStore {
             .bind(q.from.map(Ts::micros))
             .bind(q.thread.map(Ts::micros))
             .bind(i64::from(q.limit))
+            .bind(q.top_level)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(message).collect())

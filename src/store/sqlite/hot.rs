@@ -615,8 +615,8 @@ impl HotConn {
         };
         conn.prepare_cached(
             "INSERT INTO ws_message (channel_id, ts, text, username, icon_emoji, icon_url,
-                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 attachments, blocks, thread_ts, posted_by, poster_name, mrkdwn, user_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             channel_id.as_str(),
@@ -631,6 +631,7 @@ impl HotConn {
             m.posted_by.as_str(),
             m.poster_name,
             m.mrkdwn,
+            m.user_id.as_ref().map(|u| u.as_str()),
         ])?;
         let message = m.stored_as(channel_id, Ts::from_micros(ts));
         let deliveries = self.publish_together(&follow_ups(&message))?;

@@ -18,6 +18,7 @@ mod queue;
 mod resources;
 mod rows;
 mod security;
+mod slack;
 mod sources;
 mod wal;
 mod workspace;

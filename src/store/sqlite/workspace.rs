@@ -175,6 +175,7 @@ impl WorkspaceStore for SqliteStore {
             "SELECT * FROM ws_message WHERE channel_id = ?1
                AND (?2 IS NULL OR ts {cmp} ?2)
                AND (?3 IS NULL OR ts = ?3 OR thread_ts = ?3)
+               AND (?5 = 0 OR thread_ts IS NULL OR thread_ts = ts)
              ORDER BY ts {dir} LIMIT ?4"
         );
         let rows = sqlx::query(&sql)
@@ -182,6 +183,7 @@ impl WorkspaceStore for SqliteStore {
             .bind(q.from.map(Ts::micros))
             .bind(q.thread.map(Ts::micros))
             .bind(i64::from(q.limit))
+            .bind(q.top_level)
             .fetch_all(&self.read)
             .await?;
         Ok(rows.iter().map(message).collect())

@@ -70,6 +70,13 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
             (Some(attempt), update, outcome, latency)
         }
     };
+    if outcome == Outcome::EndpointGone {
+        // Disabled before the attempt is recorded: whoever sees the delivery failed (the API,
+        // the portal) then also sees the endpoint disabled, never the other way round. Were
+        // the record to fail, the delivery is retried after its lease and finds the endpoint
+        // disabled.
+        disable_endpoint(engine, &job, true, None).await;
+    }
     let recorded = engine
         .store
         .record_attempt(job.delivery_id, attempt.as_ref(), update, now)
@@ -120,8 +127,39 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
     outcome
 }
 
-/// Disables endpoints that asked for it (410) or have failed for too long, and sends the
-/// operational events an attempt calls for.
+/// Disables an endpoint that asked for it (410, `gone`) or has failed for too long, with its
+/// `endpoint.disabled` operational event stored in the same transaction as the change.
+async fn disable_endpoint(
+    engine: &Engine,
+    job: &DeliveryJob,
+    gone: bool,
+    failing_since: Option<DateTime<Utc>>,
+) {
+    let event = engine
+        .ops
+        .endpoint_disabled_automatically(&job.app_id, &job.endpoint, failing_since)
+        .await;
+    let queued = event.is_some();
+    let events: crate::store::EndpointEvents = Box::new(move |_| event.into_iter().collect());
+    match engine
+        .store
+        .set_endpoint_disabled_with_events(&job.app_id, &job.endpoint.id, true, events)
+        .await
+    {
+        Ok(()) => {
+            tracing::warn!(endpoint_id = %job.endpoint.id, gone, "endpoint disabled");
+            if queued {
+                engine.waker.wake();
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, endpoint_id = %job.endpoint.id, "disabling an endpoint failed")
+        }
+    }
+}
+
+/// Disables endpoints that have failed for too long, and sends the operational events an
+/// attempt calls for.
 async fn after_recorded(
     engine: &Engine,
     job: &DeliveryJob,
@@ -137,29 +175,9 @@ async fn after_recorded(
         chrono::Duration::from_std(engine.config.disable_after)
             .is_ok_and(|limit| now - since >= limit)
     });
-    if *outcome == Outcome::EndpointGone || failed_too_long {
-        // `endpoint.disabled` is stored in the same transaction as the change.
-        let event = ops
-            .endpoint_disabled_automatically(&job.app_id, &job.endpoint, failing_since)
-            .await;
-        let queued = event.is_some();
-        let events: crate::store::EndpointEvents = Box::new(move |_| event.into_iter().collect());
-        match engine
-            .store
-            .set_endpoint_disabled_with_events(&job.app_id, &job.endpoint.id, true, events)
-            .await
-        {
-            Ok(()) => {
-                tracing::warn!(endpoint_id = %job.endpoint.id, gone = *outcome == Outcome::EndpointGone,
-                    "endpoint disabled");
-                if queued {
-                    engine.waker.wake();
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, endpoint_id = %job.endpoint.id, "disabling an endpoint failed")
-            }
-        }
+    // A 410 disabled the endpoint before the attempt was recorded (see `deliver`).
+    if failed_too_long && *outcome != Outcome::EndpointGone {
+        disable_endpoint(engine, job, false, failing_since).await;
     }
     let event = match outcome {
         Outcome::FailedWillRetry if attempts_made == FAILING_AFTER_ATTEMPTS => {

@@ -429,11 +429,14 @@ impl Sources {
                     let kept = ReceivedBody {
                         body,
                         dedupe_id: v.dedupe_id.clone(),
-                        event_type: events::event_type_of(
-                            &source.fields.kind,
-                            &request.headers,
-                            &request.body,
-                        ),
+                        // Read from the body only for a source that publishes (a JSON parse).
+                        event_type: source.fields.publish_to.as_ref().map(|_| {
+                            events::event_type_of(
+                                &source.fields.kind,
+                                &request.headers,
+                                &request.body,
+                            )
+                        }),
                         request: received,
                     };
                     match self.accept(&source, kept, now, arrival.clone()).await {
@@ -468,8 +471,9 @@ impl Sources {
 struct ReceivedBody {
     body: String,
     dedupe_id: Option<String>,
-    /// The provider's event type, for the application it publishes into.
-    event_type: EventTypeName,
+    /// The provider's event type, for the application it publishes into (`None` when the
+    /// source publishes into none).
+    event_type: Option<EventTypeName>,
     request: ReceivedRequest,
 }
 
@@ -512,13 +516,13 @@ impl Sources {
         entry.outcome = ArrivalOutcome::Accepted;
         entry.msg_id = Some(id.clone());
         let mut messages = vec![own];
-        if let Some(app) = &source.fields.publish_to {
+        if let (Some(app), Some(event_type)) = (&source.fields.publish_to, kept.event_type) {
             // The application's message is the provider's event; the provider's headers stay
             // with the source's message (the application's endpoints get Kanca's own).
             let published = Message {
                 id: MessageId::generate(),
                 app_id: app.clone(),
-                event_type: kept.event_type,
+                event_type,
                 event_id: None,
                 received: None,
                 ..messages[0].clone()
@@ -561,11 +565,13 @@ impl Sources {
         let kept = ReceivedBody {
             body: schedule.payload.clone(),
             dedupe_id: Some(format!("cron-{}", tick.timestamp())),
-            event_type: events::event_type_of(
-                &source.fields.kind,
-                &HeaderMap::new(),
-                schedule.payload.as_bytes(),
-            ),
+            event_type: source.fields.publish_to.as_ref().map(|_| {
+                events::event_type_of(
+                    &source.fields.kind,
+                    &HeaderMap::new(),
+                    schedule.payload.as_bytes(),
+                )
+            }),
             request: request.clone(),
         };
         let now = self.clock.now();

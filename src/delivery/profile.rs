@@ -14,18 +14,33 @@
 //! application are all created by its owner, so the application is the natural unit, and no
 //! column is needed on the endpoint table.
 
+use super::schedule::RetrySchedule;
 use crate::domain::AppId;
 use crate::store::DeliveryJob;
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 #[async_trait]
 pub trait DeliveryProfile: Send + Sync + 'static {
     /// Every header of this delivery (content type and signature included) for `body`, sent
-    /// at `timestamp` (seconds since the epoch).
-    fn headers(&self, job: &DeliveryJob, timestamp: i64, body: &[u8]) -> HeaderMap;
+    /// at `timestamp` (seconds since the epoch). Async so that a retry can say why the one
+    /// before it failed (Slack's `X-Slack-Retry-Reason`), which only the attempt log knows.
+    async fn headers(&self, job: &DeliveryJob, timestamp: i64, body: &[u8]) -> HeaderMap;
+
+    /// The retry schedule of this application's deliveries, when it is not the engine's
+    /// (Slack retries events three times within minutes, not over a day).
+    fn schedule(&self) -> Option<&RetrySchedule> {
+        None
+    }
+
+    /// How long the receiver has to answer, when it is not the engine's delivery timeout
+    /// (Slack gives an app 3 seconds).
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 
     /// Called once the endpoint's 2xx answer has been recorded, with its body (the first
     /// 64 KiB). Failures are the profile's to log: the delivery has succeeded.

@@ -100,6 +100,19 @@ impl Sender {
         self.send(reqwest::Method::POST, url, headers, body).await
     }
 
+    /// A POST that must be answered within `timeout` when one is given, however long the
+    /// sender's own timeout is (Slack gives its apps 3 seconds).
+    pub async fn post_within(
+        &self,
+        url: &EndpointUrl,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Option<Duration>,
+    ) -> SendResult {
+        self.send_with(reqwest::Method::POST, url, headers, body, timeout)
+            .await
+    }
+
     /// One request of any method (a replay sends what a bin captured).
     pub async fn send(
         &self,
@@ -107,6 +120,17 @@ impl Sender {
         url: &EndpointUrl,
         headers: HeaderMap,
         body: Bytes,
+    ) -> SendResult {
+        self.send_with(method, url, headers, body, None).await
+    }
+
+    async fn send_with(
+        &self,
+        method: reqwest::Method,
+        url: &EndpointUrl,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Option<Duration>,
     ) -> SendResult {
         let start = Instant::now();
         let own = self
@@ -121,6 +145,10 @@ impl Sender {
                 }
                 self.client.request(method, url.as_url().clone())
             }
+        };
+        let request = match timeout {
+            Some(t) => request.timeout(t),
+            None => request,
         };
         let response = request.headers(headers).body(body).send().await;
         let mut response = match response {

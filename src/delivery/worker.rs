@@ -45,7 +45,8 @@ impl Outcome {
 /// Runs one admitted delivery to its outcome and records it.
 pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
     engine.metrics.in_flight.inc();
-    let attempted = try_execute(engine, &job).await;
+    let profile = engine.profiles.get(&job.app_id);
+    let attempted = try_execute(engine, &job, profile.as_deref()).await;
     engine.metrics.in_flight.dec();
     let now = engine.clock.now();
     let (attempt, update, outcome, latency) = match attempted {
@@ -60,13 +61,12 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
             retry_after,
             latency,
         } => {
-            let (update, outcome) = next_step(
-                &engine.config.schedule,
-                job.attempts_made + 1,
-                &attempt,
-                retry_after,
-                now,
-            );
+            let schedule = profile
+                .as_deref()
+                .and_then(|p| p.schedule())
+                .unwrap_or(&engine.config.schedule);
+            let (update, outcome) =
+                next_step(schedule, job.attempts_made + 1, &attempt, retry_after, now);
             (Some(attempt), update, outcome, latency)
         }
     };
@@ -89,7 +89,7 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
             }
             after_recorded(engine, &job, attempt.as_ref(), &outcome, failing_since, now).await;
             if let (Outcome::Delivered, Some(a)) = (&outcome, &attempt) {
-                if let Some(profile) = engine.profiles.get(&job.app_id) {
+                if let Some(profile) = &profile {
                     profile
                         .answered(&job, a.response_status_code as u16, &a.response)
                         .await;
@@ -242,7 +242,11 @@ pub fn next_step(
 }
 
 /// Signs and sends one delivery; returns the attempt to record.
-async fn try_execute(engine: &Engine, job: &DeliveryJob) -> Attempted {
+async fn try_execute(
+    engine: &Engine,
+    job: &DeliveryJob,
+    profile: Option<&dyn super::profile::DeliveryProfile>,
+) -> Attempted {
     if job.endpoint.fields.disabled {
         return Attempted::Skipped("endpoint disabled");
     }
@@ -252,8 +256,8 @@ async fn try_execute(engine: &Engine, job: &DeliveryJob) -> Attempted {
     let now = engine.clock.now();
     let timestamp = now.timestamp();
     let body = Bytes::from(payload.clone().into_bytes());
-    let headers = match engine.profiles.get(&job.app_id) {
-        Some(profile) => profile.headers(job, timestamp, &body),
+    let headers = match profile {
+        Some(profile) => profile.headers(job, timestamp, &body).await,
         None => {
             // During a rotation the retired secret signs beside the new one, space-separated.
             let signature = job
@@ -267,7 +271,8 @@ async fn try_execute(engine: &Engine, job: &DeliveryJob) -> Attempted {
     };
 
     let url = &job.endpoint.fields.url;
-    let result = engine.sender.post(url, headers, body).await;
+    let timeout = profile.and_then(|p| p.timeout());
+    let result = engine.sender.post_within(url, headers, body, timeout).await;
     let success = result.is_success();
     let failure_reason = match (&result.failure, result.status) {
         (Some(reason), _) => Some(reason.clone()),

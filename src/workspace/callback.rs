@@ -51,7 +51,7 @@ impl SlackProfile {
 
 #[async_trait]
 impl DeliveryProfile for SlackProfile {
-    fn headers(&self, job: &DeliveryJob, timestamp: i64, body: &[u8]) -> HeaderMap {
+    async fn headers(&self, job: &DeliveryJob, timestamp: i64, body: &[u8]) -> HeaderMap {
         let content_type = OutgoingContentType::from_trusted(
             job.endpoint
                 .fields

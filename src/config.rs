@@ -126,6 +126,11 @@ pub struct ServeArgs {
     /// How many Web API calls an app may make at once before its rate applies (default 200).
     #[arg(long, env = "KANCA_SLACK_API_RATE_BURST", value_name = "N")]
     pub slack_api_rate_burst: Option<u32>,
+    /// Waits between retries of a Slack app's Events API requests, comma-separated (default
+    /// `1s,1m,5m`: Slack retries nearly at once, after a minute, after five minutes, then gives
+    /// up). Each retry carries `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`.
+    #[arg(long, env = "KANCA_SLACK_EVENTS_RETRY_SCHEDULE", value_name = "LIST")]
+    pub slack_events_retry_schedule: Option<String>,
     /// Failed hook requests (unknown token, disallowed address) from one IP within the window
     /// that get it blocked for a while (default 20).
     #[arg(long, env = "KANCA_IP_BLOCK_THRESHOLD", value_name = "N")]
@@ -214,6 +219,7 @@ struct FileSettings {
     hook_rate_burst: Option<u32>,
     slack_api_rate_limit: Option<u32>,
     slack_api_rate_burst: Option<u32>,
+    slack_events_retry_schedule: Option<String>,
     ip_block_threshold: Option<u32>,
     ip_block_window: Option<String>,
     ip_block_duration: Option<String>,
@@ -447,9 +453,20 @@ fn workspace_settings(
     )
     .map_err(anyhow::Error::msg)
     .context("KANCA_SLACK_API_RATE_LIMIT / KANCA_SLACK_API_RATE_BURST")?;
+    let events_retry_schedule = match args
+        .slack_events_retry_schedule
+        .clone()
+        .or(file.slack_events_retry_schedule.clone())
+    {
+        Some(s) => RetrySchedule::parse(&s)
+            .map_err(anyhow::Error::msg)
+            .context("KANCA_SLACK_EVENTS_RETRY_SCHEDULE")?,
+        None => defaults.events_retry_schedule.clone(),
+    };
     Ok(crate::workspace::WorkspaceSettings {
         hook_rate: rate,
         web_api_rate,
+        events_retry_schedule,
         ip_block_threshold: args
             .ip_block_threshold
             .or(file.ip_block_threshold)

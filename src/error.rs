@@ -43,6 +43,10 @@ pub enum ApiError {
     /// Too many failed attempts from this address; try again after the duration.
     #[error("too many failed attempts from this address; try again in {} s", .0.as_secs().max(1))]
     TooManyAttempts(std::time::Duration),
+    /// A refusal with its own status and code (`url_verification_failed`,
+    /// `command_not_found` …), for what the generic classes above do not name well.
+    #[error("{2}")]
+    Coded(StatusCode, &'static str, String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -63,6 +67,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Coded(status, code, _) => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }

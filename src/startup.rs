@@ -148,6 +148,10 @@ impl Application {
                 public_url: self.public_url(),
                 allow_private_targets: settings.allow_private_targets,
                 own_bins: own_bins.clone(),
+                sender: Arc::new(
+                    Sender::new(settings.delivery_timeout, settings.allow_private_targets)?
+                        .with_own_bins(own_bins.clone())?,
+                ),
             },
             settings.workspace.clone(),
             &profiles,

@@ -34,6 +34,14 @@ impl From<WorkspaceError> for ApiError {
             WorkspaceError::Conflict(what) => Self::Conflict(what),
             WorkspaceError::Invalid(what) => Self::Validation(what),
             WorkspaceError::Archived => Self::Conflict("the channel is archived".into()),
+            WorkspaceError::UrlVerification(why) => {
+                Self::Coded(StatusCode::BAD_REQUEST, "url_verification_failed", why)
+            }
+            WorkspaceError::Coded(status, code, why) => Self::Coded(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+                why,
+            ),
             WorkspaceError::Store(e) => e.into(),
         }
     }

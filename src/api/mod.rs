@@ -29,6 +29,7 @@ mod outgoing_webhooks;
 mod pagination;
 mod security;
 mod slack_apps;
+mod slack_interact;
 mod slack_web;
 
 pub use extract::{ApiJson, ApiQuery, VerbatimJson};
@@ -62,6 +63,7 @@ pub fn router(state: Services) -> Router {
         .merge(outgoing_webhooks::router())
         .merge(security::router())
         .merge(slack_apps::router())
+        .merge(slack_interact::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::replay_or_record,
@@ -96,6 +98,8 @@ pub fn router(state: Services) -> Router {
         .merge(slack_web::router())
         .merge(metrics_router(&state))
         .merge(bins::public_router())
+        // Slack apps' `response_url`s: public (the URL is the credential), Slack's bodies.
+        .merge(slack_interact::response_router(limit))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -24,6 +24,7 @@ pub fn router() -> Router<Services> {
         .route("/slack-apps", get(list).post(create))
         .route("/slack-apps/{id}", get(fetch).patch(update).delete(delete))
         .route("/slack-apps/{id}/rotate-token", post(rotate_token))
+        .route("/slack-apps/{id}/event-attempts", get(event_attempts))
 }
 
 /// Absent stays `None`; present (`null` included) is `Some(value)`, so PATCH can tell "leave
@@ -117,6 +118,8 @@ struct AppOut {
     bot_id: String,
     bot_user_id: String,
     signing_secret: String,
+    /// Slack's legacy verification token, sent as `token` in every request to the app.
+    verification_token: String,
     events: Option<EventsOut>,
     slash_commands: Vec<CommandOut>,
     interactivity_url: Option<String>,
@@ -127,12 +130,14 @@ struct AppOut {
 }
 
 fn app_out(state: &Services, a: SlackApp, bot_token: Option<String>) -> AppOut {
+    let verification_token = crate::workspace::events_api::verification_token(&a);
     AppOut {
         id: a.id.to_string(),
         name: a.name,
         team_id: state.workspace.team_id().to_string(),
         bot_id: a.bot_id.to_string(),
         bot_user_id: a.bot_user_id.to_string(),
+        verification_token,
         signing_secret: a.signing_secret,
         events: a.events.map(|e| EventsOut {
             request_url: e.request_url.as_str().to_owned(),
@@ -218,4 +223,38 @@ async fn rotate_token(
         Extension(HoldsSecret),
         Json(app_out(&state, app, Some(token))),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttemptsQuery {
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct AttemptsOut {
+    data: Vec<super::attempts::AttemptOut>,
+}
+
+/// Every Events API request made to the app's request URL, newest first, as the engine
+/// recorded it (status code, response, duration, failure reason): retries included.
+async fn event_attempts(
+    State(state): State<Services>,
+    Path(id): Path<String>,
+    super::ApiQuery(q): super::ApiQuery<AttemptsQuery>,
+) -> Result<Json<AttemptsOut>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=250).contains(&limit) {
+        return Err(ApiError::Validation(
+            "limit must be between 1 and 250".into(),
+        ));
+    }
+    let app = state.workspace.slack_app(&id).await?;
+    let attempts = state.workspace.slack_event_attempts(&app, limit).await?;
+    Ok(Json(AttemptsOut {
+        data: attempts
+            .into_iter()
+            .map(super::attempts::AttemptOut::from)
+            .collect(),
+    }))
 }

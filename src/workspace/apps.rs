@@ -2,9 +2,8 @@
 //!
 //! An app is what a Slack developer configures at api.slack.com: a bot user, a bot token for
 //! the Web API, a signing secret, an event subscription, slash commands and an interactivity
-//! URL. Phase 1 stores all of it and serves the Web API ([`super::bot`]); the URLs are only
-//! stored, so the event subscription is saved unverified (`verified: false`) until the Events
-//! API sends its `url_verification` challenge.
+//! URL. An event subscription is saved only once its request URL has answered Slack's
+//! `url_verification` challenge ([`super::events_api`]).
 //!
 //! Users: Kanca has no accounts, so a person is whoever posts under a name, and their id is
 //! derived from that name ([`super::outgoing::user_id_for`], the id outgoing webhooks already
@@ -78,6 +77,7 @@ impl Workspace {
             created_at: now,
         };
         self.apply_spec(&mut app, spec)?;
+        self.verify_events(&mut app).await?;
         let bot = WsUser {
             id: app.bot_user_id.clone(),
             name: handle_for(&app.name),
@@ -89,10 +89,12 @@ impl Workspace {
             created_at: now,
         };
         let token = BotToken::generate();
+        self.sync_events_endpoint(&app).await?;
         self.deps
             .store
             .create_slack_app(&app, &bot, &token.digest())
             .await?;
+        self.forget_apps();
         Ok(CreatedSlackApp { app, token })
     }
 
@@ -109,7 +111,7 @@ impl Workspace {
         Ok(self.deps.store.list_slack_apps().await?)
     }
 
-    /// Changes what `spec` names. A new request URL is saved unverified.
+    /// Changes what `spec` names. A new request URL must answer the `url_verification` challenge.
     pub async fn update_slack_app(
         &self,
         id: &str,
@@ -117,21 +119,43 @@ impl Workspace {
     ) -> Result<SlackApp, WorkspaceError> {
         let mut app = self.slack_app(id).await?;
         self.apply_spec(&mut app, spec)?;
+        self.verify_events(&mut app).await?;
+        // The endpoint first: were the app's save to fail, an endpoint no event names is
+        // harmless, while a saved subscription without its endpoint would lose events.
+        self.sync_events_endpoint(&app).await?;
         self.deps
             .store
             .update_slack_app(&app)
             .await
             .map_err(not_found_or)?;
+        self.forget_apps();
         Ok(app)
     }
 
     pub async fn delete_slack_app(&self, id: &str) -> Result<(), WorkspaceError> {
-        let id = SlackAppId::parse(id).map_err(|_| app_not_found())?;
+        let mut app = self.slack_app(id).await?;
         self.deps
             .store
-            .delete_slack_app(&id)
+            .delete_slack_app(&app.id)
             .await
-            .map_err(not_found_or)
+            .map_err(not_found_or)?;
+        self.forget_apps();
+        app.events = None;
+        self.sync_events_endpoint(&app).await
+    }
+
+    /// Sends Slack's `url_verification` challenge to a request URL that has not answered it
+    /// yet; the subscription is saved only once it has (Slack's own rule).
+    async fn verify_events(&self, app: &mut SlackApp) -> Result<(), WorkspaceError> {
+        let Some(sub) = app.events.as_ref().filter(|s| !s.verified) else {
+            return Ok(());
+        };
+        let url = sub.request_url.clone();
+        self.verify_request_url(app, &url).await?;
+        if let Some(sub) = app.events.as_mut() {
+            sub.verified = true;
+        }
+        Ok(())
     }
 
     /// A new bot token; the old one stops working at once (Slack's token rotation).
@@ -204,7 +228,7 @@ impl Workspace {
                         }
                     }
                     let request_url = url(&e.request_url, "events.requestUrl")?;
-                    // A URL that changes must answer the challenge again (phase 2).
+                    // A URL that changes must answer the challenge again.
                     let verified = app
                         .events
                         .as_ref()
@@ -274,7 +298,7 @@ fn short_text(s: Option<String>, what: &str, max: usize) -> Result<String, Works
 
 /// A bot user's handle from its app's name, as Slack makes one: lower case, runs of other
 /// characters turned into one `-`.
-fn handle_for(name: &str) -> String {
+pub(crate) fn handle_for(name: &str) -> String {
     let mut handle = String::new();
     for c in name.to_lowercase().chars() {
         if c.is_alphanumeric() || c == '_' || c == '.' {

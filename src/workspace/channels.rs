@@ -91,18 +91,41 @@ pub struct MessagePage {
 
 impl Workspace {
     pub async fn create_channel(&self, name: &str) -> Result<Channel, WorkspaceError> {
+        self.create_channel_by(name, None).await
+    }
+
+    /// Creates a channel that `creator` (a bot, through `conversations.create`) made.
+    pub async fn create_channel_by(
+        &self,
+        name: &str,
+        creator: Option<&UserId>,
+    ) -> Result<Channel, WorkspaceError> {
         let channel = Channel {
             id: ChannelId::generate(),
             name: SlackChannelName::parse(name)?,
             archived: false,
             created_at: crate::store::from_ms(crate::store::to_ms(self.deps.clock.now())),
         };
-        // The event is stored in the channel's own transaction: no channel without it.
-        let event = self.channel_event(CHANNEL_CREATED, &channel);
+        // The events are stored in the channel's own transaction: no channel without them.
+        let mut events = vec![self.channel_event(CHANNEL_CREATED, &channel)];
+        let slack = self.event_factory().await?;
+        events.extend(slack.to_subscribers(
+            "channel_created",
+            &serde_json::json!({
+                "type": "channel_created",
+                "channel": {
+                    "id": channel.id,
+                    "name": channel.name,
+                    "created": channel.created_at.timestamp(),
+                    "creator": creator.map(|c| c.as_str()).unwrap_or(""),
+                },
+                "event_ts": event_ts(self.deps.clock.now()),
+            }),
+        ));
         let deliveries = self
             .deps
             .store
-            .create_channel(&channel, &[event])
+            .create_channel(&channel, &events)
             .await
             .map_err(conflict)?;
         self.wake_if(deliveries);
@@ -224,4 +247,9 @@ fn conflict(e: StoreError) -> WorkspaceError {
         StoreError::NotFound => not_found(),
         other => WorkspaceError::Store(other),
     }
+}
+
+/// An `event_ts` for an event that is not a message: now, in Slack's `ts` form.
+pub(crate) fn event_ts(now: chrono::DateTime<chrono::Utc>) -> String {
+    Ts::from_micros(now.timestamp_micros()).to_string()
 }

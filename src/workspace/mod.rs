@@ -21,6 +21,11 @@
 //! - [`events`]: the built-in application `workspace` and its event types.
 //! - [`apps`]: Slack apps (bot user, bot token, signing secret, event subscription, slash
 //!   commands, interactivity URL) and the workspace's users.
+//! - [`events_api`]: Slack's Events API: `url_verification`, then signed `event_callback`
+//!   envelopes through the delivery engine, retried as Slack retries.
+//! - [`interact`]: slash commands, Block Kit button clicks (`block_actions`), `response_url`
+//!   and ephemeral messages.
+//! - [`slack_json`]: Slack's message, conversation and user objects.
 //! - [`bot`]: what an app's bot does through Slack's Web API (`/api/{method}`): post, edit,
 //!   delete and react to messages, read channels and users, with Slack's error names.
 
@@ -29,11 +34,14 @@ pub mod bot;
 pub mod callback;
 pub mod channels;
 pub mod events;
+pub mod events_api;
 pub mod guard;
 pub mod incoming;
+pub mod interact;
 pub mod outgoing;
 pub mod payload;
 pub mod post;
+pub mod slack_json;
 
 use crate::clock::Clock;
 use crate::delivery::profile::Profiles;
@@ -75,6 +83,8 @@ pub struct WorkspaceSettings {
     /// Generous by default (Slack's own tiers allow 1 to 100+ calls a minute per method);
     /// past it, calls are answered 429 `ratelimited` with `Retry-After`, as Slack does.
     pub web_api_rate: HookRate,
+    /// Waits between retries of Events API requests (Slack's own: at once, 1 min, 5 min).
+    pub events_retry_schedule: crate::delivery::schedule::RetrySchedule,
 }
 
 impl Default for WorkspaceSettings {
@@ -99,6 +109,8 @@ impl Default for WorkspaceSettings {
                 per_second: 100,
                 burst: 200,
             },
+            events_retry_schedule: crate::delivery::schedule::RetrySchedule::parse("1s,1m,5m")
+                .expect("static schedule"),
         }
     }
 }
@@ -116,6 +128,9 @@ pub struct WorkspaceDeps {
     /// This server's own bin URLs, which callbacks may name as endpoints may (they are
     /// reached at the listen address, never through the private network).
     pub own_bins: crate::domain::bins::OwnBinUrls,
+    /// Requests Kanca makes to Slack apps itself (the `url_verification` challenge, slash
+    /// commands, interactions): the delivery sender's SSRF guard, without its retries.
+    pub sender: Arc<crate::delivery::sender::Sender>,
 }
 
 pub struct Workspace {
@@ -131,6 +146,14 @@ pub struct Workspace {
     incidents_recorded: std::sync::atomic::AtomicU64,
     /// Per-app limits on Web API calls.
     web_api_limiter: bot::WebApiLimiter,
+    /// The internal application whose endpoints are Slack apps' event request URLs.
+    slack_events_app: AppId,
+    /// This node's copy of the app list ([`events_api`]).
+    apps_cache: events_api::AppsCache,
+    /// Ephemeral messages (slash command answers, `chat.postEphemeral`), kept in memory only.
+    ephemeral: interact::EphemeralBox,
+    /// How often each `response_url` has been used on this node.
+    response_uses: interact::ResponseUses,
 }
 
 /// Why a workspace operation did not happen, for the API to answer.
@@ -145,6 +168,13 @@ pub enum WorkspaceError {
     Invalid(String),
     #[error("channel is archived")]
     Archived,
+    /// A request URL did not answer Slack's `url_verification` challenge.
+    #[error("{0}")]
+    UrlVerification(String),
+    /// Another refusal the API names with its own HTTP status and code (`command_not_found`,
+    /// `action_not_found`, `no_interactivity_url` …).
+    #[error("{2}")]
+    Coded(u16, &'static str, String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -167,6 +197,8 @@ impl Workspace {
         let team = deps.store.ensure_team(&TeamId::generate()).await?;
         let events_app = events::ensure_app(&deps.store).await?;
         let outgoing_app = outgoing::ensure_app(&deps.store).await?;
+        let slack_events_app = events_api::ensure_app(&deps.store).await?;
+        let events_schedule = settings.events_retry_schedule.clone();
         let workspace = Arc::new(Self {
             guard: guard::Guard::new(&settings),
             web_api_limiter: bot::WebApiLimiter::new(settings.web_api_rate),
@@ -176,10 +208,21 @@ impl Workspace {
             events_app,
             outgoing_app: outgoing_app.clone(),
             incidents_recorded: Default::default(),
+            slack_events_app: slack_events_app.clone(),
+            apps_cache: Default::default(),
+            ephemeral: Default::default(),
+            response_uses: Default::default(),
         });
         profiles.register(
             outgoing_app,
             Arc::new(callback::SlackProfile::new(Arc::downgrade(&workspace))),
+        );
+        profiles.register(
+            slack_events_app,
+            Arc::new(events_api::SlackEventsProfile::new(
+                Arc::downgrade(&workspace),
+                events_schedule,
+            )),
         );
         Ok(workspace)
     }

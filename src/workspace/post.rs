@@ -40,7 +40,8 @@ impl Workspace {
             PosterKind::User => self.deps.store.list_outgoing_hooks().await?,
             PosterKind::App | PosterKind::Bot => Vec::new(),
         };
-        let follow_ups = self.follow_ups(channel.clone(), hooks, now);
+        let slack_events = self.event_factory().await?;
+        let follow_ups = self.follow_ups(channel.clone(), hooks, slack_events, now);
         let (posted, deliveries) = match self
             .deps
             .store
@@ -67,11 +68,13 @@ impl Workspace {
     }
 
     /// The messages that follow a channel message, built by the store once it has its `ts`:
-    /// its `message.posted` event and the requests of the outgoing `hooks` it triggers.
+    /// its `message.posted` event, the requests of the outgoing `hooks` it triggers, and the
+    /// Events API envelopes (`message`, `app_mention`) of the Slack apps subscribed to them.
     fn follow_ups(
         &self,
         channel: Channel,
         hooks: Vec<OutgoingHook>,
+        slack_events: super::events_api::EventFactory,
         now: chrono::DateTime<chrono::Utc>,
     ) -> FollowUps {
         let team = self.team_id().clone();
@@ -79,6 +82,7 @@ impl Workspace {
         let outgoing_app = self.outgoing_app.clone();
         Box::new(move |posted: &ChannelMessage| {
             let mut messages = requests_for(&hooks, &outgoing_app, &team, &channel, posted, now);
+            messages.extend(slack_events.for_message(&channel, posted));
             let data = serde_json::json!({
                 "teamId": team,
                 "channel": ChannelView::from(channel),
@@ -90,6 +94,42 @@ impl Workspace {
             );
             messages
         })
+    }
+
+    /// `@handle` of an app's bot becomes `<@U…>`, as Slack's clients write a mention (so
+    /// the app gets its `app_mention`).
+    async fn link_mentions(&self, text: &str) -> Result<String, WorkspaceError> {
+        if !text.contains('@') {
+            return Ok(text.to_owned());
+        }
+        let apps = self.all_apps().await?;
+        let mut out = text.to_owned();
+        for app in apps.iter() {
+            let handle = format!("@{}", super::apps::handle_for(&app.name));
+            let mut linked = String::with_capacity(out.len());
+            let mut rest = out.as_str();
+            while let Some(at) = rest.find(&handle) {
+                let after = &rest[at + handle.len()..];
+                let ends_word = after
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'));
+                let starts_word = rest[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| c.is_whitespace() || c == '(');
+                linked.push_str(&rest[..at]);
+                if ends_word && starts_word {
+                    linked.push_str(&format!("<@{}>", app.bot_user_id));
+                } else {
+                    linked.push_str(&handle);
+                }
+                rest = after;
+            }
+            linked.push_str(rest);
+            out = linked;
+        }
+        Ok(out)
     }
 
     /// A person posts `text` (`POST /api/v1/channels/{idOrName}/messages`).
@@ -118,10 +158,11 @@ impl Workspace {
         let channel = self.channel(channel_key).await?;
         // A person is a user of the workspace (`users.info` knows them) from their first post.
         let person = self.ensure_person(user).await?;
+        let text = self.link_mentions(text).await?;
         self.post_message(
             &channel,
             NewChannelMessage {
-                text: text.to_owned(),
+                text,
                 mrkdwn: true,
                 username: None,
                 icon_emoji: None,

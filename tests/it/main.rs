@@ -55,6 +55,8 @@ mod portal_pages;
 mod reliability;
 mod retries;
 mod scale_out;
+mod slack_events;
+mod slack_interact;
 mod slack_store;
 mod slack_web_api;
 mod source_schedules;

@@ -16,6 +16,7 @@ pub(super) enum Method {
     ChatPostMessage,
     ChatUpdate,
     ChatDelete,
+    ChatPostEphemeral,
     ConversationsList,
     ConversationsInfo,
     ConversationsHistory,
@@ -35,6 +36,7 @@ impl Method {
             "chat.postMessage" => Self::ChatPostMessage,
             "chat.update" => Self::ChatUpdate,
             "chat.delete" => Self::ChatDelete,
+            "chat.postEphemeral" => Self::ChatPostEphemeral,
             "conversations.list" => Self::ConversationsList,
             "conversations.info" => Self::ConversationsInfo,
             "conversations.history" => Self::ConversationsHistory,
@@ -105,6 +107,12 @@ pub(super) async fn run(
                 .await?;
             Ok(json!({ "channel": channel.id, "ts": ts.to_string() }))
         }
+        Method::ChatPostEphemeral => {
+            let (_, msg) = ws
+                .post_ephemeral_as_bot(app, args.str("user"), message_payload(args)?)
+                .await?;
+            Ok(json!({ "message_ts": msg.ts.to_string() }))
+        }
         Method::ConversationsList => {
             let after = cursor(args, "channel")?
                 .map(|name| SlackChannelName::parse(&name))
@@ -127,7 +135,9 @@ pub(super) async fn run(
         }
         Method::ConversationsInfo | Method::ConversationsJoin => {
             let joining = method == Method::ConversationsJoin;
-            let channel = ws.bot_channel_info(args.str("channel"), joining).await?;
+            let channel = ws
+                .bot_channel_info(app, args.str("channel"), joining)
+                .await?;
             Ok(json!({ "channel": shapes::channel(team, &channel) }))
         }
         Method::ConversationsHistory => {
@@ -144,7 +154,7 @@ pub(super) async fn run(
             messages_page(state, &channel, page).await
         }
         Method::ConversationsCreate => {
-            let channel = ws.bot_create_channel(args.str("name")).await?;
+            let channel = ws.bot_create_channel(app, args.str("name")).await?;
             Ok(json!({ "channel": shapes::channel(team, &channel) }))
         }
         Method::UsersInfo => {

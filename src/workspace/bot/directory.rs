@@ -26,29 +26,54 @@ impl Workspace {
         Ok(page_of(rows, limit, |c| c.name.clone()))
     }
 
-    /// `conversations.info` and `conversations.join` (every bot is in every channel, so
-    /// joining only checks that the channel can be joined).
+    /// `conversations.info` and `conversations.join`. Every bot is in every channel, so
+    /// joining checks that the channel can be joined and tells subscribed apps
+    /// (`member_joined_channel`), as a first join does in Slack.
     pub async fn bot_channel_info(
         &self,
+        app: &SlackApp,
         channel: Option<&str>,
         joining: bool,
     ) -> Result<Channel, SlackApiError> {
         let channel = self.bot_channel(channel).await?;
-        if joining && channel.archived {
-            return Err(SlackApiError::IsArchived);
+        if joining {
+            if channel.archived {
+                return Err(SlackApiError::IsArchived);
+            }
+            self.announce_joined(&app.bot_user_id, &channel).await;
         }
         Ok(channel)
     }
 
+    /// `member_joined_channel` for `user` joining `channel`.
+    async fn announce_joined(&self, user: &UserId, channel: &Channel) {
+        let event = serde_json::json!({
+            "type": "member_joined_channel",
+            "user": user,
+            "channel": channel.id,
+            "channel_type": "C",
+            "team": self.team_id(),
+            "event_ts": crate::workspace::channels::event_ts(self.deps.clock.now()),
+        });
+        self.announce("member_joined_channel", event).await;
+    }
+
     /// `conversations.create`.
-    pub async fn bot_create_channel(&self, name: Option<&str>) -> Result<Channel, SlackApiError> {
+    pub async fn bot_create_channel(
+        &self,
+        app: &SlackApp,
+        name: Option<&str>,
+    ) -> Result<Channel, SlackApiError> {
         let name = name.ok_or(SlackApiError::InvalidName)?;
         // Slack does not fold case or drop a `#` here: such a name is refused.
         if name.starts_with('#') || name.chars().any(|c| c.is_uppercase()) {
             return Err(SlackApiError::InvalidName);
         }
-        match self.create_channel(name).await {
-            Ok(channel) => Ok(channel),
+        match self.create_channel_by(name, Some(&app.bot_user_id)).await {
+            Ok(channel) => {
+                self.announce_joined(&app.bot_user_id, &channel).await;
+                Ok(channel)
+            }
             Err(WorkspaceError::Invalid(_)) => Err(SlackApiError::InvalidName),
             Err(e) => Err(e.into()),
         }

@@ -5,7 +5,7 @@ use super::{page_of, MessageWindow, Page, SlackApiError};
 use crate::domain::workspace::*;
 use crate::store::slack::{MessageEdit, ReactionChange};
 use crate::workspace::payload::IncomingPayload;
-use crate::workspace::Workspace;
+use crate::workspace::{slack_json, Workspace};
 use std::collections::HashMap;
 
 impl Workspace {
@@ -45,7 +45,7 @@ impl Workspace {
         payload: IncomingPayload,
     ) -> Result<(Channel, ChannelMessage), SlackApiError> {
         let channel = self.bot_channel(payload.channel.as_deref()).await?;
-        let ts = self.own_message(app, &channel, ts, true).await?;
+        let previous = self.own_message(app, &channel, ts, true).await?;
         if channel.archived {
             return Err(SlackApiError::IsArchived);
         }
@@ -55,14 +55,79 @@ impl Workspace {
             blocks: payload.blocks,
             edited: Ts::from_micros(self.deps.clock.now().timestamp_micros()),
         };
+        let edited = self.edit_message(&channel, &previous, &edit).await?;
+        Ok((channel, edited))
+    }
+
+    /// Replaces a message's content, wakes the channel's live views and tells subscribed apps
+    /// (`message` with subtype `message_changed`).
+    pub(crate) async fn edit_message(
+        &self,
+        channel: &Channel,
+        previous: &ChannelMessage,
+        edit: &MessageEdit,
+    ) -> Result<ChannelMessage, SlackApiError> {
         let edited = self
             .deps
             .store
-            .edit_channel_message(&channel.id, ts, &edit)
+            .edit_channel_message(&channel.id, previous.ts, edit)
             .await?
             .ok_or(SlackApiError::MessageNotFound)?;
-        self.wake_channel(&channel).await;
-        Ok((channel, edited))
+        self.wake_channel(channel).await;
+        let apps = self.all_apps().await?;
+        let poster = |m: &ChannelMessage| {
+            m.user_id
+                .as_ref()
+                .and_then(|u| apps.iter().find(|a| &a.bot_user_id == u))
+                .map(crate::workspace::events_api::bot_user)
+        };
+        let team = self.team_id();
+        let now = self.deps.clock.now();
+        let event = serde_json::json!({
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": true,
+            "channel": channel.id,
+            "channel_type": "channel",
+            "ts": crate::workspace::channels::event_ts(now),
+            "event_ts": crate::workspace::channels::event_ts(now),
+            "message": slack_json::message(team, &edited, poster(&edited).as_ref(), &[]),
+            "previous_message": slack_json::message(team, previous, poster(previous).as_ref(), &[]),
+        });
+        self.announce("message", event).await;
+        Ok(edited)
+    }
+
+    /// Deletes a message, wakes the channel's live views and tells subscribed apps (`message`
+    /// with subtype `message_deleted`).
+    pub(crate) async fn remove_message(
+        &self,
+        channel: &Channel,
+        previous: &ChannelMessage,
+    ) -> Result<(), SlackApiError> {
+        if !self
+            .deps
+            .store
+            .delete_channel_message(&channel.id, previous.ts)
+            .await?
+        {
+            return Err(SlackApiError::MessageNotFound);
+        }
+        self.wake_channel(channel).await;
+        let now = self.deps.clock.now();
+        let event = serde_json::json!({
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": true,
+            "channel": channel.id,
+            "channel_type": "channel",
+            "ts": crate::workspace::channels::event_ts(now),
+            "event_ts": crate::workspace::channels::event_ts(now),
+            "deleted_ts": previous.ts.to_string(),
+            "previous_message": slack_json::message(self.team_id(), previous, None, &[]),
+        });
+        self.announce("message", event).await;
+        Ok(())
     }
 
     /// `chat.delete`: the bot deletes one of its own messages.
@@ -73,17 +138,9 @@ impl Workspace {
         ts: Option<&str>,
     ) -> Result<(Channel, Ts), SlackApiError> {
         let channel = self.bot_channel(channel).await?;
-        let ts = self.own_message(app, &channel, ts, false).await?;
-        if !self
-            .deps
-            .store
-            .delete_channel_message(&channel.id, ts)
-            .await?
-        {
-            return Err(SlackApiError::MessageNotFound);
-        }
-        self.wake_channel(&channel).await;
-        Ok((channel, ts))
+        let previous = self.own_message(app, &channel, ts, false).await?;
+        self.remove_message(&channel, &previous).await?;
+        Ok((channel, previous.ts))
     }
 
     /// `conversations.history`: a channel's messages newest first, thread replies left out.
@@ -238,21 +295,41 @@ impl Workspace {
             store.remove_reaction(&channel.id, &reaction).await?
         };
         match change {
-            ReactionChange::Done => Ok(()),
+            ReactionChange::Done => {
+                let item_user = store
+                    .get_channel_message(&channel.id, ts)
+                    .await?
+                    .and_then(|m| m.user_id);
+                let kind = if adding {
+                    "reaction_added"
+                } else {
+                    "reaction_removed"
+                };
+                let event = serde_json::json!({
+                    "type": kind,
+                    "user": app.bot_user_id,
+                    "reaction": reaction.name,
+                    "item_user": item_user,
+                    "item": { "type": "message", "channel": channel.id, "ts": ts.to_string() },
+                    "event_ts": crate::workspace::channels::event_ts(self.deps.clock.now()),
+                });
+                self.announce(kind, event).await;
+                Ok(())
+            }
             ReactionChange::NoMessage => Err(SlackApiError::MessageNotFound),
             ReactionChange::Unchanged if adding => Err(SlackApiError::AlreadyReacted),
             ReactionChange::Unchanged => Err(SlackApiError::NoReaction),
         }
     }
 
-    /// The `ts` of a message of `channel` that `app`'s bot posted.
+    /// A message of `channel` that `app`'s bot posted.
     async fn own_message(
         &self,
         app: &SlackApp,
         channel: &Channel,
         ts: Option<&str>,
         updating: bool,
-    ) -> Result<Ts, SlackApiError> {
+    ) -> Result<ChannelMessage, SlackApiError> {
         let ts = ts
             .and_then(|t| Ts::parse(t).ok())
             .ok_or(SlackApiError::MessageNotFound)?;
@@ -269,6 +346,6 @@ impl Workspace {
                 SlackApiError::CantDeleteMessage
             });
         }
-        Ok(ts)
+        Ok(message)
     }
 }

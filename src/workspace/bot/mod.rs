@@ -106,7 +106,9 @@ impl From<WorkspaceError> for SlackApiError {
             WorkspaceError::NotFound(_) => Self::ChannelNotFound,
             WorkspaceError::Archived => Self::IsArchived,
             WorkspaceError::Conflict(_) => Self::NameTaken,
-            WorkspaceError::Invalid(_) => Self::InvalidArguments,
+            WorkspaceError::Invalid(_)
+            | WorkspaceError::UrlVerification(_)
+            | WorkspaceError::Coded(..) => Self::InvalidArguments,
             WorkspaceError::Store(e) => Self::Store(e),
         }
     }

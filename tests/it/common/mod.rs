@@ -12,6 +12,7 @@
 //! - `portal`: an app portal session over plain HTTP (the link's cookies, CSRF token).
 //! - `bins`: request bins: creating them, sending to them, reading their live stream, and
 //!   running `kanca listen`.
+//! - `slack`: a Slack app's HTTP side (signature checks, `url_verification`, scripted answers).
 //! - `workspace`: channels, hook URLs, fixtures, live streams and a bot for the workspace tests.
 
 mod api;
@@ -22,6 +23,7 @@ mod database;
 mod portal;
 mod receiver;
 mod server;
+mod slack;
 mod wait;
 mod workspace;
 
@@ -33,5 +35,6 @@ pub use database::{postgres_url, runs_on, skipped, Backend, TestDatabase};
 pub use portal::{issue_portal_link, Portal};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 pub use server::{ServerOptions, TestServer};
+pub use slack::*;
 pub use wait::{eventually, settle, WAIT};
 pub use workspace::*;

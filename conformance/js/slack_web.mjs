@@ -149,6 +149,24 @@ await check("chat.delete", async () => {
   await expectError(() => client.chat.delete({ channel: state.channel, ts: r.ts }), "message_not_found");
 });
 
+await check("chat.postEphemeral shows a message to one person only", async () => {
+  const person = `eph-${RUN}`;
+  await admin("POST", `/api/v1/channels/${state.channel}/messages`, { user: person, text: "hi bot" });
+  let userId;
+  for await (const page of client.paginate("users.list", { limit: 200 })) {
+    const found = page.members.find((u) => u.name === person);
+    if (found) userId = found.id;
+  }
+  const r = await client.chat.postEphemeral({ channel: state.channel, user: userId, text: "just for you" });
+  expect(r.ok && r.message_ts.includes("."), r);
+  const seen = (await admin("GET", `/api/v1/channels/${state.channel}/ephemeral?user=${person}`)).data;
+  expect(JSON.stringify(seen.map((m) => m.text)) === JSON.stringify(["just for you"]), seen);
+  await expectError(
+    () => client.chat.postEphemeral({ channel: state.channel, user: "U0NOBODY00", text: "x" }),
+    "user_not_found",
+  );
+});
+
 await check("conversations.list pages through every channel", async () => {
   const names = [];
   for await (const page of client.paginate("conversations.list", { limit: 1 })) {

@@ -177,6 +177,23 @@ def _():
     expect_error(lambda: client.chat_delete(channel=state["channel"], ts=r["ts"]), "message_not_found")
 
 
+@check("chat.postEphemeral shows a message to one person only")
+def _():
+    person = f"eph-{RUN}"
+    admin("POST", f"/api/v1/channels/{state['channel']}/messages", {"user": person, "text": "hi bot"})
+    user_id = next(
+        u["id"] for page in client.users_list(limit=200) for u in page["members"] if u["name"] == person
+    )
+    r = client.chat_postEphemeral(channel=state["channel"], user=user_id, text="just for you")
+    expect(r["ok"] and "." in r["message_ts"], r.data)
+    seen = admin("GET", f"/api/v1/channels/{state['channel']}/ephemeral?user={person}")["data"]
+    expect([m["text"] for m in seen] == ["just for you"], seen)
+    expect_error(
+        lambda: client.chat_postEphemeral(channel=state["channel"], user="U0NOBODY00", text="x"),
+        "user_not_found",
+    )
+
+
 @check("conversations.list pages through every channel")
 def _():
     names = []

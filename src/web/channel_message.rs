@@ -19,6 +19,7 @@
 
 use super::layout;
 use super::mrkdwn;
+use super::session::Session;
 use crate::domain::workspace::{ChannelMessage, PosterKind, Ts};
 use maud::{html, Markup};
 use serde_json::Value;
@@ -69,7 +70,16 @@ fn avatar(m: &ChannelMessage) -> Markup {
 
 /// A message, with `replies` (already rendered) under it; `reply_form` is the composer for its
 /// thread, when it is shown on the channel page.
-pub fn render(m: &ChannelMessage, replies: Option<Markup>, reply_form: Option<Markup>) -> Markup {
+///
+/// With a `session`, the buttons of its blocks are forms that click them (a `block_actions`
+/// to the app that posted the message); without one (the live stream's copy before a reload,
+/// an ephemeral message) they are shown but inert.
+pub fn render(
+    m: &ChannelMessage,
+    replies: Option<Markup>,
+    reply_form: Option<Markup>,
+    session: Option<&Session>,
+) -> Markup {
     let ts = m.ts.to_string();
     html! {
         article class="msg" id=(dom_id(m.ts)) data-ts=(ts) {
@@ -84,9 +94,10 @@ pub fn render(m: &ChannelMessage, replies: Option<Markup>, reply_form: Option<Ma
                     }
                     " " span class="muted msg-time" { (layout::time(crate::store::from_ms(m.ts.micros() / 1000))) }
                 }
-                @if !m.text.is_empty() { (formatted(&m.text, m.mrkdwn)) }
+                // With blocks, `text` is the notification fallback: Slack shows only the blocks.
+                @if !m.text.is_empty() && !has_blocks(m) { (formatted(&m.text, m.mrkdwn)) }
                 @if let Some(a) = m.attachments.as_deref() { (attachments(a)) }
-                @if let Some(b) = m.blocks.as_deref() { (blocks(b)) }
+                @if let Some(b) = m.blocks.as_deref() { (blocks(b, session.map(|s| (s, m)))) }
                 @if let Some(r) = replies {
                     div class="replies" id=(replies_id(m.ts)) aria-label="Replies" { (r) }
                 }
@@ -209,7 +220,40 @@ fn block_text(t: &Value) -> Markup {
     }
 }
 
-fn blocks(json: &str) -> Markup {
+/// Whether the message has blocks to show (then its `text` is only a fallback).
+fn has_blocks(m: &ChannelMessage) -> bool {
+    m.blocks
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Vec<Value>>(b).ok())
+        .is_some_and(|b| !b.is_empty())
+}
+
+/// A button of an `actions` block or a section's accessory: a form that clicks it, when the
+/// page can (`clickable`), else an inert button.
+fn button(e: &Value, clickable: Option<(&Session, &ChannelMessage)>) -> Markup {
+    let label = e.get("text").map(block_text).unwrap_or_default();
+    let action = text(e, "action_id").unwrap_or("");
+    let style = match text(e, "style") {
+        Some("primary") => "block-button primary",
+        Some("danger") => "block-button danger",
+        _ => "block-button secondary",
+    };
+    html! {
+        @match clickable {
+            Some((session, m)) if !action.is_empty() => {
+                form class="block-action" method="post"
+                    action={"/channels/" (m.channel_id) "/messages/" (m.ts.to_string()) "/actions"} {
+                    (layout::csrf_field(session))
+                    input type="hidden" name="action_id" value=(action);
+                    button type="submit" class=(style) { (label) }
+                }
+            },
+            _ => { button type="button" class=(style) disabled { (label) } },
+        }
+    }
+}
+
+fn blocks(json: &str, clickable: Option<(&Session, &ChannelMessage)>) -> Markup {
     let Ok(Value::Array(list)) = serde_json::from_str::<Value>(json) else {
         return html! {};
     };
@@ -217,9 +261,21 @@ fn blocks(json: &str) -> Markup {
         @for b in &list {
             @match b.get("type").and_then(Value::as_str).unwrap_or("") {
                 "header" => { div class="block-header" { (b.get("text").map(block_text).unwrap_or_default()) } },
+                "actions" => {
+                    div class="block block-actions" {
+                        @if let Some(Value::Array(els)) = b.get("elements") {
+                            @for e in els {
+                                @if text(e, "type") == Some("button") { (button(e, clickable)) }
+                            }
+                        }
+                    }
+                },
                 "section" => {
                     div class="block mrkdwn" {
                         @if let Some(t) = b.get("text") { div { (block_text(t)) } }
+                        @if let Some(a) = b.get("accessory").filter(|a| text(a, "type") == Some("button")) {
+                            (button(a, clickable))
+                        }
                         @if let Some(Value::Array(fields)) = b.get("fields") {
                             div class="att-fields" { @for f in fields { div class="att-field short" { (block_text(f)) } } }
                         }
@@ -286,11 +342,11 @@ mod tests {
             &crate::domain::workspace::ChannelId::generate(),
             Ts::from_micros(1),
         );
-        let html = render(&m, None, None).into_string();
+        let html = render(&m, None, None, None).into_string();
         assert!(html.contains("*bold* &lt;b&gt;\nnext"), "{html}");
         assert!(!html.contains("<strong>"), "{html}");
         m.mrkdwn = true;
-        let html = render(&m, None, None).into_string();
+        let html = render(&m, None, None, None).into_string();
         assert!(html.contains("<strong>bold</strong>"), "{html}");
     }
 

@@ -27,6 +27,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+/// Who the console posts, clicks and runs commands as unless the page names someone.
+const DEFAULT_PERSON: &str = "admin";
+
 /// How many of a channel's latest messages the page shows.
 const SHOWN: u32 = 100;
 
@@ -35,6 +38,7 @@ pub fn routes() -> Router<Services> {
         .route("/channels", get(index).post(create))
         .route("/channels/{key}", get(show))
         .route("/channels/{key}/messages", post(post_message))
+        .route("/channels/{key}/messages/{ts}/actions", post(click))
         .route("/channels/{key}/archive", post(archive))
         .route("/channels/{key}/unarchive", post(unarchive))
         .route("/channels/{key}/live", get(live))
@@ -81,6 +85,7 @@ fn sidebar(
                 button type="submit" { "Create channel" }
             }
             p class="spaced" { a href="/integrations" { "Incoming & outgoing webhooks" } }
+            p { a href="/slack-apps" { "Slack apps (bots, events, slash commands)" } }
         }
     }
 }
@@ -160,6 +165,7 @@ fn composer(
     channel: &Channel,
     thread: Option<Ts>,
     error: Option<&str>,
+    person: &str,
 ) -> Markup {
     let id = thread.map_or("compose".to_owned(), |t| {
         format!("reply-{}", t.to_string().replace('.', "-"))
@@ -171,10 +177,10 @@ fn composer(
             div class="row" {
                 div class="field who" {
                     label for={(id) "-user"} { "Post as" }
-                    input id={(id) "-user"} name="user" type="text" value="admin" required;
+                    input id={(id) "-user"} name="user" type="text" value=(person) required;
                 }
                 div class="field what" {
-                    label for={(id) "-text"} { @if thread.is_some() { "Reply" } @else { "Message" } }
+                    label for={(id) "-text"} { @if thread.is_some() { "Reply" } @else { "Message or /command" } }
                     textarea id={(id) "-text"} name="text" rows="2" required
                         aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))] {}
                     @if let Some(e) = error { p id={(id) "-error"} class="field-error" role="alert" { (e) } }
@@ -185,23 +191,45 @@ fn composer(
     }
 }
 
-fn reply_form(session: &Session, channel: &Channel, m: &ChannelMessage) -> Option<Markup> {
+fn reply_form(
+    session: &Session,
+    channel: &Channel,
+    m: &ChannelMessage,
+    person: &str,
+) -> Option<Markup> {
     (!channel.archived).then(|| {
         html! {
             details class="thread" {
                 summary { "Reply in thread" }
-                (composer(session, channel, Some(m.ts), None))
+                (composer(session, channel, Some(m.ts), None, person))
             }
         }
     })
+}
+
+#[derive(Debug, Deserialize)]
+struct ShowQuery {
+    /// Whose ephemeral messages to show, and whom the composer posts as.
+    #[serde(rename = "as")]
+    person: Option<String>,
 }
 
 async fn show(
     State(state): State<Services>,
     Extension(session): Extension<Session>,
     Path(key): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
-    channel_page(&state, &session, &key, StatusCode::OK, None).await
+    let person = q.person.as_deref().filter(|p| !p.trim().is_empty());
+    channel_page(
+        &state,
+        &session,
+        &key,
+        StatusCode::OK,
+        None,
+        person.unwrap_or(DEFAULT_PERSON),
+    )
+    .await
 }
 
 async fn channel_page(
@@ -210,6 +238,7 @@ async fn channel_page(
     key: &str,
     status: StatusCode,
     error: Option<&str>,
+    person: &str,
 ) -> Result<Response, PageError> {
     let channel = state
         .workspace
@@ -235,6 +264,10 @@ async fn channel_page(
         .map(|m| m.ts.to_string())
         .unwrap_or_default();
     let (top, replies) = thread_layout(&messages);
+    let ephemeral = state
+        .workspace
+        .ephemeral_for(channel.id.as_str(), person)
+        .await?;
     let body = html! {
         div class="chat" {
             (sidebar(session, &channels, Some(&channel), None, ""))
@@ -253,20 +286,31 @@ async fn channel_page(
                     @if top.is_empty() { p class="muted empty" { "No messages yet." } }
                     @for m in &top {
                         @let thread = replies.get(&m.ts).map(|rs| html! {
-                            @for r in rs { (channel_message::render(r, None, None)) }
+                            @for r in rs { (channel_message::render(r, None, None, Some(session))) }
                         });
                         @let is_parent = parent_of(m).is_none();
                         (channel_message::render(
                             m,
                             is_parent.then(|| thread.unwrap_or_default()),
-                            if is_parent { reply_form(session, &channel, m) } else { None },
+                            if is_parent { reply_form(session, &channel, m, person) } else { None },
+                            Some(session),
                         ))
+                    }
+                }
+                @if !ephemeral.is_empty() {
+                    section class="ephemeral" aria-label={"Only visible to " (person)} {
+                        @for m in &ephemeral {
+                            div class="ephemeral-msg" {
+                                p class="muted" { "Only visible to " strong { (person) } }
+                                (channel_message::render(m, None, None, None))
+                            }
+                        }
                     }
                 }
                 @if channel.archived {
                     p class="card muted" { "This channel is archived: unarchive it to post." }
                 } @else {
-                    (composer(session, &channel, None, error))
+                    (composer(session, &channel, None, error, person))
                 }
             }
         }
@@ -292,6 +336,10 @@ async fn post_message(
         .map_err(|_| PageError::not_found("channel"))?;
     let thread = Some(form.text("thread_ts")).filter(|t| !t.is_empty());
     let text = form.text("text");
+    let user = form.text("user");
+    if let Some(command) = slash_command(&text) {
+        return run_command(&state, &session, &channel, &user, command).await;
+    }
     match state
         .workspace
         .post_as_user(
@@ -303,8 +351,9 @@ async fn post_message(
         .await
     {
         Ok(m) => Ok(Redirect::to(&format!(
-            "/channels/{}#{}",
+            "/channels/{}?as={}#{}",
             channel.id,
+            encode(user.trim()),
             channel_message::dom_id(m.ts)
         ))
         .into_response()),
@@ -316,6 +365,121 @@ async fn post_message(
                 channel.id.as_str(),
                 status,
                 Some(&message),
+                user.trim(),
+            )
+            .await
+        }
+    }
+}
+
+/// `/command rest…` as typed in the composer: the command and its text.
+fn slash_command(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim();
+    if !text.starts_with('/') || text.starts_with("//") {
+        return None;
+    }
+    Some(text.split_once(char::is_whitespace).unwrap_or((text, "")))
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Runs a slash command typed in the composer, then shows the channel as the person sees it
+/// (their ephemeral answers included); a command no app has is refused as Slack refuses it.
+async fn run_command(
+    state: &Services,
+    session: &Session,
+    channel: &Channel,
+    user: &str,
+    (command, text): (&str, &str),
+) -> Result<Response, PageError> {
+    match state
+        .workspace
+        .run_command(channel.id.as_str(), user, command, text.trim())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/channels/{}?as={}#messages",
+            channel.id,
+            encode(user.trim())
+        ))
+        .into_response()),
+        Err(WorkspaceError::Coded(_, "command_not_found", _)) => {
+            let message = format!(
+                "{command} is not a valid command: no app has it. (A message that starts with \"/\" is a command, as in Slack.)"
+            );
+            channel_page(
+                state,
+                session,
+                channel.id.as_str(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&message),
+                user.trim(),
+            )
+            .await
+        }
+        Err(e) => {
+            let (status, message) = form_refusal(e)?;
+            channel_page(
+                state,
+                session,
+                channel.id.as_str(),
+                status,
+                Some(&message),
+                user.trim(),
+            )
+            .await
+        }
+    }
+}
+
+/// A click on a button of an app's message, as the person the page shows.
+async fn click(
+    State(state): State<Services>,
+    Extension(session): Extension<Session>,
+    Path((key, ts)): Path<(String, String)>,
+    Query(q): Query<ShowQuery>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    let channel = state
+        .workspace
+        .channel(&key)
+        .await
+        .map_err(|_| PageError::not_found("channel"))?;
+    let person = q
+        .person
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_PERSON.to_owned());
+    let refusal = match state
+        .workspace
+        .click(channel.id.as_str(), &ts, &person, &form.text("action_id"))
+        .await
+    {
+        Ok(outcome) => outcome
+            .error
+            .map(|e| format!("The app did not take the click: {e}.")),
+        Err(WorkspaceError::Coded(_, _, detail)) => Some(detail),
+        Err(e) => Some(form_refusal(e)?.1),
+    };
+    match refusal {
+        None => Ok(Redirect::to(&format!(
+            "/channels/{}?as={}#{}",
+            channel.id,
+            encode(&person),
+            Ts::parse(&ts)
+                .map(channel_message::dom_id)
+                .unwrap_or_else(|_| "messages".into())
+        ))
+        .into_response()),
+        Some(message) => {
+            channel_page(
+                &state,
+                &session,
+                channel.id.as_str(),
+                StatusCode::CONFLICT,
+                Some(&message),
+                &person,
             )
             .await
         }
@@ -401,11 +565,12 @@ async fn live(
                     let parent = parent_of(&m);
                     // A new thread's first message comes with its (empty) replies and composer.
                     let html = match parent {
-                        Some(_) => channel_message::render(&m, None, None),
+                        Some(_) => channel_message::render(&m, None, None, Some(&session)),
                         None => channel_message::render(
                             &m,
                             Some(html! {}),
-                            reply_form(&session, &channel, &m),
+                            reply_form(&session, &channel, &m, DEFAULT_PERSON),
+                            Some(&session),
                         ),
                     };
                     let event = LiveMessage {

@@ -22,7 +22,7 @@
 //! the pages that show an application take a `scope::Scope` that says whose they are.
 //!
 //! One file per section of the console (or per page of a larger one: `channels` with
-//! `channel_message`, `mrkdwn` and `integrations`; `bins` with `bin_page`), each exposing
+//! `channel_message`, `mrkdwn`, `integrations` and `slack_apps`; `bins` with `bin_page`), each exposing
 //! `routes()`, and one entry in `layout::SECTIONS` for the navigation: that is all a new
 //! section needs.
 
@@ -47,6 +47,7 @@ mod portal;
 pub mod pretty_json;
 mod scope;
 mod session;
+mod slack_apps;
 mod sources;
 
 use crate::services::Services;
@@ -70,6 +71,7 @@ pub fn router(state: Services) -> Router {
         .merge(messages::routes())
         .merge(channels::routes())
         .merge(integrations::routes())
+        .merge(slack_apps::routes())
         .merge(bins::routes())
         .merge(bin_page::routes())
         .merge(sources::routes())

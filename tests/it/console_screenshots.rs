@@ -282,3 +282,111 @@ async fn screenshots_of_the_main_pages() {
     phone.screenshot(&docs("console-phone.png")).await;
     phone.close().await;
 }
+
+/// The Slack platform's pages: a slash command's ephemeral answer, a bot's message with
+/// buttons, the message after a click (updated through `response_url`), and an app's page.
+#[tokio::test]
+#[ignore = "writes the README's screenshots to docs/; run with --ignored"]
+async fn screenshots_of_the_slack_platform() {
+    std::fs::create_dir_all(docs("")).unwrap();
+    let server = TestServer::start_default().await;
+    let channel = server.create_channel("deploys").await;
+    let channel_id = channel["id"].as_str().unwrap().to_owned();
+    server.create_channel("general").await;
+    let app = SlackApp::create(&server, "Deploy Bot").await;
+    server
+        .call_ok(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/slack-apps/{}", app.id()),
+            Some(&json!({
+                "events": { "requestUrl": app.url("/slack/events"),
+                            "eventTypes": ["message.channels", "app_mention"] },
+                "slashCommands": [{ "command": "/deploy", "url": app.url("/slack/commands"),
+                                    "description": "Deploy a service", "usageHint": "[service] [env]" }],
+                "interactivityUrl": app.url("/slack/actions"),
+            })),
+        )
+        .await;
+    server
+        .say("deploys", "ada", "Release 2.4 is tagged, who can ship it?")
+        .await;
+    server
+        .http()
+        .post(server.url("/api/chat.postMessage"))
+        .bearer_auth(app.token())
+        .json(&json!({
+            "channel": channel_id,
+            "text": "Deploy web 2.4 to production?",
+            "blocks": [
+                { "type": "section", "text": { "type": "mrkdwn",
+                  "text": "*Deploy `web` 2.4 to production?*\n12 commits since 2.3, all checks green." } },
+                { "type": "actions", "block_id": "decide", "elements": [
+                    { "type": "button", "action_id": "approve", "style": "primary", "value": "web-2.4",
+                      "text": { "type": "plain_text", "text": "Approve" } },
+                    { "type": "button", "action_id": "reject", "style": "danger", "value": "web-2.4",
+                      "text": { "type": "plain_text", "text": "Reject" } }
+                ]}
+            ]
+        }))
+        .send()
+        .await
+        .unwrap();
+    // The default answer (events arrive too, and would take a queued one).
+    app.set_default(AppReply::json(json!({
+        "response_type": "ephemeral",
+        "text": "Deploying *web* to *staging*… I will post here when it is live."
+    })));
+    server
+        .post(
+            &format!("/api/v1/channels/{channel_id}/commands"),
+            &json!({ "user": "admin", "command": "/deploy", "text": "web staging" }),
+        )
+        .await;
+
+    let Some(browser) = Browser::start_sized(1280, 900).await else {
+        return;
+    };
+    browser.sign_in(&server).await;
+    browser
+        .goto(&server.url(&format!("/channels/{channel_id}?as=admin")))
+        .await;
+    browser.wait_for(".ephemeral").await;
+    browser.screenshot(&docs("console-slash-command.png")).await;
+
+    // Click "Approve" in the page; the app answers through response_url, replacing the message.
+    browser
+        .find("form.block-action button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let click = app
+        .wait_for(3)
+        .await
+        .into_iter()
+        .find(|r| r.json()["type"] == "block_actions")
+        .expect("the click");
+    let response_url = click.json()["response_url"].as_str().unwrap().to_owned();
+    server
+        .http()
+        .post(&response_url)
+        .json(&json!({
+            "replace_original": true,
+            "text": "Approved",
+            "blocks": [{ "type": "section", "text": { "type": "mrkdwn",
+                "text": "✅ *Deploy `web` 2.4 to production* approved by <@admin>. Rolling out now." } }]
+        }))
+        .send()
+        .await
+        .unwrap();
+    browser
+        .goto(&server.url(&format!("/channels/{channel_id}?as=admin")))
+        .await;
+    browser.screenshot(&docs("console-button.png")).await;
+
+    browser
+        .goto(&server.url(&format!("/slack-apps/{}", app.id())))
+        .await;
+    browser.screenshot(&docs("console-slack-app.png")).await;
+    browser.close().await;
+}

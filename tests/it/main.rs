@@ -40,6 +40,7 @@ mod console_http;
 mod console_live;
 mod console_pages;
 mod console_screenshots;
+mod console_slack;
 mod durability;
 mod fair_delivery;
 mod fanout;

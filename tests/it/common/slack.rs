@@ -131,6 +131,11 @@ impl SlackApp {
         let app = server
             .post("/api/v1/slack-apps", &json!({ "name": name }))
             .await;
+        Self::serve(app).await
+    }
+
+    /// Starts the server of an app made elsewhere (`app` is the management API's view of it).
+    pub async fn serve(app: Value) -> Self {
         let state = Arc::new(AppState {
             secret: Mutex::new(app["signingSecret"].as_str().unwrap().to_owned()),
             answer_challenges: Mutex::new(true),

@@ -36,6 +36,12 @@ pub trait DeliveryProfile: Send + Sync + 'static {
         None
     }
 
+    /// Whether a failed answer with these headers asks not to be retried (Slack's
+    /// `X-Slack-No-Retry: 1`). The delivery then fails for good at once.
+    fn no_retry(&self, _headers: &[(String, String)]) -> bool {
+        false
+    }
+
     /// How long the receiver has to answer, when it is not the engine's delivery timeout
     /// (Slack gives an app 3 seconds).
     fn timeout(&self) -> Option<Duration> {

@@ -60,13 +60,18 @@ pub async fn execute(engine: &Engine, job: DeliveryJob) -> Outcome {
             attempt,
             retry_after,
             latency,
+            final_answer,
         } => {
             let schedule = profile
                 .as_deref()
                 .and_then(|p| p.schedule())
                 .unwrap_or(&engine.config.schedule);
-            let (update, outcome) =
-                next_step(schedule, job.attempts_made + 1, &attempt, retry_after, now);
+            let (update, outcome) = if final_answer && attempt.status != DeliveryStatus::Success {
+                // The receiver asked not to be retried (Slack's `X-Slack-No-Retry: 1`).
+                (DeliveryUpdate::Exhausted, Outcome::FailedExhausted)
+            } else {
+                next_step(schedule, job.attempts_made + 1, &attempt, retry_after, now)
+            };
             (Some(attempt), update, outcome, latency)
         }
     };
@@ -201,6 +206,8 @@ enum Attempted {
         /// The endpoint's `Retry-After`, on a 429 or 503.
         retry_after: Option<Duration>,
         latency: Duration,
+        /// The profile read the answer as "do not retry".
+        final_answer: bool,
     },
     Skipped(&'static str),
 }
@@ -279,8 +286,10 @@ async fn try_execute(
         (None, Some(code)) if !success => Some(format!("endpoint answered HTTP {code}")),
         _ => None,
     };
+    let final_answer = profile.is_some_and(|p| p.no_retry(&result.headers));
     Attempted::Done {
         retry_after: result.retry_after,
+        final_answer,
         latency: result.duration,
         attempt: Attempt {
             id: AttemptId::generate(),

@@ -13,6 +13,7 @@
 //!   adds `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`, read from the attempt before; it
 //!   gives an app 3 seconds and retries on Slack's schedule (at once, after a minute, after five
 //!   minutes; `KANCA_SLACK_EVENTS_RETRY_SCHEDULE`), then gives up, every attempt in the log.
+//!   An app that answers with `X-Slack-No-Retry: 1` is not retried.
 //!
 //! Events of a channel message (`message`, `app_mention`) and of a new channel
 //! (`channel_created`) are stored in the same transaction as the message or channel. Those of a
@@ -531,6 +532,12 @@ impl DeliveryProfile for SlackEventsProfile {
 
     fn timeout(&self) -> Option<Duration> {
         Some(ANSWER_WITHIN)
+    }
+
+    fn no_retry(&self, headers: &[(String, String)]) -> bool {
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("x-slack-no-retry") && v.trim() == "1")
     }
 
     async fn answered(&self, _job: &DeliveryJob, _status: u16, _body: &str) {}

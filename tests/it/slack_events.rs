@@ -357,6 +357,14 @@ async fn an_app_that_is_down_is_retried_as_slack_retries_then_given_up() {
     assert!(attempts.iter().all(|a| a["responseStatusCode"] == 500));
     assert_eq!(attempts[0]["response"], "boom");
 
+    // An app that answers `X-Slack-No-Retry: 1` is not retried.
+    app.set_default(AppReply::text(503, "busy").header("x-slack-no-retry", "1"));
+    let before = app.requests().len();
+    server.say("ops", "erin", "no retries please").await;
+    app.wait_for(before + 1).await;
+    settle().await;
+    assert_eq!(app.requests().len(), before + 1, "one try only");
+
     // Unknown ids and bad limits are clear errors.
     let (status, _) = server
         .call(

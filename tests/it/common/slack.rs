@@ -76,6 +76,7 @@ pub struct AppReply {
     pub content_type: &'static str,
     pub body: String,
     pub delay: Duration,
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl AppReply {
@@ -89,6 +90,7 @@ impl AppReply {
             content_type: "text/plain",
             body: body.into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 
@@ -98,7 +100,13 @@ impl AppReply {
             content_type: "application/json",
             body: body.to_string(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
+    }
+
+    pub fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn after(mut self, delay: Duration) -> Self {
@@ -242,7 +250,7 @@ async fn answer(
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> impl IntoResponse {
+) -> axum::response::Response {
     let secret = state.secret.lock().unwrap().clone();
     let timestamp = headers
         .get("x-slack-request-timestamp")
@@ -275,13 +283,15 @@ async fn answer(
                 StatusCode::OK,
                 [("content-type", "application/json")],
                 json!({ "challenge": challenge }).to_string(),
-            );
+            )
+                .into_response();
         }
         return (
             StatusCode::OK,
             [("content-type", "text/plain")],
             "not the challenge".to_owned(),
-        );
+        )
+            .into_response();
     }
     let reply = state
         .replies
@@ -292,9 +302,14 @@ async fn answer(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    (
+    let mut response = (
         StatusCode::from_u16(reply.status).unwrap(),
         [("content-type", reply.content_type)],
         reply.body,
     )
+        .into_response();
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
 }

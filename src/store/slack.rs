@@ -9,6 +9,7 @@
 
 use super::StoreResult;
 use crate::domain::workspace::*;
+use crate::domain::Message;
 use async_trait::async_trait;
 
 /// What adding or removing a reaction came to.
@@ -67,27 +68,38 @@ pub trait SlackStore: Send + Sync {
         channel: &ChannelId,
         ts: Ts,
     ) -> StoreResult<Option<ChannelMessage>>;
-    /// The message as changed, or `None` when there is no such message.
+    /// The message as changed, or `None` when there is no such message. `events` (the Events
+    /// API's `message_changed` for subscribed apps) are queued in the same transaction when
+    /// the message is changed, and not at all otherwise.
     async fn edit_channel_message(
         &self,
         channel: &ChannelId,
         ts: Ts,
         edit: &MessageEdit,
+        events: &[Message],
     ) -> StoreResult<Option<ChannelMessage>>;
-    /// Deletes the message and its reactions; `false` when there was no such message.
-    async fn delete_channel_message(&self, channel: &ChannelId, ts: Ts) -> StoreResult<bool>;
+    /// Deletes the message and its reactions, queuing `events` in the same transaction;
+    /// `false` (and nothing queued) when there was no such message.
+    async fn delete_channel_message(
+        &self,
+        channel: &ChannelId,
+        ts: Ts,
+        events: &[Message],
+    ) -> StoreResult<bool>;
 
-    // Reactions.
+    // Reactions. `events` are queued in the change's transaction when it is `Done`.
     async fn add_reaction(
         &self,
         channel: &ChannelId,
         reaction: &Reaction,
         now_ms: i64,
+        events: &[Message],
     ) -> StoreResult<ReactionChange>;
     async fn remove_reaction(
         &self,
         channel: &ChannelId,
         reaction: &Reaction,
+        events: &[Message],
     ) -> StoreResult<ReactionChange>;
     /// The reactions to the messages of `channel` whose `ts` is within `first..=last`, oldest
     /// first.

@@ -15,9 +15,9 @@
 //!   minutes; `KANCA_SLACK_EVENTS_RETRY_SCHEDULE`), then gives up, every attempt in the log.
 //!   An app that answers with `X-Slack-No-Retry: 1` is not retried.
 //!
-//! Events of a channel message (`message`, `app_mention`) and of a new channel
-//! (`channel_created`) are stored in the same transaction as the message or channel. Those of a
-//! reaction, an edit, a deletion or a join are stored right after their change.
+//! Events are stored in the same transaction as their change (a message, a channel, an edit, a
+//! deletion, a reaction), so a change is never stored without them. A join changes nothing
+//! stored (every bot is in every channel), so its `member_joined_channel` is stored alone.
 //!
 //! Every app's bot is in every channel (Kanca's channels are all public and bots join them
 //! all), so every subscribed app hears every channel, its own messages included, as a Slack app
@@ -153,6 +153,11 @@ impl EventFactory {
             }
         }
         out
+    }
+
+    /// Every app, subscribed or not.
+    pub fn apps(&self) -> &[SlackApp] {
+        &self.apps
     }
 
     /// `event` (of Slack type `name`) for every app subscribed to `name`.

@@ -1,15 +1,36 @@
 //! The Slack platform's storage (`SlackStore`), called through the `Store` trait as the
 //! workspace calls it, on the backend of the run (a fresh SQLite file, or a fresh PostgreSQL
 //! database with `KANCA_TEST_BACKEND=postgres`): apps found by their token's digest, users
-//! stored once even by two nodes at once, reactions, edits and deletions.
+//! stored once even by two nodes at once, reactions, edits and deletions, each storing its
+//! Events API messages in its own transaction only when it changed something.
 
 use crate::common::TestDatabase;
 use chrono::{SubsecRound, Utc};
 use kanca::domain::workspace::*;
 use kanca::domain::EndpointUrl;
+use kanca::domain::{AppId, Message, Uid};
 use kanca::store::slack::{MessageEdit, ReactionChange};
 use kanca::store::workspace::PostResult;
 use kanca::store::DynStore;
+
+/// An event message (as the Events API's envelopes are) of an internal application.
+fn event(app: &AppId, tag: &str) -> Message {
+    Message::own_event(
+        app,
+        "slack.test",
+        serde_json::json!({ "tag": tag }),
+        Utc::now(),
+    )
+}
+
+/// Whether `msg` was stored.
+async fn stored(store: &DynStore, msg: &Message) -> bool {
+    store
+        .get_message(&msg.app_id, &msg.id)
+        .await
+        .unwrap()
+        .is_some()
+}
 
 /// Two stores ("nodes") on one fresh database.
 struct Nodes {
@@ -227,16 +248,27 @@ async fn reactions_edits_and_deletions_of_a_message() {
         user_id: bot.id.clone(),
     };
     let now_ms = Utc::now().timestamp_millis();
-    let add = |store: &DynStore| {
+    let events_app =
+        n.a.ensure_internal_app(&Uid::parse("slack-store-events").unwrap(), "events")
+            .await
+            .unwrap();
+    let (ev_a, ev_b) = (event(&events_app, "a"), event(&events_app, "b"));
+    let add = |store: &DynStore, ev: &Message| {
         let (store, channel, reaction) = (store.clone(), channel.id.clone(), reaction.clone());
+        let ev = ev.clone();
         async move {
             store
-                .add_reaction(&channel, &reaction, now_ms)
+                .add_reaction(&channel, &reaction, now_ms, &[ev])
                 .await
                 .unwrap()
         }
     };
-    let (one, other) = tokio::join!(add(&n.a), add(&n.b));
+    let (one, other) = tokio::join!(add(&n.a, &ev_a), add(&n.b, &ev_b));
+    // The reaction that was stored stored its event; the other stored nothing.
+    assert_eq!(
+        (one == ReactionChange::Done, other == ReactionChange::Done),
+        (stored(&n.a, &ev_a).await, stored(&n.a, &ev_b).await)
+    );
     let mut outcomes = [one, other];
     outcomes.sort_by_key(|o| format!("{o:?}"));
     assert_eq!(outcomes, [ReactionChange::Done, ReactionChange::Unchanged]);
@@ -245,11 +277,15 @@ async fn reactions_edits_and_deletions_of_a_message() {
         vec![reaction.clone()]
     );
     assert_eq!(
-        n.b.remove_reaction(&channel.id, &reaction).await.unwrap(),
+        n.b.remove_reaction(&channel.id, &reaction, &[])
+            .await
+            .unwrap(),
         ReactionChange::Done
     );
     assert_eq!(
-        n.a.remove_reaction(&channel.id, &reaction).await.unwrap(),
+        n.a.remove_reaction(&channel.id, &reaction, &[])
+            .await
+            .unwrap(),
         ReactionChange::Unchanged
     );
     let elsewhere = Reaction {
@@ -257,7 +293,7 @@ async fn reactions_edits_and_deletions_of_a_message() {
         ..reaction.clone()
     };
     assert_eq!(
-        n.a.add_reaction(&channel.id, &elsewhere, now_ms)
+        n.a.add_reaction(&channel.id, &elsewhere, now_ms, &[])
             .await
             .unwrap(),
         ReactionChange::NoMessage
@@ -269,26 +305,45 @@ async fn reactions_edits_and_deletions_of_a_message() {
         blocks: Some(r#"[{"type":"divider"}]"#.into()),
         edited: Ts::from_micros(ts.micros() + 5),
     };
+    let changed = event(&events_app, "changed");
     let edited =
-        n.b.edit_channel_message(&channel.id, ts, &edit)
+        n.b.edit_channel_message(&channel.id, ts, &edit, std::slice::from_ref(&changed))
             .await
             .unwrap();
+    assert!(stored(&n.a, &changed).await);
     let edited = edited.expect("the edited message");
     assert_eq!(edited.text, "deployed");
     assert_eq!(edited.edited, Some(edit.edited));
     assert_eq!(edited.blocks.as_deref(), Some(r#"[{"type":"divider"}]"#));
+    let nothing = event(&events_app, "nothing changed");
     assert!(n
         .a
-        .edit_channel_message(&channel.id, Ts::from_micros(1), &edit)
+        .edit_channel_message(
+            &channel.id,
+            Ts::from_micros(1),
+            &edit,
+            std::slice::from_ref(&nothing)
+        )
         .await
         .unwrap()
         .is_none());
+    assert!(!stored(&n.a, &nothing).await, "no edit, no event");
 
-    n.a.add_reaction(&channel.id, &reaction, now_ms)
+    n.a.add_reaction(&channel.id, &reaction, now_ms, &[])
         .await
         .unwrap();
-    assert!(n.b.delete_channel_message(&channel.id, ts).await.unwrap());
-    assert!(!n.a.delete_channel_message(&channel.id, ts).await.unwrap());
+    let (deleted, again) = (event(&events_app, "deleted"), event(&events_app, "again"));
+    assert!(n
+        .b
+        .delete_channel_message(&channel.id, ts, std::slice::from_ref(&deleted))
+        .await
+        .unwrap());
+    assert!(!n
+        .a
+        .delete_channel_message(&channel.id, ts, std::slice::from_ref(&again))
+        .await
+        .unwrap());
+    assert!(stored(&n.a, &deleted).await && !stored(&n.a, &again).await);
     assert!(n
         .a
         .get_channel_message(&channel.id, ts)

@@ -1,8 +1,10 @@
 //! The Slack platform's tables on SQLite ([`SlackStore`]): writes through the write pool,
 //! reads through the read pool, like the rest of this backend.
 
+use super::workspace::queue_in;
 use super::SqliteStore;
 use crate::domain::workspace::*;
+use crate::domain::Message;
 use crate::store::cells::channel_message as message;
 use crate::store::slack::rows::{commands_json, event_types_json, reaction, slack_app, user};
 use crate::store::slack::{MessageEdit, ReactionChange, SlackStore};
@@ -193,7 +195,9 @@ impl SlackStore for SqliteStore {
         channel: &ChannelId,
         ts: Ts,
         edit: &MessageEdit,
+        events: &[Message],
     ) -> StoreResult<Option<ChannelMessage>> {
+        let mut tx = self.write.begin().await?;
         let row = sqlx::query(
             "UPDATE ws_message SET text = ?3, attachments = ?4, blocks = ?5, edited_ts = ?6
              WHERE channel_id = ?1 AND ts = ?2 RETURNING *",
@@ -204,18 +208,38 @@ impl SlackStore for SqliteStore {
         .bind(&edit.attachments)
         .bind(&edit.blocks)
         .bind(edit.edited.micros())
-        .fetch_optional(&self.write)
+        .fetch_optional(&mut *tx)
         .await?;
+        let queued = match row {
+            Some(_) => queue_in(&mut tx, events).await?,
+            None => 0,
+        };
+        tx.commit().await?;
+        self.queued(queued);
         Ok(row.as_ref().map(message))
     }
 
-    async fn delete_channel_message(&self, channel: &ChannelId, ts: Ts) -> StoreResult<bool> {
+    async fn delete_channel_message(
+        &self,
+        channel: &ChannelId,
+        ts: Ts,
+        events: &[Message],
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM ws_message WHERE channel_id = ?1 AND ts = ?2")
             .bind(channel.as_str())
             .bind(ts.micros())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        let deleted = done.rows_affected() > 0;
+        let queued = if deleted {
+            queue_in(&mut tx, events).await?
+        } else {
+            0
+        };
+        tx.commit().await?;
+        self.queued(queued);
+        Ok(deleted)
     }
 
     async fn add_reaction(
@@ -223,7 +247,9 @@ impl SlackStore for SqliteStore {
         channel: &ChannelId,
         r: &Reaction,
         now_ms: i64,
+        events: &[Message],
     ) -> StoreResult<ReactionChange> {
+        let mut tx = self.write.begin().await?;
         // One statement, so two nodes reacting at once store one row and neither fails.
         let done = sqlx::query(
             "INSERT INTO ws_reaction (channel_id, ts, name, user_id, created_at)
@@ -236,11 +262,15 @@ impl SlackStore for SqliteStore {
         .bind(r.name.as_str())
         .bind(r.user_id.as_str())
         .bind(now_ms)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
+            let queued = queue_in(&mut tx, events).await?;
+            tx.commit().await?;
+            self.queued(queued);
             return Ok(ReactionChange::Done);
         }
+        tx.rollback().await?;
         self.unchanged_or_no_message(channel, r.ts).await
     }
 
@@ -248,7 +278,9 @@ impl SlackStore for SqliteStore {
         &self,
         channel: &ChannelId,
         r: &Reaction,
+        events: &[Message],
     ) -> StoreResult<ReactionChange> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query(
             "DELETE FROM ws_reaction
              WHERE channel_id = ?1 AND ts = ?2 AND name = ?3 AND user_id = ?4",
@@ -257,11 +289,15 @@ impl SlackStore for SqliteStore {
         .bind(r.ts.micros())
         .bind(r.name.as_str())
         .bind(r.user_id.as_str())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
+            let queued = queue_in(&mut tx, events).await?;
+            tx.commit().await?;
+            self.queued(queued);
             return Ok(ReactionChange::Done);
         }
+        tx.rollback().await?;
         self.unchanged_or_no_message(channel, r.ts).await
     }
 
@@ -303,4 +339,9 @@ impl SqliteStore {
             None => ReactionChange::NoMessage,
         })
     }
+}
+
+impl SqliteStore {
+    /// One node: the workspace wakes the dispatcher itself after the change.
+    fn queued(&self, _deliveries: usize) {}
 }

@@ -59,26 +59,27 @@ impl Workspace {
         Ok((channel, edited))
     }
 
-    /// Replaces a message's content, wakes the channel's live views and tells subscribed apps
-    /// (`message` with subtype `message_changed`).
+    /// Replaces a message's content and tells subscribed apps (`message` with subtype
+    /// `message_changed`, stored in the edit's transaction), then wakes the channel's live
+    /// views.
     pub(crate) async fn edit_message(
         &self,
         channel: &Channel,
         previous: &ChannelMessage,
         edit: &MessageEdit,
     ) -> Result<ChannelMessage, SlackApiError> {
-        let edited = self
-            .deps
-            .store
-            .edit_channel_message(&channel.id, previous.ts, edit)
-            .await?
-            .ok_or(SlackApiError::MessageNotFound)?;
-        self.wake_channel(channel).await;
-        let apps = self.all_apps().await?;
+        let factory = self.event_factory().await?;
+        let expected = ChannelMessage {
+            text: edit.text.clone(),
+            attachments: edit.attachments.clone(),
+            blocks: edit.blocks.clone(),
+            edited: Some(edit.edited),
+            ..previous.clone()
+        };
         let poster = |m: &ChannelMessage| {
             m.user_id
                 .as_ref()
-                .and_then(|u| apps.iter().find(|a| &a.bot_user_id == u))
+                .and_then(|u| factory.apps().iter().find(|a| &a.bot_user_id == u))
                 .map(crate::workspace::events_api::bot_user)
         };
         let team = self.team_id();
@@ -91,29 +92,28 @@ impl Workspace {
             "channel_type": "channel",
             "ts": crate::workspace::channels::event_ts(now),
             "event_ts": crate::workspace::channels::event_ts(now),
-            "message": slack_json::message(team, &edited, poster(&edited).as_ref(), &[]),
+            "message": slack_json::message(team, &expected, poster(&expected).as_ref(), &[]),
             "previous_message": slack_json::message(team, previous, poster(previous).as_ref(), &[]),
         });
-        self.announce("message", event).await;
+        let events = factory.to_subscribers("message", &event);
+        let edited = self
+            .deps
+            .store
+            .edit_channel_message(&channel.id, previous.ts, edit, &events)
+            .await?
+            .ok_or(SlackApiError::MessageNotFound)?;
+        self.after_change(channel, &events).await;
         Ok(edited)
     }
 
-    /// Deletes a message, wakes the channel's live views and tells subscribed apps (`message`
-    /// with subtype `message_deleted`).
+    /// Deletes a message and tells subscribed apps (`message` with subtype
+    /// `message_deleted`, stored in the deletion's transaction), then wakes the channel's live
+    /// views.
     pub(crate) async fn remove_message(
         &self,
         channel: &Channel,
         previous: &ChannelMessage,
     ) -> Result<(), SlackApiError> {
-        if !self
-            .deps
-            .store
-            .delete_channel_message(&channel.id, previous.ts)
-            .await?
-        {
-            return Err(SlackApiError::MessageNotFound);
-        }
-        self.wake_channel(channel).await;
         let now = self.deps.clock.now();
         let event = serde_json::json!({
             "type": "message",
@@ -126,8 +126,28 @@ impl Workspace {
             "deleted_ts": previous.ts.to_string(),
             "previous_message": slack_json::message(self.team_id(), previous, None, &[]),
         });
-        self.announce("message", event).await;
+        let events = self
+            .event_factory()
+            .await?
+            .to_subscribers("message", &event);
+        if !self
+            .deps
+            .store
+            .delete_channel_message(&channel.id, previous.ts, &events)
+            .await?
+        {
+            return Err(SlackApiError::MessageNotFound);
+        }
+        self.after_change(channel, &events).await;
         Ok(())
+    }
+
+    /// After a change stored with its events: the dispatcher and the channel's views wake.
+    async fn after_change(&self, channel: &Channel, events: &[crate::domain::Message]) {
+        if !events.is_empty() {
+            self.deps.waker.wake();
+        }
+        self.wake_channel(channel).await;
     }
 
     /// `chat.delete`: the bot deletes one of its own messages.
@@ -288,32 +308,39 @@ impl Workspace {
             user_id: app.bot_user_id.clone(),
         };
         let store = &self.deps.store;
+        // Read first: the event names the message's author (`item_user`).
+        let item_user = store
+            .get_channel_message(&channel.id, ts)
+            .await?
+            .ok_or(SlackApiError::MessageNotFound)?
+            .user_id;
+        let kind = if adding {
+            "reaction_added"
+        } else {
+            "reaction_removed"
+        };
+        let event = serde_json::json!({
+            "type": kind,
+            "user": app.bot_user_id,
+            "reaction": reaction.name,
+            "item_user": item_user,
+            "item": { "type": "message", "channel": channel.id, "ts": ts.to_string() },
+            "event_ts": crate::workspace::channels::event_ts(self.deps.clock.now()),
+        });
+        let events = self.event_factory().await?.to_subscribers(kind, &event);
         let change = if adding {
             let now = crate::store::to_ms(self.deps.clock.now());
-            store.add_reaction(&channel.id, &reaction, now).await?
+            store
+                .add_reaction(&channel.id, &reaction, now, &events)
+                .await?
         } else {
-            store.remove_reaction(&channel.id, &reaction).await?
+            store
+                .remove_reaction(&channel.id, &reaction, &events)
+                .await?
         };
         match change {
             ReactionChange::Done => {
-                let item_user = store
-                    .get_channel_message(&channel.id, ts)
-                    .await?
-                    .and_then(|m| m.user_id);
-                let kind = if adding {
-                    "reaction_added"
-                } else {
-                    "reaction_removed"
-                };
-                let event = serde_json::json!({
-                    "type": kind,
-                    "user": app.bot_user_id,
-                    "reaction": reaction.name,
-                    "item_user": item_user,
-                    "item": { "type": "message", "channel": channel.id, "ts": ts.to_string() },
-                    "event_ts": crate::workspace::channels::event_ts(self.deps.clock.now()),
-                });
-                self.announce(kind, event).await;
+                self.after_change(&channel, &events).await;
                 Ok(())
             }
             ReactionChange::NoMessage => Err(SlackApiError::MessageNotFound),

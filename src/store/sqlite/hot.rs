@@ -427,6 +427,45 @@ impl HotConn {
         })
     }
 
+    /// Sends throttled deliveries back to the queue, each due at its own time. Only those
+    /// `node` still holds: a lease that ran out is someone else's now. A cached statement per
+    /// row: on this connection a statement is a function call, not a round trip.
+    pub fn defer(&self, node: &str, deferrals: &[Deferral]) -> StoreResult<()> {
+        let mut update = self.conn().prepare_cached(concat!(
+            "UPDATE delivery SET status = ",
+            status!(Pending),
+            ", next_attempt_at = ?2, reserved = ?3, paced = ?4, lease_until = NULL,
+                leased_by = NULL
+             WHERE id = ?1 AND status = ",
+            status!(Sending),
+            " AND leased_by = ?5"
+        ))?;
+        for d in deferrals {
+            update.execute(params![
+                d.delivery_id,
+                to_ms(d.until),
+                d.reserved,
+                d.paced,
+                node
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Brings the endpoint's paced deliveries forward to `now`; returns how many.
+    pub fn recall_paced(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> StoreResult<u64> {
+        let n = self
+            .conn()
+            .prepare_cached(concat!(
+                "UPDATE delivery SET next_attempt_at = ?2, paced = 0
+                 WHERE endpoint_id = ?1 AND status = ",
+                status!(Pending),
+                " AND paced = 1 AND next_attempt_at > ?2"
+            ))?
+            .execute(params![endpoint.as_str(), to_ms(now)])?;
+        Ok(n as u64)
+    }
+
     /// The earliest due time of pending work or of a lease running out.
     fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let at: Option<i64> = self

@@ -1,6 +1,7 @@
 //! The delivery queue: claiming due work with a lease, and recording what happened.
 
 use super::rows::{self};
+use super::writer::HotTx;
 use super::SqliteStore;
 use crate::domain::*;
 use crate::store::rules::{status, trigger};
@@ -92,47 +93,24 @@ impl QueueStore for SqliteStore {
         Ok(row.get::<Option<i64>, _>(0).map(from_ms))
     }
 
+    /// Through the group-commit writer, like claims: a claim's throttled deliveries go back in
+    /// the writer's next commit, beside the records and publishes queued with them (`hot.rs`),
+    /// with no trip to sqlx's thread and no wait for the writer's lock.
     async fn defer(&self, deferrals: &[Deferral]) -> StoreResult<()> {
         if deferrals.is_empty() {
             return Ok(());
         }
-        // One statement for the lot: each statement is a round trip to the connection's thread.
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(concat!(
-            "UPDATE delivery SET status = ",
-            status!(Pending),
-            ", next_attempt_at = v.column2, reserved = v.column3,
-                paced = v.column4, lease_until = NULL, leased_by = NULL
-         FROM ("
-        ));
-        q.push_values(deferrals, |mut row, d| {
-            row.push_bind(d.delivery_id)
-                .push_bind(to_ms(d.until))
-                .push_bind(d.reserved)
-                .push_bind(d.paced);
-        });
-        // Only deliveries this node still holds: a lease that ran out is someone else's now.
-        q.push(concat!(
-            ") AS v WHERE delivery.id = v.column1 AND delivery.status = ",
-            status!(Sending),
-            " AND delivery.leased_by = "
-        ));
-        q.push_bind(&self.node);
-        q.build().execute(&self.write).await?;
-        Ok(())
+        let (node, deferrals) = (self.node.clone(), deferrals.to_vec());
+        self.writer
+            .job(move |tx| HotTx::of(tx)?.defer(&node, &deferrals), |_| 0)
+            .await
     }
 
     async fn recall_paced(&self, endpoint: &EndpointId, now: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(concat!(
-            "UPDATE delivery SET next_attempt_at = ?2, paced = 0
-         WHERE endpoint_id = ?1 AND status = ",
-            status!(Pending),
-            " AND paced = 1 AND next_attempt_at > ?2"
-        ))
-        .bind(endpoint.as_str())
-        .bind(to_ms(now))
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected())
+        let endpoint = endpoint.clone();
+        self.writer
+            .job(move |tx| HotTx::of(tx)?.recall_paced(&endpoint, now), |_| 0)
+            .await
     }
 
     async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {

@@ -6,6 +6,13 @@
 //! semaphore and the dispatcher claims no more work than it has permits for, so the queue
 //! stays in the database rather than growing in memory. Each claimed delivery passes the
 //! endpoint's limits ([`super::throttle`]) or goes back to the queue with the time it may go.
+//!
+//! It also claims no more than the active endpoints have room for ([`super::throttle::Limiter::room`]), plus
+//! one newcomer's share to find work of other endpoints. When a claim had to send work back
+//! for an endpoint's pace, the newcomer's share is left out for a while ([`PROBE_PAUSE`],
+//! doubling while the looks find nothing else): the work at the head of the queue is the
+//! full endpoints', and claiming it again would only send it back again. A full endpoint's
+//! line draining to half wakes the dispatcher.
 
 use super::throttle::Admission;
 use super::worker;
@@ -20,6 +27,12 @@ use tokio_util::task::TaskTracker;
 
 /// The most deliveries claimed in one round trip.
 const CLAIM_BATCH: usize = 256;
+/// After a claim sent work back for an endpoint's pace, how long claims take only what the
+/// active endpoints have room for, before looking again for work of endpoints not active yet.
+/// Doubled, up to [`PROBE_PAUSE_MAX`], each time the look finds only the full endpoints' work
+/// again; back to this as soon as a claim sends nothing back.
+const PROBE_PAUSE: Duration = Duration::from_millis(10);
+const PROBE_PAUSE_MAX: Duration = Duration::from_millis(160);
 
 pub struct Dispatcher {
     engine: Arc<Engine>,
@@ -42,6 +55,10 @@ impl Dispatcher {
         // write that records it, so a live worker never loses its claim; a dead worker's
         // deliveries come back after it.
         let lease = engine.config.delivery_timeout * 2 + Duration::from_secs(5);
+        // Set while the active endpoints are full and the due work found was theirs: until
+        // then, claim only what they have room for.
+        let mut probe_paused_until: Option<tokio::time::Instant> = None;
+        let mut probe_pause = PROBE_PAUSE;
         loop {
             if shutdown.is_cancelled() {
                 return;
@@ -54,7 +71,20 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let limit = free.min(CLAIM_BATCH);
+            let probing = probe_paused_until.is_none_or(|at| tokio::time::Instant::now() >= at);
+            let limit = free.min(CLAIM_BATCH).min(engine.limiter.room(probing));
+            if limit == 0 {
+                // Every active endpoint is at its share, line included, and the last claim
+                // found only their work: claiming now would only send it back. Wait for room,
+                // or for the next look for other endpoints' work.
+                let until = probe_paused_until.unwrap_or_else(tokio::time::Instant::now);
+                tokio::select! {
+                    _ = engine.limiter.room_freed() => {}
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                continue;
+            }
             let now = engine.clock.now();
             let claimed = engine
                 .store
@@ -108,7 +138,18 @@ impl Dispatcher {
                 // Their leases will run out and they will be claimed again.
                 tracing::error!(error = %e, count = deferrals.len(), "sending throttled deliveries back to the queue failed");
             }
-            if claimed == limit {
+            let paced = deferrals.iter().any(|d| d.paced);
+            if paced {
+                if probing && probe_paused_until.is_some() {
+                    probe_pause = (probe_pause * 2).min(PROBE_PAUSE_MAX);
+                }
+                probe_paused_until = Some(tokio::time::Instant::now() + probe_pause);
+            } else if probing {
+                // The look found work that could go: look freely again.
+                probe_pause = PROBE_PAUSE;
+                probe_paused_until = None;
+            }
+            if claimed == limit && !paced {
                 continue; // there may be more due right now
             }
             // The next due time came with the claim (read in its transaction where the
@@ -128,6 +169,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = engine.waker.woken() => {}
+                _ = engine.limiter.room_freed(), if paced => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,
             }

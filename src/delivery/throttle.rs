@@ -94,6 +94,10 @@ pub struct Limiter<T> {
     /// Requests the node has open at once, across endpoints.
     budget: u32,
     state: Mutex<State<T>>,
+    /// Told when an endpoint has room again (its line drained to half, or a slot freed), so a
+    /// dispatcher that found every active endpoint full can wait for it instead of claiming
+    /// work only to send it back ([`Self::room`]).
+    room_freed: tokio::sync::Notify,
 }
 
 impl<T> Limiter<T> {
@@ -107,7 +111,39 @@ impl<T> Limiter<T> {
                 endpoints: HashMap::new(),
                 lined: 0,
             }),
+            room_freed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// How many claimed deliveries the active endpoints can take without sending any back:
+    /// their free slots and the room in their lines. With `probing`, also one more endpoint's
+    /// worth (a slot share and a line), for work of endpoints not active yet.
+    ///
+    /// The dispatcher claims no more than this. Claiming more only moves rows out of the
+    /// queue and back again: at full speed that churn was more than one extra claim and one
+    /// extra write per delivery.
+    pub fn room(&self, probing: bool) -> usize {
+        let state = self.state.lock().expect("limiter lock");
+        let active = state.endpoints.len();
+        let share = self.share(active) as usize;
+        let (mut slots, mut lines) = (0usize, 0usize);
+        for st in state.endpoints.values() {
+            slots += share.saturating_sub(st.in_flight as usize);
+            lines += share.saturating_sub(st.line.len());
+        }
+        let lines = lines.min((self.budget as usize).saturating_sub(state.lined));
+        let newcomer = if probing {
+            2 * self.share(active + 1) as usize
+        } else {
+            0
+        };
+        slots + lines + newcomer
+    }
+
+    /// Resolves once an endpoint has room again after [`Self::room`] said there was none (or
+    /// at once, if room was made since the last call).
+    pub async fn room_freed(&self) {
+        self.room_freed.notified().await
     }
 
     /// An endpoint's share of the budget when `active` endpoints hold slots or lines.
@@ -198,6 +234,7 @@ impl<T> Limiter<T> {
             item: None,
             recall_paced: false,
         };
+        let half_line = self.share(state.endpoints.len()) as usize / 2;
         let Some(st) = state.endpoints.get_mut(endpoint) else {
             return idle;
         };
@@ -210,12 +247,18 @@ impl<T> Limiter<T> {
         st.avg_latency_us = 0.9 * st.avg_latency_us + 0.1 * took_us;
         if let Some(next) = st.line.pop_front() {
             state.lined -= 1;
+            // At half a line there is room for a claim worth making; not on every pop, which
+            // would wake the dispatcher once per delivery.
+            if st.line.len() == half_line {
+                self.room_freed.notify_one();
+            }
             return Next {
                 item: Some(next),
                 recall_paced: false,
             };
         }
         st.in_flight = st.in_flight.saturating_sub(1);
+        self.room_freed.notify_one();
         let mut recall_paced = false;
         if st.in_flight == 0 && st.next_free > now {
             // Idle, yet work was paced into the future for it: the endpoint keeps up better
@@ -366,6 +409,37 @@ mod tests {
                 .recall_paced,
             "at most once a second"
         );
+    }
+
+    #[test]
+    fn room_is_what_the_active_endpoints_can_take_plus_a_newcomer_when_probing() {
+        // Budget 8, cap 2: one endpoint's share is 2 slots and a line of 2.
+        let l = Limiter::new(2, 8);
+        let ep = endpoint(None);
+        let now = Utc::now();
+        assert_eq!(l.room(false), 0, "nobody active");
+        assert_eq!(l.room(true), 4, "a newcomer's slots and line");
+        assert!(matches!(l.admit(&ep, false, now, 1), Admission::Go(1)));
+        assert_eq!(l.room(false), 1 + 2);
+        assert!(matches!(l.admit(&ep, false, now, 2), Admission::Go(2)));
+        assert!(matches!(l.admit(&ep, false, now, 3), Admission::Queued));
+        assert!(matches!(l.admit(&ep, false, now, 4), Admission::Queued));
+        assert_eq!(l.room(false), 0, "full: claiming more would send it back");
+        assert_eq!(l.room(true), 4);
+        // Half the line drains: room again, and the dispatcher hears of it.
+        let next = l.next(&ep.id, now, std::time::Duration::from_millis(1));
+        assert_eq!(next.item, Some(3));
+        assert_eq!(l.room(false), 1);
+        let heard = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(1), l.room_freed())
+                    .await
+                    .is_ok()
+            });
+        assert!(heard);
     }
 
     #[test]

@@ -10,10 +10,14 @@
 //! So a background task looks at the log four times a second and checkpoints:
 //! - passively, once a second, while the log is under the limit (`KANCA_SQLITE_WAL_LIMIT`):
 //!   the writer is never held up;
-//! - with `TRUNCATE` once it passes the limit, on the write connection between two of its
-//!   transactions: that waits for readers of old frames, copies the rest, and cuts the file
-//!   to zero, holding the writer for the time of that copy (short, since the passive ones did
-//!   most of it);
+//! - with `RESTART` once it passes the limit, on the write connection between two of its
+//!   transactions: that waits for readers of old frames and copies the rest, holding the
+//!   writer for the time of that copy (short, since the passive ones did most of it), so the
+//!   next commit writes the log from its beginning again. The file keeps its blocks (cut
+//!   back to the limit by `journal_size_limit`): `TRUNCATE` here freed them all and the log
+//!   then allocated them again while growing, and on ext4 those metadata changes wait for the
+//!   journal's commits. Measured at 1,000 msgs/s: p99 publish→delivered 44–65 ms with
+//!   `TRUNCATE`, 19–20 ms with `RESTART` (BENCHMARKS.md);
 //! - with `TRUNCATE` when no write has committed for a second, so an idle node's log is
 //!   empty;
 //! - and once more on shutdown ([`truncate`]), before the last connection closes (which
@@ -50,10 +54,12 @@ pub(super) async fn checkpoint_regularly(
         }
         looks = looks.wrapping_add(1);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        let mode = if size > limit {
-            "TRUNCATE"
-        } else if looks % PASSIVE_EVERY != 0 {
-            continue;
+        let over = size > limit;
+        let mode = if looks % PASSIVE_EVERY != 0 {
+            if !over {
+                continue;
+            }
+            "RESTART"
         } else {
             // `data_version` changes on this connection whenever another one commits.
             let version: Option<i64> = sqlx::query_scalar("PRAGMA data_version")
@@ -63,12 +69,17 @@ pub(super) async fn checkpoint_regularly(
             let idle = version.is_some() && version == last_version;
             last_version = version;
             if idle && size > 0 {
+                // A RESTART leaves the file in place (over the limit, it is cut back only
+                // by the next commit, which an idle node does not make).
                 "TRUNCATE"
+            } else if over {
+                "RESTART"
             } else {
                 "PASSIVE"
             }
         };
-        let on = if mode == "TRUNCATE" { &write } else { &pool };
+        // Both modes that wait for the writer run between its transactions.
+        let on = if mode == "PASSIVE" { &pool } else { &write };
         if let Err(e) = checkpoint(on, mode).await {
             if !pool.is_closed() && !write.is_closed() {
                 tracing::warn!(error = %e, mode, wal_bytes = size, "WAL checkpoint failed");
@@ -85,13 +96,16 @@ pub(super) async fn truncate(pool: &SqlitePool) {
 }
 
 async fn checkpoint(pool: &SqlitePool, mode: &str) -> Result<(), sqlx::Error> {
-    // (busy, log frames, frames copied); busy = 1 when a TRUNCATE could not finish in the
-    // busy timeout, which the next tick tries again.
+    // (busy, log frames, frames copied); busy = 1 when a RESTART or TRUNCATE could not finish
+    // in the busy timeout, which the next tick tries again.
     let (busy, _, _): (i64, i64, i64) = sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})"))
         .fetch_one(pool)
         .await?;
-    if busy != 0 && mode == "TRUNCATE" {
-        tracing::debug!("a WAL TRUNCATE checkpoint was held up by a reader; trying next tick");
+    if busy != 0 && mode != "PASSIVE" {
+        tracing::debug!(
+            mode,
+            "a WAL checkpoint was held up by a reader; trying next tick"
+        );
     }
     Ok(())
 }

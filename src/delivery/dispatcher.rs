@@ -7,8 +7,9 @@
 //! stays in the database rather than growing in memory. Each claimed delivery passes the
 //! endpoint's limits ([`super::throttle`]) or goes back to the queue with the time it may go.
 //!
-//! It also claims no more than the active endpoints have room for ([`super::throttle::Limiter::room`]), plus
-//! one newcomer's share to find work of other endpoints. When a claim had to send work back
+//! It also claims no more than the active endpoints have room for
+//! ([`super::throttle::Limiter::room`]), plus one newcomer's share to find work of other
+//! endpoints. When a claim had to send work back
 //! for an endpoint's pace, the newcomer's share is left out for a while ([`PROBE_PAUSE`],
 //! doubling while the looks find nothing else): the work at the head of the queue is the
 //! full endpoints', and claiming it again would only send it back again. A full endpoint's
@@ -30,7 +31,7 @@ const CLAIM_BATCH: usize = 256;
 /// After a claim sent work back for an endpoint's pace, how long claims take only what the
 /// active endpoints have room for, before looking again for work of endpoints not active yet.
 /// Doubled, up to [`PROBE_PAUSE_MAX`], each time the look finds only the full endpoints' work
-/// again; back to this as soon as a claim sends nothing back.
+/// again; back to this, and to looking at every claim, as soon as a look sends nothing back.
 const PROBE_PAUSE: Duration = Duration::from_millis(10);
 const PROBE_PAUSE_MAX: Duration = Duration::from_millis(160);
 

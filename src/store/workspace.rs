@@ -48,6 +48,44 @@ pub struct ChannelMessageQuery {
     pub top_level: bool,
 }
 
+impl ChannelMessageQuery {
+    /// The page's statement, with only the filters this query sets, and the values of its
+    /// parameters after the first (the channel id, `{mark}1`); `mark` is the backend's
+    /// placeholder (`?` for SQLite, `$` for PostgreSQL).
+    ///
+    /// Why not one statement with `(?2 IS NULL OR ts > ?2)`: a prepared statement is planned
+    /// before its values are known, so SQLite could not use `ts > ?2` to seek in the
+    /// `(channel_id, ts)` key and read the channel from its first message on every page. A
+    /// live stream reads a page per new message, so posting N messages read N²/2 rows.
+    pub(crate) fn sql(&self, mark: char) -> (String, Vec<i64>) {
+        let (cmp, dir) = if self.ascending {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
+        let mut sql = format!("SELECT * FROM ws_message WHERE channel_id = {mark}1");
+        let mut values = Vec::new();
+        let next = |v: i64, values: &mut Vec<i64>| {
+            values.push(v);
+            format!("{mark}{}", values.len() + 1)
+        };
+        if let Some(from) = self.from {
+            let p = next(from.micros(), &mut values);
+            sql.push_str(&format!(" AND ts {cmp} {p}"));
+        }
+        if let Some(thread) = self.thread {
+            let p = next(thread.micros(), &mut values);
+            sql.push_str(&format!(" AND (ts = {p} OR thread_ts = {p})"));
+        }
+        if self.top_level {
+            sql.push_str(" AND (thread_ts IS NULL OR thread_ts = ts)");
+        }
+        let p = next(i64::from(self.limit), &mut values);
+        sql.push_str(&format!(" ORDER BY ts {dir} LIMIT {p}"));
+        (sql, values)
+    }
+}
+
 #[async_trait]
 pub trait WorkspaceStore: Send + Sync {
     /// The workspace's team id: the stored one, or `candidate` stored now (first start).

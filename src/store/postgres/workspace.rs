@@ -202,26 +202,12 @@ impl WorkspaceStore for PgStore {
         channel_id: &ChannelId,
         q: &ChannelMessageQuery,
     ) -> StoreResult<Vec<ChannelMessage>> {
-        let (cmp, dir) = if q.ascending {
-            (">", "ASC")
-        } else {
-            ("<", "DESC")
-        };
-        let sql = format!(
-            "SELECT * FROM ws_message WHERE channel_id = $1
-               AND ($2::BIGINT IS NULL OR ts {cmp} $2)
-               AND ($3::BIGINT IS NULL OR ts = $3 OR thread_ts = $3)
-               AND (NOT $5 OR thread_ts IS NULL OR thread_ts = ts)
-             ORDER BY ts {dir} LIMIT $4"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(channel_id.as_str())
-            .bind(q.from.map(Ts::micros))
-            .bind(q.thread.map(Ts::micros))
-            .bind(i64::from(q.limit))
-            .bind(q.top_level)
-            .fetch_all(&self.pool)
-            .await?;
+        let (sql, values) = q.sql('$');
+        let mut query = sqlx::query(&sql).bind(channel_id.as_str());
+        for v in values {
+            query = query.bind(v);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(message).collect())
     }
 

@@ -15,6 +15,7 @@ mod hot;
 mod messages;
 mod portal;
 mod queue;
+mod reads;
 mod resources;
 mod rows;
 mod security;
@@ -35,6 +36,8 @@ use std::str::FromStr;
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// Point reads on the request path, without sqlx's thread hand-off (`reads.rs`).
+    reads: reads::Reads,
     /// The background checkpointer's connection (`wal.rs`), closed last on shutdown.
     checkpointer: SqlitePool,
     /// This node's id, written into the leases it takes.
@@ -118,6 +121,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let health = Arc::new(WriteHealth::default());
+        let reads = reads::Reads::new(db_path.clone());
         let hot = hot::HotConn::new(hot::HotSettings {
             path: db_path,
             max_bytes,
@@ -136,6 +140,7 @@ impl SqliteStore {
             _batches: batches,
             write,
             read,
+            reads,
             checkpointer,
             node: node.to_owned(),
             health,
@@ -288,5 +293,37 @@ impl Store for SqliteStore {
     }
     async fn watch_live(&self, _on_topic: OnLiveTopic) -> StoreResult<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    /// A migrated store in a directory of its own (kept alive by the returned guard).
+    pub async fn migrated() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kanca.db").display());
+        let store = SqliteStore::connect(&url, "test", &StoreOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        (dir, store)
+    }
+
+    /// SQLite's plan for `sql` with `values` bound to its parameters after the first (a text),
+    /// one line per step (`SEARCH t USING INDEX …`, `SCAN t`).
+    pub async fn explain(store: &SqliteStore, sql: &str, values: &[i64]) -> Vec<String> {
+        let text = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&text);
+        if sql.contains("?1") {
+            query = query.bind("C1");
+        }
+        for v in values {
+            query = query.bind(*v);
+        }
+        let rows = query.fetch_all(&store.write).await.unwrap();
+        rows.iter().map(|r| r.get::<String, _>("detail")).collect()
     }
 }

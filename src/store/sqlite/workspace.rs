@@ -11,6 +11,7 @@ use super::writer::HotTx;
 use super::{conflict_or, SqliteStore};
 use crate::domain::workspace::*;
 use crate::domain::Message;
+use crate::store::cells::Cells;
 use crate::store::cells::{
     channel, channel_message as message, incoming_hook as incoming, json_list,
     outgoing_hook as outgoing,
@@ -19,7 +20,8 @@ use crate::store::rules::EndpointsByApp;
 use crate::store::workspace::{ChannelMessageQuery, FollowUps, PostResult, WorkspaceStore};
 use crate::store::{to_ms, CreateMessageOutcome, FanOut, StoreError, StoreResult};
 use async_trait::async_trait;
-use sqlx::{Row, SqliteConnection};
+use rusqlite::OptionalExtension;
+use sqlx::SqliteConnection;
 
 /// Inserts `messages` and their deliveries on `conn` (inside the caller's transaction);
 /// returns the deliveries queued.
@@ -81,15 +83,16 @@ impl WorkspaceStore for SqliteStore {
     }
 
     async fn get_channel(&self, key: &ChannelRef) -> StoreResult<Option<Channel>> {
+        // Every incoming-webhook post reads its channel: inline, not through sqlx (`reads.rs`).
         let (sql, value) = match key {
             ChannelRef::Id(id) => ("SELECT * FROM ws_channel WHERE id = ?1", id.as_str()),
             ChannelRef::Name(n) => ("SELECT * FROM ws_channel WHERE name = ?1", n.as_str()),
         };
-        let row = sqlx::query(sql)
-            .bind(value)
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(row.as_ref().map(channel))
+        self.reads.with(|c| {
+            c.prepare_cached(sql)?
+                .query_row([value], |r| Ok(channel(r)))
+                .optional()
+        })
     }
 
     async fn list_channels(&self) -> StoreResult<Vec<Channel>> {
@@ -166,27 +169,22 @@ impl WorkspaceStore for SqliteStore {
         channel_id: &ChannelId,
         q: &ChannelMessageQuery,
     ) -> StoreResult<Vec<ChannelMessage>> {
-        let (cmp, dir) = if q.ascending {
-            (">", "ASC")
-        } else {
-            ("<", "DESC")
-        };
-        let sql = format!(
-            "SELECT * FROM ws_message WHERE channel_id = ?1
-               AND (?2 IS NULL OR ts {cmp} ?2)
-               AND (?3 IS NULL OR ts = ?3 OR thread_ts = ?3)
-               AND (?5 = 0 OR thread_ts IS NULL OR thread_ts = ts)
-             ORDER BY ts {dir} LIMIT ?4"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(channel_id.as_str())
-            .bind(q.from.map(Ts::micros))
-            .bind(q.thread.map(Ts::micros))
-            .bind(i64::from(q.limit))
-            .bind(q.top_level)
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows.iter().map(message).collect())
+        let (sql, values) = q.sql('?');
+        // Live streams read each channel's new messages as they come: inline, not through
+        // sqlx (`reads.rs`), each of the few statement shapes prepared once per connection.
+        self.reads.with(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            stmt.raw_bind_parameter(1, channel_id.as_str())?;
+            for (i, v) in values.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 2, v)?;
+            }
+            let mut rows = stmt.raw_query();
+            let mut page = Vec::new();
+            while let Some(row) = rows.next()? {
+                page.push(message(row));
+            }
+            Ok(page)
+        })
     }
 
     async fn create_incoming_hook(&self, h: &IncomingHook, digest: &[u8; 32]) -> StoreResult<()> {
@@ -214,14 +212,15 @@ impl WorkspaceStore for SqliteStore {
     }
 
     async fn get_incoming_hook(&self, id: &HookId) -> StoreResult<Option<(IncomingHook, Vec<u8>)>> {
-        let row = sqlx::query("SELECT * FROM ws_incoming_hook WHERE id = ?1")
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(row.map(|r| {
-            let digest = hex::decode(r.get::<&str, _>("token_digest")).unwrap_or_default();
-            (incoming(&r), digest)
-        }))
+        // Every incoming-webhook post reads its hook: inline, not through sqlx (`reads.rs`).
+        self.reads.with(|c| {
+            c.prepare_cached("SELECT * FROM ws_incoming_hook WHERE id = ?1")?
+                .query_row([id.as_str()], |r| {
+                    let digest = hex::decode(r.text("token_digest")).unwrap_or_default();
+                    Ok((incoming(r), digest))
+                })
+                .optional()
+        })
     }
 
     async fn list_incoming_hooks(&self) -> StoreResult<Vec<IncomingHook>> {
@@ -302,5 +301,50 @@ impl WorkspaceStore for SqliteStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{explain, migrated};
+    use super::*;
+
+    /// A live stream reads a page after the last message it sent, once per new message: the
+    /// page must seek to it in the `(channel_id, ts)` key, not read the channel from its start.
+    #[tokio::test]
+    async fn a_page_of_channel_messages_seeks_to_its_cursor() {
+        let (_dir, store) = migrated().await;
+        let after = ChannelMessageQuery {
+            from: Some(Ts::from_micros(1)),
+            limit: 100,
+            ascending: true,
+            thread: None,
+            top_level: false,
+        };
+        for q in [
+            after.clone(),
+            ChannelMessageQuery {
+                ascending: false,
+                top_level: true,
+                ..after.clone()
+            },
+        ] {
+            let (sql, values) = q.sql('?');
+            let plan = explain(&store, &sql, &values).await;
+            assert!(
+                plan.iter().any(|d| d.contains("(channel_id=? AND ts")),
+                "{sql}: {plan:?}"
+            );
+        }
+        let thread = ChannelMessageQuery {
+            thread: Some(Ts::from_micros(5)),
+            ..after
+        };
+        let (sql, values) = thread.sql('?');
+        let plan = explain(&store, &sql, &values).await;
+        assert!(
+            !plan.iter().any(|d| d.starts_with("SCAN")),
+            "{sql}: {plan:?}"
+        );
     }
 }

@@ -369,7 +369,15 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         end_rss_bytes: server.nodes.iter().filter_map(|n| n.end_rss_bytes).max(),
         peak_wal_bytes: server.nodes.iter().filter_map(|n| n.peak_wal_bytes).max(),
         disk_bytes_per_message: disk_bytes_per_message(&server.nodes, published.acknowledged_count),
-        cpu_seconds_per_1k: cluster::cpu_seconds_per_1k(&server.nodes, deliveries),
+        // With no endpoints (`--endpoints 0`) the run measures publishing alone: its CPU is
+        // per publish.
+        cpu_seconds_per_1k: cluster::cpu_seconds_per_1k(
+            &server.nodes,
+            match options.endpoints {
+                0 => published.acknowledged_count,
+                _ => deliveries,
+            },
+        ),
         nodes: server.nodes,
         errors,
         bench_cpu_secs,

@@ -271,12 +271,22 @@ impl Report {
             let _ = writeln!(t, "{line}");
         }
         if let Some(per_1k) = self.cpu_seconds_per_1k {
-            let _ = writeln!(t, "server CPU per 1,000 deliveries: {per_1k:.3} s");
+            // A publish-only run (`--endpoints 0`) is measured per publish.
+            let unit = if o.endpoints == 0 {
+                "publishes"
+            } else {
+                "deliveries"
+            };
+            let _ = writeln!(t, "server CPU per 1,000 {unit}: {per_1k:.3} s");
         }
         if let Some(cpu) = self.bench_cpu_secs {
             let _ = writeln!(t, "bench itself (publish → end of wait): {cpu:.2} CPU s");
         }
-        if let Some(outcomes) = &self.server_delivery_outcomes {
+        if let Some(outcomes) = self
+            .server_delivery_outcomes
+            .as_ref()
+            .filter(|o| !o.is_empty())
+        {
             let listed: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(t, "server attempt outcomes: {}", listed.join(", "));
         }

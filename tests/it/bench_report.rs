@@ -240,6 +240,33 @@ fn bench_report_covers_the_bin_scenario() {
     assert!(html.contains("stream rate"), "the inbound figures");
 }
 
+/// `--endpoints 0` measures publishing alone: every message acknowledged, nothing delivered,
+/// and the CPU figure per publish.
+#[test]
+fn a_run_without_endpoints_measures_publishing_alone() {
+    let output = bench(&[
+        "--endpoints",
+        "0",
+        "--messages",
+        "200",
+        "--concurrency",
+        "8",
+        "--json",
+    ]);
+    let run = json(&output);
+    assert_eq!(run["messages"], 200, "{run}");
+    assert_eq!(run["expectedDeliveries"], 0, "{run}");
+    assert_eq!(run["deliveries"], 0, "{run}");
+    assert!(run["publishRate"].as_f64().unwrap() > 0.0, "{run}");
+    assert_eq!(run["timedOut"], false, "{run}");
+    let table = String::from_utf8_lossy(
+        &bench(&["--endpoints", "0", "--messages", "50", "--concurrency", "4"]).stdout,
+    )
+    .into_owned();
+    assert!(table.contains("publish (2xx)"), "{table}");
+    assert!(table.contains("server CPU per 1,000 publishes"), "{table}");
+}
+
 #[test]
 fn a_backlog_run_prints_its_rss_curve() {
     let output = bench(&["--backlog", "--messages", "100", "--concurrency", "8"]);

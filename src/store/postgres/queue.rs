@@ -200,9 +200,9 @@ impl QueueStore for PgStore {
         let until: Vec<i64> = deferrals.iter().map(|d| to_ms(d.until)).collect();
         let reserved: Vec<bool> = deferrals.iter().map(|d| d.reserved).collect();
         let paced: Vec<bool> = deferrals.iter().map(|d| d.paced).collect();
-        let mut tx = self.pool.begin().await?;
-        // One statement for the batch. `status = 3`: a delivery whose lease ran out and that
-        // another node has claimed and finished meanwhile is not moved back.
+        // One statement for the batch, atomic on its own: no `BEGIN`/`COMMIT` round trips
+        // around it. `status = 3`: a delivery whose lease ran out and that another node has
+        // claimed and finished meanwhile is not moved back.
         sqlx::query(concat!(
             "UPDATE delivery d SET status = ",
             status!(Pending),
@@ -219,9 +219,8 @@ impl QueueStore for PgStore {
         .bind(&reserved)
         .bind(&self.node)
         .bind(&paced)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         // The deferred time may be earlier than what other nodes are sleeping until.
         self.announce_work();
         Ok(())

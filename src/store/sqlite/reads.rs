@@ -3,9 +3,11 @@
 //! Why: sqlx hands every SQLite statement to the connection's worker thread and waits for the
 //! answer, two thread switches per statement. An incoming-webhook post read its hook and its
 //! channel that way before its write, and the channel's live stream read the new messages the
-//! same way: at full speed, 39 % of the server's CPU samples were in sqlx's worker threads and
-//! most of the rest in the kernel switching to and from them (`kanca bench --scenario
-//! incoming-webhook`, BENCHMARKS.md). An indexed lookup in SQLite itself takes microseconds,
+//! same way: at full speed, 39 % of the server's CPU samples were in sqlx's worker threads
+//! (`kanca bench --scenario incoming-webhook`, BENCHMARKS.md). Most of that turned out to be the
+//! page statement scanning the channel, fixed in [`crate::store::workspace::ChannelMessageQuery`];
+//! moving the reads here gave the rest (3,162–3,302 → 3,804 posts/s before that fix). An indexed
+//! lookup in SQLite itself takes microseconds,
 //! less than the hand-off, so these reads run inline on the calling task, as the writer's
 //! statements do (`hot.rs`), through statements prepared once per connection.
 //!

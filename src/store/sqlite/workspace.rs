@@ -11,10 +11,9 @@ use super::writer::HotTx;
 use super::{conflict_or, SqliteStore};
 use crate::domain::workspace::*;
 use crate::domain::Message;
-use crate::store::cells::Cells;
 use crate::store::cells::{
     channel, channel_message as message, incoming_hook as incoming, json_list,
-    outgoing_hook as outgoing,
+    outgoing_hook as outgoing, Cells,
 };
 use crate::store::rules::EndpointsByApp;
 use crate::store::workspace::{ChannelMessageQuery, FollowUps, PostResult, WorkspaceStore};

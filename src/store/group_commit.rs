@@ -39,6 +39,10 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 512;
 /// Writes waiting for the writer before callers are held back.
 const QUEUE_DEPTH: usize = 4096;
+/// How long the writer waits for the next write before telling the backend it is idle
+/// ([`BatchWriter::idle`]). Short: a backend that keeps its write lock between batches holds
+/// back every other writer until then.
+pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(5);
 
 /// A publish in a batch.
 pub(crate) struct PublishIn<'a> {
@@ -104,6 +108,14 @@ pub(crate) trait BatchWriter: Send + Sync + 'static {
     }
     /// Called after every commit that queued deliveries (PostgreSQL tells the other nodes).
     fn queued(&self) {}
+    /// Whether the backend keeps something from one batch to the next (SQLite: its write
+    /// lock) that it gives up in [`BatchWriter::idle`].
+    fn keeps_between_batches(&self) -> bool {
+        false
+    }
+    /// Called when no write has come for [`IDLE_AFTER`] while the backend
+    /// [keeps something between batches](BatchWriter::keeps_between_batches).
+    fn idle(&self) {}
     fn health(&self) -> &WriteHealth;
     fn now(&self) -> DateTime<Utc>;
 }
@@ -281,7 +293,28 @@ fn stopped() -> StoreError {
 
 async fn run<W: BatchWriter>(backend: Weak<W>, mut rx: mpsc::Receiver<Op>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let keeping = backend.upgrade().is_some_and(|b| b.keeps_between_batches());
+        let received = if keeping {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+                _ = tokio::time::sleep(IDLE_AFTER) => {
+                    if let Some(backend) = backend.upgrade() {
+                        backend.idle();
+                    }
+                    continue;
+                }
+            }
+        } else {
+            rx.recv_many(&mut batch, MAX_BATCH).await
+        };
+        if received == 0 {
+            // Every handle is gone: let go of what the backend kept.
+            if let Some(backend) = backend.upgrade() {
+                backend.idle();
+            }
+            return;
+        }
         let Some(backend) = backend.upgrade() else {
             return;
         };

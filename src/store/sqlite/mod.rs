@@ -45,7 +45,7 @@ pub struct SqliteStore {
     /// Group commit for publishes and attempt records.
     writer: GroupCommit,
     /// What the writer writes through; the writer ends when this is dropped.
-    _batches: Arc<writer::Batches>,
+    batches: Arc<writer::Batches>,
     /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
     health: Arc<WriteHealth>,
     /// Stamps rows and decides what is due ([`StoreOptions::clock`]).
@@ -128,16 +128,15 @@ impl SqliteStore {
             wal_limit: opts.wal_limit,
         });
         let batches = Arc::new(writer::Batches {
-            pool: write.clone(),
+            lock: writer::WriteLock::new(write.clone(), held_as_lock),
             hot: Arc::new(tokio::sync::Mutex::new(hot)),
-            held_as_lock,
             node: node.to_owned(),
             health: health.clone(),
             clock: opts.clock.clone(),
         });
         Ok(Self {
             writer: GroupCommit::spawn(Arc::downgrade(&batches)),
-            _batches: batches,
+            batches,
             write,
             read,
             reads,

@@ -45,7 +45,7 @@ pub struct SqliteStore {
     /// Group commit for publishes and attempt records.
     writer: GroupCommit,
     /// What the writer writes through; the writer ends when this is dropped.
-    batches: Arc<writer::Batches>,
+    _batches: Arc<writer::Batches>,
     /// Whether writes succeed (read by `/api/v1/health` and `/metrics`).
     health: Arc<WriteHealth>,
     /// Stamps rows and decides what is due ([`StoreOptions::clock`]).
@@ -136,7 +136,7 @@ impl SqliteStore {
         });
         Ok(Self {
             writer: GroupCommit::spawn(Arc::downgrade(&batches)),
-            batches,
+            _batches: batches,
             write,
             read,
             reads,
@@ -309,6 +309,64 @@ pub(super) mod tests {
             .unwrap();
         store.migrate().await.unwrap();
         (dir, store)
+    }
+
+    /// Every index's columns, by table, with whether it is partial (`WHERE`).
+    async fn indexes(store: &SqliteStore) -> Vec<(String, String, Vec<String>, bool)> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+               AND name NOT LIKE '_sqlx_%'",
+        )
+        .fetch_all(&store.write)
+        .await
+        .unwrap();
+        let mut all = Vec::new();
+        for table in tables {
+            let list = sqlx::query(&format!("PRAGMA index_list('{table}')"))
+                .fetch_all(&store.write)
+                .await
+                .unwrap();
+            for index in list {
+                let name: String = index.get("name");
+                let partial: i64 = index.get("partial");
+                let columns = sqlx::query(&format!("PRAGMA index_info('{name}')"))
+                    .fetch_all(&store.write)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.get::<Option<String>, _>("name").unwrap_or_default())
+                    .collect();
+                all.push((table.clone(), name, columns, partial == 1));
+            }
+        }
+        all
+    }
+
+    /// Every index costs a page write per row written to its table, in every commit: an index
+    /// whose columns begin another index of the same table serves no lookup the longer one
+    /// does not, and only costs. (Partial indexes are left out: they are smaller on purpose.)
+    #[tokio::test]
+    async fn no_index_is_the_first_columns_of_another() {
+        let (_dir, store) = migrated().await;
+        let all = indexes(&store).await;
+        assert!(
+            all.iter().any(|(t, _, _, _)| t == "delivery"),
+            "no indexes read: {all:?}"
+        );
+        for (table, name, columns, partial) in &all {
+            if *partial {
+                continue;
+            }
+            for (other_table, other, other_columns, other_partial) in &all {
+                if other_table != table || other == name || *other_partial {
+                    continue;
+                }
+                assert!(
+                    !(other_columns.len() > columns.len() && other_columns.starts_with(columns)),
+                    "{table}: index {name} {columns:?} is the start of {other} {other_columns:?}"
+                );
+            }
+        }
     }
 
     /// SQLite's plan for `sql` with `values` bound to its parameters after the first (a text),

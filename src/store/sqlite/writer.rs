@@ -256,11 +256,11 @@ mod tests {
         let (_dir, store) = migrated().await;
         batch(&store).await;
         assert!(
-            store.batches.lock.is_kept(),
+            store._batches.lock.is_kept(),
             "the next batch should not have to take the lock from the pool again"
         );
         let mut waited = Duration::ZERO;
-        while store.batches.lock.is_kept() {
+        while store._batches.lock.is_kept() {
             assert!(
                 waited < Duration::from_secs(5),
                 "the idle writer kept the lock"

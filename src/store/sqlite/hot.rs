@@ -247,7 +247,8 @@ impl HotConn {
         let mut stmt = self
             .conn()
             .prepare_cached("SELECT * FROM endpoint WHERE app_id = ?1 AND disabled = 0")?;
-        let rows = stmt.query_map([app.as_str()], |row| Ok(cells::endpoint(row)))?;
+        let columns = cells::Columns::of(&stmt);
+        let rows = stmt.query_map([app.as_str()], |row| Ok(cells::endpoint(&columns.on(row))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -403,8 +404,10 @@ impl HotConn {
              WHERE d.id IN (SELECT value FROM json_each(?1))
              ORDER BY d.id",
         )?;
+        let columns = cells::Columns::of(&read);
         let jobs = read.query_map([to_json(&ids)], |row| {
             use crate::store::cells::Cells;
+            let row = &columns.on(row);
             let endpoint = cells::endpoint(row);
             Ok(DeliveryJob {
                 delivery_id: row.int("d_id"),

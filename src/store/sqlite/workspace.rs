@@ -177,10 +177,11 @@ impl WorkspaceStore for SqliteStore {
             for (i, v) in values.iter().enumerate() {
                 stmt.raw_bind_parameter(i + 2, v)?;
             }
+            let columns = crate::store::cells::Columns::of(&stmt);
             let mut rows = stmt.raw_query();
             let mut page = Vec::new();
             while let Some(row) = rows.next()? {
-                page.push(message(row));
+                page.push(message(&columns.on(row)));
             }
             Ok(page)
         })

@@ -315,6 +315,18 @@ async fn run<W: BatchWriter>(backend: Weak<W>, mut rx: mpsc::Receiver<Op>) {
             }
             return;
         }
+        if keeping && batch.len() < MAX_BATCH {
+            // Let the tasks that were about to queue a write do so first: with its lock kept,
+            // the writer would otherwise start on whatever was there, and batches would be
+            // smaller (more commits, more log written per message) under load.
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+        }
         let Some(backend) = backend.upgrade() else {
             return;
         };

@@ -140,7 +140,7 @@ impl Operational {
 
     /// An event of the operational application, stamped now.
     fn event(&self, event_type: &'static str, data: Value) -> Message {
-        Message::own_event(&self.app_id, event_type, data, self.clock.now())
+        Message::own_event(&self.app_id, event_type, &data, self.clock.now())
     }
 
     /// Publishes an event to the operational endpoints. Failures are logged, never passed on:

@@ -226,7 +226,7 @@ impl Workspace {
             "teamId": self.team_id(),
             "channel": ChannelView::from(channel.clone()),
         });
-        Message::own_event(self.events_app(), event_type, data, self.deps.clock.now())
+        Message::own_event(self.events_app(), event_type, &data, self.deps.clock.now())
     }
 
     /// Wakes the dispatcher after a commit that queued deliveries.

@@ -83,14 +83,14 @@ impl Workspace {
         Box::new(move |posted: &ChannelMessage| {
             let mut messages = requests_for(&hooks, &outgoing_app, &team, &channel, posted, now);
             messages.extend(slack_events.for_message(&channel, posted));
-            let data = serde_json::json!({
-                "teamId": team,
-                "channel": ChannelView::from(channel),
-                "message": MessageView::from(posted.clone()),
-            });
+            let data = Posted {
+                team_id: &team,
+                channel: ChannelView::from(channel),
+                message: MessageView::from(posted.clone()),
+            };
             messages.insert(
                 0,
-                Message::own_event(&events_app, MESSAGE_POSTED, data, now),
+                Message::own_event(&events_app, MESSAGE_POSTED, &data, now),
             );
             messages
         })
@@ -177,4 +177,13 @@ impl Workspace {
         )
         .await
     }
+}
+
+/// The `data` of a `message.posted` event.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Posted<'a> {
+    team_id: &'a TeamId,
+    channel: ChannelView,
+    message: MessageView,
 }

@@ -18,7 +18,7 @@ fn event(app: &AppId, tag: &str) -> Message {
     Message::own_event(
         app,
         "slack.test",
-        serde_json::json!({ "tag": tag }),
+        &serde_json::json!({ "tag": tag }),
         Utc::now(),
     )
 }

@@ -87,7 +87,7 @@ impl HotConn {
         if self.conn.is_none() {
             self.conn = Some(self.open()?);
         }
-        let result = self.conn().execute_batch("BEGIN IMMEDIATE");
+        let result = self.control("BEGIN IMMEDIATE");
         if result.is_err() {
             self.abandon_if_stuck();
         }
@@ -95,7 +95,7 @@ impl HotConn {
     }
 
     pub fn commit(&mut self) -> StoreResult<()> {
-        let result = self.conn().execute_batch("COMMIT");
+        let result = self.control("COMMIT");
         if result.is_err() {
             self.rollback();
         }
@@ -130,6 +130,13 @@ impl HotConn {
 
     fn conn(&self) -> &Connection {
         self.conn.as_ref().expect("begin opened the connection")
+    }
+
+    /// Runs a transaction statement (`BEGIN`, `COMMIT`, a savepoint) prepared once per
+    /// connection: each batch runs two to four of them, and parsing them anew each time was
+    /// 2 % of the server's samples at 1,000 msgs/s.
+    fn control(&self, sql: &'static str) -> rusqlite::Result<()> {
+        self.conn().prepare_cached(sql)?.execute([]).map(drop)
     }
 
     /// Stores the messages and queues their deliveries, deciding replays and fan-out in batch
@@ -492,11 +499,11 @@ impl HotConn {
 /// each under a savepoint of its own.
 impl HotConn {
     pub fn savepoint(&self) -> StoreResult<()> {
-        Ok(self.conn().execute_batch("SAVEPOINT job")?)
+        Ok(self.control("SAVEPOINT job")?)
     }
 
     pub fn release_savepoint(&self) -> StoreResult<()> {
-        Ok(self.conn().execute_batch("RELEASE job")?)
+        Ok(self.control("RELEASE job")?)
     }
 
     pub fn rollback_to_savepoint(&self) -> StoreResult<()> {

@@ -87,20 +87,32 @@ impl Cells for PgRow {
     }
 }
 
+/// A rusqlite row's cell by column name: the one thing the hot path's two row kinds (a plain
+/// [`rusqlite::Row`], and one read through its statement's [`Columns`]) do differently.
+pub(crate) trait RawCell {
+    fn cell(&self, col: &str) -> Option<rusqlite::types::ValueRef<'_>>;
+}
+
+impl RawCell for rusqlite::Row<'_> {
+    fn cell(&self, col: &str) -> Option<rusqlite::types::ValueRef<'_>> {
+        self.get_ref(col).ok()
+    }
+}
+
 /// The SQLite hot path's rows (`store/sqlite/hot.rs`). A cell of an unexpected type reads as
 /// empty, as a JSON column that does not parse does: only a hand-edited database has one.
-impl Cells for rusqlite::Row<'_> {
+impl<R: RawCell> Cells for R {
     fn text(&self, col: &str) -> String {
         self.opt_text(col).unwrap_or_default()
     }
     fn opt_text(&self, col: &str) -> Option<String> {
-        cell_text(self.get_ref(col).ok()?)
+        cell_text(self.cell(col)?)
     }
     fn int(&self, col: &str) -> i64 {
         self.opt_int(col).unwrap_or_default()
     }
     fn opt_int(&self, col: &str) -> Option<i64> {
-        cell_int(self.get_ref(col).ok()?)
+        cell_int(self.cell(col)?)
     }
     fn flag(&self, col: &str) -> bool {
         self.int(col) != 0
@@ -109,7 +121,7 @@ impl Cells for rusqlite::Row<'_> {
         self.text(col)
     }
     fn bytes(&self, col: &str) -> Vec<u8> {
-        self.get_ref(col).map(cell_bytes).unwrap_or_default()
+        self.cell(col).map(cell_bytes).unwrap_or_default()
     }
 }
 
@@ -175,33 +187,9 @@ pub(crate) struct Named<'a> {
     columns: &'a Columns,
 }
 
-impl Named<'_> {
+impl RawCell for Named<'_> {
     fn cell(&self, col: &str) -> Option<rusqlite::types::ValueRef<'_>> {
         self.row.get_ref(self.columns.at(col)?).ok()
-    }
-}
-
-impl Cells for Named<'_> {
-    fn text(&self, col: &str) -> String {
-        self.opt_text(col).unwrap_or_default()
-    }
-    fn opt_text(&self, col: &str) -> Option<String> {
-        cell_text(self.cell(col)?)
-    }
-    fn int(&self, col: &str) -> i64 {
-        self.opt_int(col).unwrap_or_default()
-    }
-    fn opt_int(&self, col: &str) -> Option<i64> {
-        cell_int(self.cell(col)?)
-    }
-    fn flag(&self, col: &str) -> bool {
-        self.int(col) != 0
-    }
-    fn body(&self, col: &str) -> String {
-        self.text(col)
-    }
-    fn bytes(&self, col: &str) -> Vec<u8> {
-        self.cell(col).map(cell_bytes).unwrap_or_default()
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! It sleeps until one of three things happens: new work is committed ([`super::Waker`]), the
 //! earliest scheduled delivery falls due, or the safety poll fires (a few seconds; it only
-//! matters if a wake-up was missed). It never polls per message. Concurrency is bounded by a
+//! matters if a wake-up was missed). It never polls per message. While it sleeps, a claim
+//! waits in the store's writer where the backend has one (SQLite), so new work comes to it
+//! already claimed, in the commit that queued it ([`Dispatcher::wait`]). Concurrency is bounded by a
 //! semaphore and the dispatcher claims no more work than it has permits for, so the queue
 //! stays in the database rather than growing in memory. Each claimed delivery passes the
 //! endpoint's limits ([`super::throttle`]) or goes back to the queue with the time it may go.
@@ -19,7 +21,7 @@ use super::throttle::Admission;
 use super::worker;
 use super::Engine;
 use crate::delivery::metrics::OutcomeLabel;
-use crate::store::{Claimed, Deferral, DeliveryJob};
+use crate::store::{Claimed, Deferral, DeliveryJob, StoreResult, WaitingClaim};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -60,37 +62,54 @@ impl Dispatcher {
         // then, claim only what they have room for.
         let mut probe_paused_until: Option<tokio::time::Instant> = None;
         let mut probe_pause = PROBE_PAUSE;
+        // A claim made for the dispatcher in another commit while it waited ([`Self::wait`]).
+        let mut ridden: Option<Ridden> = None;
         loop {
             if shutdown.is_cancelled() {
                 return;
             }
-            let free = self.permits.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    permit = self.permits.acquire() => drop(permit),
-                    _ = shutdown.cancelled() => return,
-                }
-                continue;
-            }
-            let probing = probe_paused_until.is_none_or(|at| tokio::time::Instant::now() >= at);
-            let limit = free.min(CLAIM_BATCH).min(engine.limiter.room(probing));
-            if limit == 0 {
-                // Every active endpoint is at its share, line included, and the last claim
-                // found only their work: claiming now would only send it back. Wait for room,
-                // or for the next look for other endpoints' work.
-                let until = probe_paused_until.unwrap_or_else(tokio::time::Instant::now);
-                tokio::select! {
-                    _ = engine.limiter.room_freed() => {}
-                    _ = tokio::time::sleep_until(until) => {}
-                    _ = shutdown.cancelled() => return,
-                }
-                continue;
-            }
             let now = engine.clock.now();
-            let claimed = engine
-                .store
-                .claim_due_and_next(now, limit as u32, lease)
-                .await;
+            let (claimed, limit, probing) = match ridden.take() {
+                Some(Ridden {
+                    claimed: Err(e), ..
+                }) => {
+                    // The batch it rode on failed (one bad write in it, or storage): claim
+                    // again by itself, which says so if storage is down.
+                    tracing::debug!(error = %e, "a claim that rode on a batch failed with it");
+                    continue;
+                }
+                Some(r) => (r.claimed, r.limit, r.probing),
+                None => {
+                    let free = self.permits.available_permits();
+                    if free == 0 {
+                        tokio::select! {
+                            permit = self.permits.acquire() => drop(permit),
+                            _ = shutdown.cancelled() => return,
+                        }
+                        continue;
+                    }
+                    let probing =
+                        probe_paused_until.is_none_or(|at| tokio::time::Instant::now() >= at);
+                    let limit = self.limit(probing);
+                    if limit == 0 {
+                        // Every active endpoint is at its share, line included, and the last
+                        // claim found only their work: claiming now would only send it back.
+                        // Wait for room, or for the next look for other endpoints' work.
+                        let until = probe_paused_until.unwrap_or_else(tokio::time::Instant::now);
+                        tokio::select! {
+                            _ = engine.limiter.room_freed() => {}
+                            _ = tokio::time::sleep_until(until) => {}
+                            _ = shutdown.cancelled() => return,
+                        }
+                        continue;
+                    }
+                    let claimed = engine
+                        .store
+                        .claim_due_and_next(now, limit as u32, lease)
+                        .await;
+                    (claimed, limit, probing)
+                }
+            };
             let Claimed { jobs, next_due } = match claimed {
                 Ok(claimed) => claimed,
                 Err(e) => {
@@ -108,8 +127,9 @@ impl Dispatcher {
                 let (endpoint, reserved) = (job.endpoint.clone(), job.reserved);
                 match engine.limiter.admit(&endpoint, reserved, now, job) {
                     Admission::Go(job) => {
-                        // Claimed no more than the free permits, and only a delivery that
-                        // goes takes one, so this does not wait.
+                        // Claimed no more than the free permits (which only grow while the
+                        // dispatcher waits), and only a delivery that goes takes one, so this
+                        // does not wait.
                         let permit = self
                             .permits
                             .clone()
@@ -168,13 +188,116 @@ impl Dispatcher {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            tokio::select! {
-                _ = engine.waker.woken() => {}
-                _ = engine.limiter.room_freed(), if paced => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.cancelled() => return,
+            let probing = probe_paused_until.is_none_or(|at| tokio::time::Instant::now() >= at);
+            let until = tokio::time::Instant::now() + wait;
+            match self.wait(until, paced, probing, lease, &shutdown).await {
+                Woke::Look => {}
+                Woke::Ridden(r) => ridden = Some(r),
+                Woke::Stop => return,
             }
         }
+    }
+
+    /// How many deliveries to claim now: no more than the free permits, a batch, and what the
+    /// endpoints have room for.
+    fn limit(&self, probing: bool) -> usize {
+        self.permits
+            .available_permits()
+            .min(CLAIM_BATCH)
+            .min(self.engine.limiter.room(probing))
+    }
+
+    /// Waits until new work is committed, `until` (the next due time, or the safety poll), room
+    /// for a paced endpoint, or shutdown.
+    ///
+    /// Meanwhile a claim waits in the store's writer where it has one
+    /// ([`crate::store::QueueStore::claim_on_next_queue`]): the next commit that queues
+    /// deliveries makes it, and the dispatcher wakes with that work claimed instead of asking
+    /// for it in a commit of its own. The publisher still wakes the waker after its commit, so
+    /// a wake with the claim still waiting may be for work the claim before took: the due time
+    /// is read (a point read, no write) and the claim left waiting unless something is due
+    /// now. A wake that moves the next due time earlier (a retry) moves `until` with it.
+    async fn wait(
+        &self,
+        mut until: tokio::time::Instant,
+        paced: bool,
+        probing: bool,
+        lease: Duration,
+        shutdown: &CancellationToken,
+    ) -> Woke {
+        let engine = &self.engine;
+        loop {
+            let limit = self.limit(probing);
+            let mut waiting = if limit > 0 {
+                engine.store.claim_on_next_queue(limit as u32, lease)
+            } else {
+                None
+            };
+            let woken = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    if let Some(w) = waiting {
+                        w.abandon();
+                    }
+                    return Woke::Stop;
+                }
+                claimed = made(&mut waiting) => {
+                    return Woke::Ridden(Ridden { claimed, limit, probing });
+                }
+                _ = engine.waker.woken() => true,
+                _ = engine.limiter.room_freed(), if paced => false,
+                _ = tokio::time::sleep_until(until) => false,
+            };
+            let Some(w) = waiting else {
+                return Woke::Look;
+            };
+            if let Some(claimed) = w.withdraw().await {
+                return Woke::Ridden(Ridden {
+                    claimed,
+                    limit,
+                    probing,
+                });
+            }
+            if !woken {
+                return Woke::Look;
+            }
+            match engine.store.next_due_at().await {
+                Ok(Some(at)) => {
+                    let now = engine.clock.now();
+                    if at <= now {
+                        return Woke::Look;
+                    }
+                    let after = (at - now).to_std().unwrap_or(Duration::ZERO);
+                    until = until.min(tokio::time::Instant::now() + after);
+                }
+                Ok(None) => {}
+                // The claim will find out what is wrong, and say so.
+                Err(_) => return Woke::Look,
+            }
+        }
+    }
+}
+
+/// A claim made while the dispatcher waited, with what it was asked with.
+struct Ridden {
+    claimed: StoreResult<Claimed>,
+    limit: usize,
+    probing: bool,
+}
+
+/// How [`Dispatcher::wait`] ended.
+enum Woke {
+    /// Claim and look: something may be due.
+    Look,
+    Ridden(Ridden),
+    Stop,
+}
+
+/// The waiting claim's answer; never, without one.
+async fn made(waiting: &mut Option<WaitingClaim>) -> StoreResult<Claimed> {
+    match waiting {
+        Some(w) => w.made().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -25,6 +25,12 @@
 //! its transaction with the attempt records and publishes queued beside it, and comes after
 //! them in it, so work published or sent back for a retry in the same batch can be claimed.
 //!
+//! A claim can also wait in the writer ([`GroupCommit::claim_on_next_queue`]): the dispatcher
+//! leaves one there while it sleeps, and the next batch that queues deliveries makes it in its
+//! own transaction, after everything else in it. The dispatcher then gets the new work with
+//! the publisher's commit instead of waking, asking and waiting for a commit of its own: at
+//! rates where every message is its own batch, that is one commit in three.
+//!
 //! And it may take writes of its own ([`GroupCommit::job`]: SQLite's bin captures and channel
 //! posts), each run in the batch's transaction under a savepoint of its own
 //! ([`BatchWriter::run_jobs`]), so a job that fails is undone alone and the batch commits.
@@ -198,14 +204,97 @@ enum Op {
 /// The handle callers queue writes through.
 pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Op>,
+    standing: Arc<Standing>,
+}
+
+/// The claim waiting in the writer for the next batch that queues deliveries, if any
+/// ([`GroupCommit::claim_on_next_queue`]). At most one: a node has one dispatcher.
+#[derive(Default)]
+struct Standing(std::sync::Mutex<Option<Rider>>);
+
+struct Rider {
+    /// Which [`WaitingClaim`] this is, so a withdrawal never takes a newer one.
+    id: u64,
+    limit: u32,
+    lease: Duration,
+    reply: oneshot::Sender<StoreResult<Claimed>>,
+}
+
+impl Standing {
+    fn take(&self) -> Option<Rider> {
+        self.0.lock().expect("not poisoned").take()
+    }
+}
+
+/// A claim left in the writer ([`GroupCommit::claim_on_next_queue`]): answered after the
+/// commit of the next batch that queued deliveries, with what it claimed in that batch's
+/// transaction.
+pub struct WaitingClaim {
+    id: u64,
+    standing: Arc<Standing>,
+    answer: oneshot::Receiver<StoreResult<Claimed>>,
+}
+
+impl WaitingClaim {
+    /// Waits for the claim to be made. Cancel-safe: dropping the future leaves the claim
+    /// waiting, to be [withdrawn](Self::withdraw) or awaited again.
+    pub async fn made(&mut self) -> StoreResult<Claimed> {
+        (&mut self.answer).await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Gives up on the claim without waiting (shutdown): a batch that took it already still
+    /// makes it, and what it claims stays leased to this node until the node starts again
+    /// ([`crate::store::QueueStore::release_own_leases`]) or the lease runs out.
+    pub fn abandon(self) {
+        let mut slot = self.standing.0.lock().expect("not poisoned");
+        if slot.as_ref().is_some_and(|r| r.id == self.id) {
+            *slot = None;
+        }
+    }
+
+    /// Takes the claim back. `None` if no batch had taken it yet: nothing was claimed. Else a
+    /// batch is making it or has made it, and its answer is returned once that batch has
+    /// committed (or failed), so what it claimed is never left leased and unsent.
+    pub async fn withdraw(self) -> Option<StoreResult<Claimed>> {
+        {
+            let mut slot = self.standing.0.lock().expect("not poisoned");
+            if slot.as_ref().is_some_and(|r| r.id == self.id) {
+                *slot = None;
+                return None;
+            }
+        }
+        Some(self.answer.await.unwrap_or_else(|_| Err(stopped())))
+    }
 }
 
 impl GroupCommit {
     /// Starts the writer task for `backend`; it ends when the backend is dropped.
     pub fn spawn<W: BatchWriter>(backend: Weak<W>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(backend, rx));
-        Self { queue }
+        let standing = Arc::new(Standing::default());
+        tokio::spawn(run(backend, rx, standing.clone()));
+        Self { queue, standing }
+    }
+
+    /// Leaves a claim of up to `limit` due deliveries in the writer, to be made in the
+    /// transaction of the next batch that queues deliveries, after that batch's own writes
+    /// (backends that implement [`BatchWriter::claim_all`]). Replaces a claim left before
+    /// and not withdrawn (its holder gets an error).
+    pub fn claim_on_next_queue(&self, limit: u32, lease: Duration) -> WaitingClaim {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        *self.standing.0.lock().expect("not poisoned") = Some(Rider {
+            id,
+            limit,
+            lease,
+            reply,
+        });
+        WaitingClaim {
+            id,
+            standing: self.standing.clone(),
+            answer,
+        }
     }
 
     pub async fn publish(
@@ -291,7 +380,11 @@ fn stopped() -> StoreError {
     StoreError::Other(anyhow::anyhow!("the store's writer has stopped"))
 }
 
-async fn run<W: BatchWriter>(backend: Weak<W>, mut rx: mpsc::Receiver<Op>) {
+async fn run<W: BatchWriter>(
+    backend: Weak<W>,
+    mut rx: mpsc::Receiver<Op>,
+    standing: Arc<Standing>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         let keeping = backend.upgrade().is_some_and(|b| b.keeps_between_batches());
@@ -330,7 +423,7 @@ async fn run<W: BatchWriter>(backend: Weak<W>, mut rx: mpsc::Receiver<Op>) {
         let Some(backend) = backend.upgrade() else {
             return;
         };
-        apply(&*backend, &mut batch).await;
+        apply(&*backend, &mut batch, &standing).await;
     }
 }
 
@@ -342,10 +435,10 @@ enum Done {
     Job(StoreResult<()>),
 }
 
-async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
+async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>, standing: &Standing) {
     // One time for the whole batch: what it stamps reads as one commit.
     let now = backend.now();
-    match together(backend, batch, now).await {
+    match together(backend, batch, now, standing).await {
         Ok((done, queued)) => {
             backend.health().succeeded();
             if queued > 0 {
@@ -368,7 +461,7 @@ async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
                 let result = match &down {
                     // Storage gave out meanwhile: the rest would only wait for it too.
                     Some(m) => unavailable_for(op, m),
-                    None => alone(backend, op, now).await,
+                    None => alone(backend, op, now, standing).await,
                 };
                 if let Some(m) = down_reason(&result) {
                     if down.is_none() {
@@ -383,12 +476,49 @@ async fn apply<W: BatchWriter>(backend: &W, batch: &mut Vec<Op>) {
     }
 }
 
-/// The fast path: the whole batch in one transaction.
+/// The fast path: the whole batch in one transaction. A claim waiting in the writer rides on
+/// it if the batch queued deliveries, and is answered after the commit (or with the batch's
+/// failure).
 async fn together<W: BatchWriter>(
     backend: &W,
     batch: &mut [Op],
     now: DateTime<Utc>,
+    standing: &Standing,
 ) -> StoreResult<(Vec<Done>, u64)> {
+    let mut rider = None;
+    let written = write(backend, batch, now, standing, &mut rider).await;
+    match (rider, written) {
+        (None, written) => written.map(|(done, queued, _)| (done, queued)),
+        (Some(rider), Ok((done, queued, claimed))) => {
+            let claimed = claimed.expect("a rider's claim is made in its batch");
+            // A dispatcher that stopped waiting does not mind; its leases run out.
+            let _ = rider.reply.send(Ok(claimed));
+            Ok((done, queued))
+        }
+        (Some(rider), Err(e)) => {
+            let _ = rider.reply.send(Err(ridden_batch_failed(&e)));
+            Err(e)
+        }
+    }
+}
+
+/// What a claim that rode on a failed batch is told: the dispatcher claims again by itself.
+fn ridden_batch_failed(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        e => StoreError::Other(anyhow::anyhow!("the batch the claim rode on failed: {e}")),
+    }
+}
+
+type Written = (Vec<Done>, u64, Option<Claimed>);
+
+async fn write<W: BatchWriter>(
+    backend: &W,
+    batch: &mut [Op],
+    now: DateTime<Utc>,
+    standing: &Standing,
+    rider: &mut Option<Rider>,
+) -> StoreResult<Written> {
     let mut publishes = Vec::new();
     let mut records = Vec::new();
     let mut claims = Vec::new();
@@ -425,11 +555,6 @@ async fn together<W: BatchWriter>(
     let mut tx = backend.begin().await?;
     let (published, queued) = backend.publish_all(&mut tx, &publishes, now).await?;
     let recorded = backend.record_all(&mut tx, &records).await?;
-    let claimed = if claims.is_empty() {
-        Vec::new()
-    } else {
-        backend.claim_all(&mut tx, &claims).await?
-    };
     let mut jobs: Vec<&mut (dyn Job + 'static)> = batch
         .iter_mut()
         .filter_map(|op| match op {
@@ -445,8 +570,23 @@ async fn together<W: BatchWriter>(
         (failed, queued)
     };
     drop(jobs);
-    backend.commit(tx).await?;
     let queued = queued + jobs_queued;
+    // Claims come last, so they can take what this batch queued (or a job brought forward).
+    if queued > 0 {
+        *rider = standing.take();
+    }
+    if let Some(r) = rider.as_ref() {
+        claims.push((r.limit, r.lease, now));
+    }
+    let mut claimed = if claims.is_empty() {
+        Vec::new()
+    } else {
+        backend.claim_all(&mut tx, &claims).await?
+    };
+    let ridden = rider
+        .as_ref()
+        .map(|_| claimed.pop().expect("the rider's claim is the last"));
+    backend.commit(tx).await?;
     let mut jobs_failed = jobs_failed.into_iter();
     let (mut published, mut recorded) = (published.into_iter(), recorded.into_iter());
     let mut claimed = claimed.into_iter();
@@ -464,13 +604,18 @@ async fn together<W: BatchWriter>(
             }),
         })
         .collect();
-    Ok((done, queued))
+    Ok((done, queued, ridden))
 }
 
 /// The slow path: one write in its own transaction, through the same statements.
-async fn alone<W: BatchWriter>(backend: &W, op: &mut Op, now: DateTime<Utc>) -> Done {
+async fn alone<W: BatchWriter>(
+    backend: &W,
+    op: &mut Op,
+    now: DateTime<Utc>,
+    standing: &Standing,
+) -> Done {
     let one = std::slice::from_mut(op);
-    match together(backend, one, now).await {
+    match together(backend, one, now, standing).await {
         Ok((mut done, queued)) => {
             if queued > 0 {
                 backend.queued();

@@ -38,6 +38,7 @@ pub mod sources;
 pub mod sqlite;
 pub mod workspace;
 
+pub use group_commit::WaitingClaim;
 pub use portal::PortalStore;
 pub use security::SecurityStore;
 pub use slack::SlackStore;
@@ -636,6 +637,15 @@ pub trait QueueStore: Send + Sync {
             None
         };
         Ok(Claimed { jobs, next_due })
+    }
+    /// Leaves a claim of up to `limit` due deliveries in the store's writer while the
+    /// dispatcher waits: the next commit that queues deliveries makes it in its own
+    /// transaction, so new work reaches the dispatcher with the publisher's commit rather than
+    /// after a claim of its own. `None` where the backend claims outside its writer
+    /// (PostgreSQL, where another node's claim would not ride anyway): the dispatcher then
+    /// waits for its waker alone.
+    fn claim_on_next_queue(&self, _limit: u32, _lease: Duration) -> Option<WaitingClaim> {
+        None
     }
     /// Puts claimed deliveries back in the queue without an attempt (the endpoint is over its
     /// throttle rate or in-flight cap), each due at its time; `reserved` marks a slot the

@@ -59,6 +59,7 @@ on_every_backend!(
     lists_page_in_byte_order_like_sqlite,
     resend_and_recover_queue_work_again,
     new_work_on_one_node_wakes_the_other,
+    a_claim_left_in_the_writer_rides_on_the_next_commit_that_queues_work,
     conflicts_secrets_internal_apps_and_retention,
 );
 
@@ -909,6 +910,72 @@ async fn resend_and_recover_queue_work_again(db: TestDb) {
     let late = endpoint(&store, &app.id, None, None, false).await;
     assert!(store.requeue(&app.id, &msg.id, &late.id).await.unwrap());
     assert_eq!(claim_all(&store, Utc::now()).await.len(), 2);
+}
+
+/// The dispatcher's claim while it waits: the next commit that queues deliveries makes it,
+/// and nothing else does. Its answer is there when the publisher's is (no poll, no timer).
+async fn a_claim_left_in_the_writer_rides_on_the_next_commit_that_queues_work(db: TestDb) {
+    use futures::FutureExt;
+    let (store, _) = db.two_nodes().await;
+    let lease = Duration::from_secs(60);
+    let Some(mut waiting) = store.claim_on_next_queue(10, lease) else {
+        assert!(db.postgres.is_some(), "SQLite claims through its writer");
+        skipped("PostgreSQL claims outside its writer: the dispatcher waits for its waker");
+        return;
+    };
+    let app = app(&store).await;
+    let ep = endpoint(&store, &app.id, Some(&["a.b"]), None, false).await;
+
+    // A commit that queues nothing (no endpoint takes this type) leaves the claim waiting.
+    assert_eq!(send(&store, &message(&app.id, "other.type", None)).await, 0);
+    assert!(
+        waiting.made().now_or_never().is_none(),
+        "a commit that queued nothing made the claim"
+    );
+
+    let msg = message(&app.id, "a.b", None);
+    assert_eq!(send(&store, &msg).await, 1);
+    let claimed = waiting
+        .made()
+        .now_or_never()
+        .expect("answered by the publish's commit")
+        .expect("the claim");
+    assert_eq!(claimed.jobs.len(), 1);
+    let job = &claimed.jobs[0];
+    assert_eq!((&job.msg_id, &job.endpoint.id), (&msg.id, &ep.id));
+    assert_eq!(job.payload, msg.payload);
+    assert!(
+        claimed
+            .next_due
+            .is_some_and(|at| at > Utc::now() + TimeDelta::seconds(30)),
+        "nothing else is due before the new lease runs out: {:?}",
+        claimed.next_due
+    );
+    assert!(
+        claim_all(&store, Utc::now()).await.is_empty(),
+        "the delivery is leased to the claim that rode"
+    );
+
+    // Withdrawn before any commit took it: nothing is claimed, the next message waits.
+    let waiting = store.claim_on_next_queue(10, lease).expect("SQLite");
+    assert!(waiting.withdraw().await.is_none(), "nothing took it");
+    let second = message(&app.id, "a.b", None);
+    send(&store, &second).await;
+    let jobs = claim_all(&store, Utc::now()).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].msg_id, second.id);
+
+    // Withdrawn after a commit made it: the withdrawal hands over what it claimed.
+    let waiting = store.claim_on_next_queue(10, lease).expect("SQLite");
+    let third = message(&app.id, "a.b", None);
+    send(&store, &third).await;
+    let claimed = waiting
+        .withdraw()
+        .await
+        .expect("a commit made it")
+        .expect("the claim");
+    assert_eq!(claimed.jobs.len(), 1);
+    assert_eq!(claimed.jobs[0].msg_id, third.id);
 }
 
 async fn new_work_on_one_node_wakes_the_other(db: TestDb) {

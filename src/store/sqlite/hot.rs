@@ -480,15 +480,7 @@ impl HotConn {
     fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let at: Option<i64> = self
             .conn()
-            .prepare_cached(concat!(
-                "SELECT MIN(t) FROM (
-                    SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status = ",
-                status!(Pending),
-                " UNION ALL
-                    SELECT MIN(lease_until) AS t FROM delivery WHERE status = ",
-                status!(Sending),
-                ")"
-            ))?
+            .prepare_cached(super::queue::NEXT_DUE)?
             .query_row([], |r| r.get(0))?;
         Ok(at.map(from_ms))
     }

@@ -15,6 +15,18 @@ use sqlx::Row;
 const CLEAR_EXPIRED_PAYLOADS: &str = "UPDATE message SET payload = NULL
      WHERE id IN (SELECT id FROM message WHERE payload IS NOT NULL AND payload_expires_at <= ? LIMIT ?)";
 
+/// The earliest due time of pending work or of a lease running out: one probe of each
+/// partial index.
+pub(super) const NEXT_DUE: &str = concat!(
+    "SELECT MIN(t) FROM (
+        SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status = ",
+    status!(Pending),
+    " UNION ALL
+        SELECT MIN(lease_until) AS t FROM delivery WHERE status = ",
+    status!(Sending),
+    ")"
+);
+
 #[async_trait]
 impl QueueStore for SqliteStore {
     async fn replay_candidates(
@@ -71,6 +83,10 @@ impl QueueStore for SqliteStore {
         self.writer.claim(now, limit, lease).await
     }
 
+    fn claim_on_next_queue(&self, limit: u32, lease: Duration) -> Option<WaitingClaim> {
+        Some(self.writer.claim_on_next_queue(limit, lease))
+    }
+
     /// One batch of the retention sweep, found through `message_payload_expiry` (migration
     /// 0019): it holds the writer for the rows it clears, not for a scan of every message.
     async fn clear_expired_payloads(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
@@ -82,20 +98,14 @@ impl QueueStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    /// Inline, on a read connection of its own (`reads.rs`): the dispatcher asks this when
+    /// woken while its claim waited in the writer, to tell work it has not seen from the wake
+    /// of a publish whose work its claim already took.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let row = sqlx::query(concat!(
-            "SELECT MIN(t) FROM (
-            SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status = ",
-            status!(Pending),
-            "
-            UNION ALL
-            SELECT MIN(lease_until) AS t FROM delivery WHERE status = ",
-            status!(Sending),
-            ")"
-        ))
-        .fetch_one(&self.read)
-        .await?;
-        Ok(row.get::<Option<i64>, _>(0).map(from_ms))
+        let at: Option<i64> = self
+            .reads
+            .with(|c| c.prepare_cached(NEXT_DUE)?.query_row([], |r| r.get(0)))?;
+        Ok(at.map(from_ms))
     }
 
     /// Through the group-commit writer, like claims: a claim's throttled deliveries go back in

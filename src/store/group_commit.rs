@@ -49,6 +49,9 @@ const QUEUE_DEPTH: usize = 4096;
 /// ([`BatchWriter::idle`]). Short: a backend that keeps its write lock between batches holds
 /// back every other writer until then.
 pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(5);
+/// How long a batch of attempt records alone waits for a publish to share its commit with,
+/// when publishes have been coming that often ([`linger`]).
+const RECORD_LINGER: Duration = Duration::from_millis(2);
 
 /// A publish in a batch.
 pub(crate) struct PublishIn<'a> {
@@ -270,9 +273,15 @@ impl WaitingClaim {
 impl GroupCommit {
     /// Starts the writer task for `backend`; it ends when the backend is dropped.
     pub fn spawn<W: BatchWriter>(backend: Weak<W>) -> Self {
+        Self::with_linger(backend, RECORD_LINGER)
+    }
+
+    /// [`Self::spawn`], with records held back up to `linger` ([`linger`]; tests use a
+    /// long one, so that what they show does not depend on the machine's speed).
+    pub fn with_linger<W: BatchWriter>(backend: Weak<W>, linger: Duration) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let standing = Arc::new(Standing::default());
-        tokio::spawn(run(backend, rx, standing.clone()));
+        tokio::spawn(run(backend, rx, standing.clone(), linger));
         Self { queue, standing }
     }
 
@@ -384,8 +393,11 @@ async fn run<W: BatchWriter>(
     backend: Weak<W>,
     mut rx: mpsc::Receiver<Op>,
     standing: Arc<Standing>,
+    record_linger: Duration,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // When a publish was last applied ([`linger`]).
+    let mut last_publish: Option<std::time::Instant> = None;
     loop {
         let keeping = backend.upgrade().is_some_and(|b| b.keeps_between_batches());
         let received = if keeping {
@@ -420,10 +432,48 @@ async fn run<W: BatchWriter>(
                 }
             }
         }
+        linger(&mut rx, &mut batch, last_publish, record_linger).await;
+        if batch.iter().any(|op| matches!(op, Op::Publish { .. })) {
+            last_publish = Some(std::time::Instant::now());
+        }
         let Some(backend) = backend.upgrade() else {
             return;
         };
         apply(&*backend, &mut batch, &standing).await;
+    }
+}
+
+/// Holds back a batch of attempt records alone for up to `wait` ([`RECORD_LINGER`]) while
+/// publishes have come within that time, so the next publish shares its commit.
+///
+/// At a steady 1,000 msgs/s every message is a batch of its own, and so is the record of its
+/// delivery a moment later: two commits per message, each writing the delivery's pages to the
+/// log again. Nothing waits on a record but the worker that made it (no caller is answered
+/// before it is durable, so nothing acknowledged depends on it), and a crash meanwhile only
+/// means the delivery is sent again when its lease runs out, as for a crash during the
+/// request. Without recent publishes (a backlog draining, a quiet hour) records commit at
+/// once: waiting then would only hold the workers' permits. Only publishes count: they come
+/// from outside, whatever the workers do, where the dispatcher's claims (and its deferrals)
+/// wait for the permits that lingering records hold.
+///
+/// The worker waits the longer for its record, holding its permit; the publisher waits only
+/// for the records' statements, in a transaction it needed anyway.
+async fn linger(
+    rx: &mut mpsc::Receiver<Op>,
+    batch: &mut Vec<Op>,
+    last_publish: Option<std::time::Instant>,
+    wait: Duration,
+) {
+    let records_alone = batch.iter().all(|op| matches!(op, Op::Record { .. }));
+    let company_expected = last_publish.is_some_and(|at| at.elapsed() < wait);
+    if !records_alone || !company_expected || batch.len() >= MAX_BATCH {
+        return;
+    }
+    let room = MAX_BATCH - batch.len();
+    tokio::select! {
+        // None more (the handles are gone): the batch goes alone, and the writer ends after it.
+        _ = rx.recv_many(batch, room) => {}
+        _ = tokio::time::sleep(wait) => {}
     }
 }
 

@@ -313,4 +313,151 @@ mod tests {
         );
         assert!(batches > 1, "the batches were not back to back");
     }
+
+    mod linger {
+        use super::super::super::SqliteStore;
+        use super::migrated;
+        use crate::domain::*;
+        use crate::store::group_commit::GroupCommit;
+        use crate::store::*;
+        use chrono::{TimeDelta, Utc};
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        /// Longer than any test here takes: a record held back this long would fail the test
+        /// by its timeout, and one shown held back is held for a reason, not for the machine.
+        const LINGER: Duration = Duration::from_secs(60);
+
+        async fn app_with_endpoint(store: &SqliteStore) -> AppId {
+            let app = store
+                .create_app(ApplicationFields {
+                    uid: None,
+                    name: "linger".into(),
+                    throttle_rate: None,
+                    metadata: Default::default(),
+                })
+                .await
+                .unwrap();
+            store
+                .create_endpoint(
+                    &app.id,
+                    EndpointFields {
+                        uid: None,
+                        url: EndpointUrl::parse("https://example.com/hook", false).unwrap(),
+                        description: String::new(),
+                        event_types: None,
+                        channels: None,
+                        disabled: false,
+                        throttle_rate: None,
+                        metadata: Default::default(),
+                        headers: Default::default(),
+                    },
+                    EndpointSecret::generate(),
+                )
+                .await
+                .unwrap();
+            app.id
+        }
+
+        fn message(app: &AppId) -> Message {
+            let created_at = Utc::now() - TimeDelta::seconds(1);
+            Message {
+                id: MessageId::generate(),
+                app_id: app.clone(),
+                event_type: EventTypeName::parse("a.b").unwrap(),
+                event_id: None,
+                payload: Some("{}".into()),
+                channels: None,
+                tags: None,
+                created_at,
+                payload_expires_at: created_at + TimeDelta::days(1),
+                deliver_at: None,
+                received: None,
+            }
+        }
+
+        /// A claimed delivery, published and claimed through `writer`.
+        async fn claimed(writer: &GroupCommit, app: &AppId) -> DeliveryJob {
+            writer
+                .publish(&message(app), FanOut::Subscribed, None)
+                .await
+                .unwrap();
+            let mut jobs = writer
+                .claim(Utc::now(), 10, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .jobs;
+            assert_eq!(jobs.len(), 1);
+            jobs.remove(0)
+        }
+
+        async fn status(store: &SqliteStore, delivery: i64) -> i64 {
+            sqlx::query_scalar("SELECT status FROM delivery WHERE id = ?")
+                .bind(delivery)
+                .fetch_one(&store.read)
+                .await
+                .unwrap()
+        }
+
+        #[tokio::test]
+        async fn a_record_after_recent_publishes_waits_for_the_next_publish_to_share_its_commit() {
+            let (_dir, store) = migrated().await;
+            let app = app_with_endpoint(&store).await;
+            let writer = Arc::new(GroupCommit::with_linger(
+                Arc::downgrade(&store._batches),
+                LINGER,
+            ));
+            let job = claimed(&writer, &app).await;
+
+            let record = tokio::spawn({
+                let writer = writer.clone();
+                async move {
+                    writer
+                        .record(job.delivery_id, None, DeliveryUpdate::Delivered, Utc::now())
+                        .await
+                }
+            });
+            // Time for the record to reach the writer: it is held back, not committed.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(!record.is_finished(), "the record did not wait");
+            assert_eq!(
+                status(&store, job.delivery_id).await,
+                DeliveryStatus::Sending as i64
+            );
+
+            // The next publish takes it along, in its own commit.
+            writer
+                .publish(&message(&app), FanOut::Subscribed, None)
+                .await
+                .unwrap();
+            let recorded = tokio::time::timeout(Duration::from_secs(10), record)
+                .await
+                .expect("the record was answered with the publish's commit");
+            recorded.unwrap().unwrap();
+            assert_eq!(
+                status(&store, job.delivery_id).await,
+                DeliveryStatus::Success as i64
+            );
+        }
+
+        #[tokio::test]
+        async fn a_record_without_recent_publishes_commits_at_once() {
+            let (_dir, store) = migrated().await;
+            let app = app_with_endpoint(&store).await;
+            // Published and claimed through the store's own writer: this one has seen none.
+            let job = claimed(&store.writer, &app).await;
+            let writer = GroupCommit::with_linger(Arc::downgrade(&store._batches), LINGER);
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                writer.record(job.delivery_id, None, DeliveryUpdate::Delivered, Utc::now()),
+            )
+            .await
+            .expect("a record with no publish to wait for was held back")
+            .unwrap();
+            assert_eq!(
+                status(&store, job.delivery_id).await,
+                DeliveryStatus::Success as i64
+            );
+        }
+    }
 }

@@ -12,8 +12,11 @@
 //!   the writer is never held up;
 //! - with `RESTART` once it passes the limit, on the write connection between two of its
 //!   transactions: that waits for readers of old frames and copies the rest, holding the
-//!   writer for the time of that copy (short, since the passive ones did most of it), so the
-//!   next commit writes the log from its beginning again. The file keeps its blocks (cut
+//!   writer for the time of that copy, so the next commit writes the log from its beginning
+//!   again. A passive checkpoint runs just before it, so the rest is only what was committed
+//!   during that one: the RESTART used to copy (and sync) up to a second of log while the
+//!   writer waited, at 1,000 msgs/s a 40–55 ms stall every two to four seconds, which was the
+//!   p99 (BENCHMARKS.md, step 5). The file keeps its blocks (cut
 //!   back to the limit by `journal_size_limit`): `TRUNCATE` here freed them all and the log
 //!   then allocated them again while growing, and on ext4 those metadata changes wait for the
 //!   journal's commits. Measured at 1,000 msgs/s: p99 publish→delivered 44–65 ms with
@@ -78,6 +81,15 @@ pub(super) async fn checkpoint_regularly(
                 "PASSIVE"
             }
         };
+        if mode == "RESTART" {
+            // Most of the log is copied (and the files synced) first without holding the
+            // writer, so the RESTART, which holds it, has only what came meanwhile to copy.
+            if let Err(e) = checkpoint(&pool, "PASSIVE").await {
+                if !pool.is_closed() {
+                    tracing::warn!(error = %e, wal_bytes = size, "WAL checkpoint failed");
+                }
+            }
+        }
         // Both modes that wait for the writer run between its transactions.
         let on = if mode == "PASSIVE" { &pool } else { &write };
         if let Err(e) = checkpoint(on, mode).await {

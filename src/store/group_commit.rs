@@ -52,6 +52,10 @@ pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(5);
 /// How long a batch of attempt records alone waits for a publish to share its commit with,
 /// when publishes have been coming that often ([`linger`]).
 const RECORD_LINGER: Duration = Duration::from_millis(2);
+/// The most records a batch may hold and still wait ([`linger`]): more share a commit among
+/// themselves already, and come when deliveries are many, where the permits their workers
+/// hold while waiting are what the dispatcher needs to claim more.
+const LINGER_UP_TO: usize = 4;
 
 /// A publish in a batch.
 pub(crate) struct PublishIn<'a> {
@@ -454,7 +458,9 @@ async fn run<W: BatchWriter>(
 /// request. Without recent publishes (a backlog draining, a quiet hour) records commit at
 /// once: waiting then would only hold the workers' permits. Only publishes count: they come
 /// from outside, whatever the workers do, where the dispatcher's claims (and its deferrals)
-/// wait for the permits that lingering records hold.
+/// wait for the permits that lingering records hold. Nor do batches of more than
+/// [`LINGER_UP_TO`] records wait: at full speed they share commits well enough, and holding
+/// their permits cost deliveries per second.
 ///
 /// The worker waits the longer for its record, holding its permit; the publisher waits only
 /// for the records' statements, in a transaction it needed anyway.
@@ -466,7 +472,7 @@ async fn linger(
 ) {
     let records_alone = batch.iter().all(|op| matches!(op, Op::Record { .. }));
     let company_expected = last_publish.is_some_and(|at| at.elapsed() < wait);
-    if !records_alone || !company_expected || batch.len() >= MAX_BATCH {
+    if !records_alone || !company_expected || batch.len() > LINGER_UP_TO {
         return;
     }
     let room = MAX_BATCH - batch.len();

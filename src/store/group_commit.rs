@@ -400,8 +400,8 @@ async fn run<W: BatchWriter>(
     record_linger: Duration,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // When a publish was last applied ([`linger`]).
-    let mut last_publish: Option<std::time::Instant> = None;
+    // When publishes were applied, to tell whether the next is near ([`linger`]).
+    let mut publishes = PublishPace::default();
     loop {
         let keeping = backend.upgrade().is_some_and(|b| b.keeps_between_batches());
         let received = if keeping {
@@ -436,9 +436,9 @@ async fn run<W: BatchWriter>(
                 }
             }
         }
-        linger(&mut rx, &mut batch, last_publish, record_linger).await;
+        linger(&mut rx, &mut batch, &publishes, record_linger).await;
         if batch.iter().any(|op| matches!(op, Op::Publish { .. })) {
-            last_publish = Some(std::time::Instant::now());
+            publishes.applied(std::time::Instant::now());
         }
         let Some(backend) = backend.upgrade() else {
             return;
@@ -448,30 +448,31 @@ async fn run<W: BatchWriter>(
 }
 
 /// Holds back a batch of attempt records alone for up to `wait` ([`RECORD_LINGER`]) while
-/// publishes have come within that time, so the next publish shares its commit.
+/// publishes come more often than that ([`PublishPace`]), so the next publish shares its
+/// commit.
 ///
 /// At a steady 1,000 msgs/s every message is a batch of its own, and so is the record of its
 /// delivery a moment later: two commits per message, each writing the delivery's pages to the
 /// log again. Nothing waits on a record but the worker that made it (no caller is answered
 /// before it is durable, so nothing acknowledged depends on it), and a crash meanwhile only
 /// means the delivery is sent again when its lease runs out, as for a crash during the
-/// request. Without recent publishes (a backlog draining, a quiet hour) records commit at
-/// once: waiting then would only hold the workers' permits. Only publishes count: they come
-/// from outside, whatever the workers do, where the dispatcher's claims (and its deferrals)
-/// wait for the permits that lingering records hold. Nor do batches of more than
-/// [`LINGER_UP_TO`] records wait: at full speed they share commits well enough, and holding
-/// their permits cost deliveries per second.
+/// request. Without publishes that often (a backlog draining, a quiet hour, 100 msgs/s)
+/// records commit at once: waiting then would only hold the workers' permits. Only publishes
+/// count: they come from outside, whatever the workers do, where the dispatcher's claims (and
+/// its deferrals) wait for the permits that lingering records hold. Nor do batches of more
+/// than [`LINGER_UP_TO`] records wait: at full speed they share commits well enough, and
+/// holding their permits cost deliveries per second.
 ///
 /// The worker waits the longer for its record, holding its permit; the publisher waits only
 /// for the records' statements, in a transaction it needed anyway.
 async fn linger(
     rx: &mut mpsc::Receiver<Op>,
     batch: &mut Vec<Op>,
-    last_publish: Option<std::time::Instant>,
+    publishes: &PublishPace,
     wait: Duration,
 ) {
     let records_alone = batch.iter().all(|op| matches!(op, Op::Record { .. }));
-    let company_expected = last_publish.is_some_and(|at| at.elapsed() < wait);
+    let company_expected = publishes.next_within(wait);
     if !records_alone || !company_expected || batch.len() > LINGER_UP_TO {
         return;
     }
@@ -480,6 +481,30 @@ async fn linger(
         // None more (the handles are gone): the batch goes alone, and the writer ends after it.
         _ = rx.recv_many(batch, room) => {}
         _ = tokio::time::sleep(wait) => {}
+    }
+}
+
+/// When the last two batches with publishes were applied: whether the next publish is
+/// likely within a record's [`linger`].
+#[derive(Default)]
+struct PublishPace {
+    last: Option<std::time::Instant>,
+    gap: Option<Duration>,
+}
+
+impl PublishPace {
+    fn applied(&mut self, at: std::time::Instant) {
+        self.gap = self.last.map(|last| at.duration_since(last));
+        self.last = Some(at);
+    }
+
+    /// Publishes came less than `wait` apart, and the last came less than `wait` ago: at
+    /// 100 msgs/s a record made a millisecond after its publish would wait in vain.
+    fn next_within(&self, wait: Duration) -> bool {
+        match (self.last, self.gap) {
+            (Some(last), Some(gap)) => gap < wait && last.elapsed() < wait,
+            _ => false,
+        }
     }
 }
 

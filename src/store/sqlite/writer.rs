@@ -320,7 +320,7 @@ mod tests {
         use crate::domain::*;
         use crate::store::group_commit::GroupCommit;
         use crate::store::*;
-        use chrono::{TimeDelta, Utc};
+        use chrono::{DateTime, TimeDelta, Utc};
         use std::sync::Arc;
         use std::time::Duration;
 
@@ -359,8 +359,13 @@ mod tests {
             app.id
         }
 
+        /// The tests' one time: later than any real clock, so every delivery is due by it.
+        fn at() -> DateTime<Utc> {
+            DateTime::from_timestamp(4_000_000_000, 0).expect("in range")
+        }
+
         fn message(app: &AppId) -> Message {
-            let created_at = Utc::now() - TimeDelta::seconds(1);
+            let created_at = at() - TimeDelta::seconds(1);
             Message {
                 id: MessageId::generate(),
                 app_id: app.clone(),
@@ -386,7 +391,7 @@ mod tests {
                     .unwrap();
             }
             let mut jobs = writer
-                .claim(Utc::now(), 10, Duration::from_secs(60))
+                .claim(at(), 10, Duration::from_secs(60))
                 .await
                 .unwrap()
                 .jobs;
@@ -417,7 +422,7 @@ mod tests {
                 let writer = writer.clone();
                 async move {
                     writer
-                        .record(job.delivery_id, None, DeliveryUpdate::Delivered, Utc::now())
+                        .record(job.delivery_id, None, DeliveryUpdate::Delivered, at())
                         .await
                 }
             });
@@ -454,7 +459,7 @@ mod tests {
             let job = claimed(&writer, &app, 1).await;
             tokio::time::timeout(
                 Duration::from_secs(10),
-                writer.record(job.delivery_id, None, DeliveryUpdate::Delivered, Utc::now()),
+                writer.record(job.delivery_id, None, DeliveryUpdate::Delivered, at()),
             )
             .await
             .expect("a record with no publish to wait for was held back")

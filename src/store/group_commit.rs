@@ -253,22 +253,25 @@ impl WaitingClaim {
     /// makes it, and what it claims stays leased to this node until the node starts again
     /// ([`crate::store::QueueStore::release_own_leases`]) or the lease runs out.
     pub fn abandon(self) {
+        self.take_back();
+    }
+
+    /// Removes this claim from the writer if no batch has taken it; says whether it did.
+    fn take_back(&self) -> bool {
         let mut slot = self.standing.0.lock().expect("not poisoned");
-        if slot.as_ref().is_some_and(|r| r.id == self.id) {
+        let waiting = slot.as_ref().is_some_and(|r| r.id == self.id);
+        if waiting {
             *slot = None;
         }
+        waiting
     }
 
     /// Takes the claim back. `None` if no batch had taken it yet: nothing was claimed. Else a
     /// batch is making it or has made it, and its answer is returned once that batch has
     /// committed (or failed), so what it claimed is never left leased and unsent.
     pub async fn withdraw(self) -> Option<StoreResult<Claimed>> {
-        {
-            let mut slot = self.standing.0.lock().expect("not poisoned");
-            if slot.as_ref().is_some_and(|r| r.id == self.id) {
-                *slot = None;
-                return None;
-            }
+        if self.take_back() {
+            return None;
         }
         Some(self.answer.await.unwrap_or_else(|_| Err(stopped())))
     }
@@ -471,9 +474,11 @@ async fn linger(
     publishes: &PublishPace,
     wait: Duration,
 ) {
-    let records_alone = batch.iter().all(|op| matches!(op, Op::Record { .. }));
-    let company_expected = publishes.next_within(wait);
-    if !records_alone || !company_expected || batch.len() > LINGER_UP_TO {
+    // Cheapest first: at full speed batches are large and this returns at once.
+    if batch.len() > LINGER_UP_TO
+        || !publishes.next_within(wait)
+        || !batch.iter().all(|op| matches!(op, Op::Record { .. }))
+    {
         return;
     }
     let room = MAX_BATCH - batch.len();

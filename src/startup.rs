@@ -216,7 +216,7 @@ impl Application {
                 self.shutdown.clone(),
             )));
         }
-        let state = Services {
+        let state = Services::new(crate::services::Shared {
             store: self.store.clone(),
             send,
             clock,
@@ -241,7 +241,7 @@ impl Application {
             portal_logos: Arc::new(crate::send::PortalLogos::new(
                 settings.allow_private_targets,
             )?),
-        };
+        });
         // Trailing slashes are trimmed before routing: older Svix SDKs send `/api/v1/app/`.
         let routes = if settings.role.serves_api() {
             api::router(state.clone()).merge(crate::web::router(state))

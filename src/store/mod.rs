@@ -272,7 +272,9 @@ pub struct DeliveryJob {
     pub event_id: Option<String>,
     /// `None` when the payload has expired; such a delivery cannot be sent.
     pub payload: Option<String>,
-    pub endpoint: Endpoint,
+    /// Shared by every job of the claim that goes to this endpoint
+    /// ([`rules::ClaimedEndpoints`]).
+    pub endpoint: Arc<Endpoint>,
     /// Attempts made before this one.
     pub attempts_made: u32,
     /// The throttle granted this delivery its slot when it deferred it.

@@ -140,10 +140,11 @@ impl QueueStore for PgStore {
     .bind(&self.node)
     .fetch_all(&self.pool)
     .await?;
+        let mut endpoints = crate::store::rules::ClaimedEndpoints::default();
         Ok(rows
             .iter()
             .map(|row| {
-                let endpoint = rows::endpoint(row);
+                let endpoint = endpoints.get_or_read(row.get("id"), || rows::endpoint(row));
                 DeliveryJob {
                     delivery_id: row.get("d_id"),
                     msg_id: MessageId::from_trusted(row.get("m_id")),

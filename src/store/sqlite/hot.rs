@@ -412,10 +412,11 @@ impl HotConn {
              ORDER BY d.id",
         )?;
         let columns = cells::Columns::of(&read);
+        let mut endpoints = rules::ClaimedEndpoints::default();
         let jobs = read.query_map([to_json(&ids)], |row| {
             use crate::store::cells::Cells;
             let row = &columns.on(row);
-            let endpoint = cells::endpoint(row);
+            let endpoint = endpoints.get_or_read(&row.text("id"), || cells::endpoint(row));
             Ok(DeliveryJob {
                 delivery_id: row.int("d_id"),
                 msg_id: MessageId::from_trusted(row.text("m_id")),

@@ -152,7 +152,9 @@ impl Operational {
             .create_message(&msg, FanOut::Subscribed, None)
             .await
         {
-            Ok(crate::store::CreateMessageOutcome::Created { deliveries }) if deliveries > 0 => {
+            Ok(crate::store::CreateMessageOutcome::Created { deliveries, .. })
+                if deliveries > 0 =>
+            {
                 self.waker.wake()
             }
             Ok(_) => {}

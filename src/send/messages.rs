@@ -170,8 +170,14 @@ impl Sending {
         // A taken eventId comes back as the store's Conflict (`store::EVENT_ID_TAKEN`).
         let outcome = self.store.create_message(msg, fan_out, idempotency).await?;
         Ok(match outcome {
-            CreateMessageOutcome::Created { deliveries } => {
-                if deliveries > 0 {
+            CreateMessageOutcome::Created {
+                deliveries,
+                claimed,
+            } => {
+                // A claim that rode on the commit already told the dispatcher; a wake would
+                // only make it read the queue's next due time again (5 % of the CPU at 1,000
+                // msgs/s).
+                if deliveries > 0 && !claimed {
                     self.waker.wake();
                 }
                 Published::Created

@@ -575,8 +575,15 @@ async fn together<W: BatchWriter>(
     let written = write(backend, batch, now, standing, &mut rider).await;
     match (rider, written) {
         (None, written) => written.map(|(done, queued, _)| (done, queued)),
-        (Some(rider), Ok((done, queued, claimed))) => {
+        (Some(rider), Ok((mut done, queued, claimed))) => {
             let claimed = claimed.expect("a rider's claim is made in its batch");
+            // The claim ran after every publish of the batch, in its transaction: the
+            // dispatcher gets what they queued, or the time it falls due, with its answer.
+            for d in &mut done {
+                if let Done::Publish(Ok(CreateMessageOutcome::Created { claimed, .. })) = d {
+                    *claimed = true;
+                }
+            }
             // A dispatcher that stopped waiting does not mind; its leases run out.
             let _ = rider.reply.send(Ok(claimed));
             Ok((done, queued))

@@ -257,7 +257,13 @@ pub const IDEMPOTENCY_PENDING: u16 = 0;
 #[derive(Debug)]
 pub enum CreateMessageOutcome {
     /// Stored, with this many deliveries queued.
-    Created { deliveries: usize },
+    Created {
+        deliveries: usize,
+        /// The dispatcher's waiting claim rode on the commit that stored this message
+        /// ([`QueueStore::claim_on_next_queue`]): it has these deliveries, or knows when they
+        /// fall due, so waking it would only make it look again for nothing.
+        claimed: bool,
+    },
     /// The idempotency key had been used: here is the first response, nothing was written.
     Replayed(StoredResponse),
 }

@@ -193,12 +193,20 @@ fn message(app: &AppId, event_type: &str, channels: Option<&[&str]>) -> Message 
 }
 
 async fn send(store: &DynStore, msg: &Message) -> usize {
+    sent(store, msg).await.0
+}
+
+/// The deliveries a publish queued, and whether a waiting claim rode on its commit.
+async fn sent(store: &DynStore, msg: &Message) -> (usize, bool) {
     match store
         .create_message(msg, FanOut::Subscribed, None)
         .await
         .expect("create message")
     {
-        CreateMessageOutcome::Created { deliveries } => deliveries,
+        CreateMessageOutcome::Created {
+            deliveries,
+            claimed,
+        } => (deliveries, claimed),
         CreateMessageOutcome::Replayed(_) => panic!("nothing to replay without a key"),
     }
 }
@@ -258,7 +266,7 @@ async fn messages_fan_out_by_event_type_and_channel_and_read_back_exactly(db: Te
         .expect("test event");
     assert!(matches!(
         outcome,
-        CreateMessageOutcome::Created { deliveries: 1 }
+        CreateMessageOutcome::Created { deliveries: 1, .. }
     ));
 
     let dests = store
@@ -340,7 +348,7 @@ async fn an_idempotency_key_makes_one_message_even_from_two_nodes_at_once(db: Te
     let mut replayed = Vec::new();
     for (i, t) in tasks.into_iter().enumerate() {
         match t.await.unwrap().expect("create") {
-            CreateMessageOutcome::Created { deliveries } => {
+            CreateMessageOutcome::Created { deliveries, .. } => {
                 assert_eq!(deliveries, 1);
                 created.push(format!("first-{i}"));
             }
@@ -927,14 +935,18 @@ async fn a_claim_left_in_the_writer_rides_on_the_next_commit_that_queues_work(db
     let ep = endpoint(&store, &app.id, Some(&["a.b"]), None, false).await;
 
     // A commit that queues nothing (no endpoint takes this type) leaves the claim waiting.
-    assert_eq!(send(&store, &message(&app.id, "other.type", None)).await, 0);
+    assert_eq!(
+        sent(&store, &message(&app.id, "other.type", None)).await,
+        (0, false)
+    );
     assert!(
         waiting.made().now_or_never().is_none(),
         "a commit that queued nothing made the claim"
     );
 
+    // The publish is told the claim rode on its commit: the dispatcher needs no wake for it.
     let msg = message(&app.id, "a.b", None);
-    assert_eq!(send(&store, &msg).await, 1);
+    assert_eq!(sent(&store, &msg).await, (1, true));
     let claimed = waiting
         .made()
         .now_or_never()
@@ -960,7 +972,11 @@ async fn a_claim_left_in_the_writer_rides_on_the_next_commit_that_queues_work(db
     let waiting = store.claim_on_next_queue(10, lease).expect("SQLite");
     assert!(waiting.withdraw().await.is_none(), "nothing took it");
     let second = message(&app.id, "a.b", None);
-    send(&store, &second).await;
+    assert_eq!(
+        sent(&store, &second).await,
+        (1, false),
+        "no claim rode: the dispatcher must be woken"
+    );
     let jobs = claim_all(&store, Utc::now()).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].msg_id, second.id);
@@ -968,7 +984,7 @@ async fn a_claim_left_in_the_writer_rides_on_the_next_commit_that_queues_work(db
     // Withdrawn after a commit made it: the withdrawal hands over what it claimed.
     let waiting = store.claim_on_next_queue(10, lease).expect("SQLite");
     let third = message(&app.id, "a.b", None);
-    send(&store, &third).await;
+    assert_eq!(sent(&store, &third).await, (1, true));
     let claimed = waiting
         .withdraw()
         .await

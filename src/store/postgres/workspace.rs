@@ -26,7 +26,7 @@ use sqlx::{PgConnection, Row};
 pub(super) async fn queue_in(conn: &mut PgConnection, messages: &[Message]) -> StoreResult<usize> {
     let mut queued = 0;
     for msg in messages {
-        if let CreateMessageOutcome::Created { deliveries } =
+        if let CreateMessageOutcome::Created { deliveries, .. } =
             create_in(conn, msg, &FanOut::Subscribed, None).await?
         {
             queued += deliveries;

@@ -121,6 +121,7 @@ pub(super) async fn publish_all(
         let (targets, trigger) = rules::fan_out_targets(enabled, m, p.fan_out);
         outcomes.push(CreateMessageOutcome::Created {
             deliveries: targets.len(),
+            claimed: false,
         });
         let at = to_ms(m.created_at);
         for ep in targets {

@@ -47,6 +47,7 @@ pub(super) async fn publish_all(
         let (targets, trigger) = targets(conn, cache, msg, op.fan_out).await?;
         outcomes.push(CreateMessageOutcome::Created {
             deliveries: targets.len(),
+            claimed: false,
         });
         let created = to_ms(msg.created_at);
         let due = to_ms(msg.first_attempt_at());

@@ -222,6 +222,7 @@ impl HotConn {
             }
             outcomes.push(CreateMessageOutcome::Created {
                 deliveries: targets.len(),
+                claimed: false,
             });
         }
         Ok(outcomes)
@@ -582,7 +583,7 @@ impl HotConn {
             .publish_all(&mut cache, &publishes, now)?
             .iter()
             .map(|o| match o {
-                CreateMessageOutcome::Created { deliveries } => *deliveries,
+                CreateMessageOutcome::Created { deliveries, .. } => *deliveries,
                 CreateMessageOutcome::Replayed(_) => 0,
             })
             .sum())

@@ -31,7 +31,7 @@ pub(super) async fn queue_in(
     let mut cache = EndpointsByApp::default();
     let mut queued = 0;
     for msg in messages {
-        if let CreateMessageOutcome::Created { deliveries } = create_in(
+        if let CreateMessageOutcome::Created { deliveries, .. } = create_in(
             conn,
             &mut cache,
             msg,

@@ -169,7 +169,7 @@ impl BatchWriter for Batches {
         let queued = outcomes
             .iter()
             .map(|o| match o {
-                CreateMessageOutcome::Created { deliveries } => *deliveries as u64,
+                CreateMessageOutcome::Created { deliveries, .. } => *deliveries as u64,
                 CreateMessageOutcome::Replayed(_) => 0,
             })
             .sum();

@@ -48,6 +48,11 @@ pub(super) struct HotSettings {
 pub(super) struct HotConn {
     settings: HotSettings,
     conn: Option<Connection>,
+    /// Where each column of the claim's read and of the endpoint read is, found on first use:
+    /// the statements and the schema do not change while the process runs, and finding them
+    /// lowercases and hashes some 25 names per claim.
+    claim_columns: std::sync::OnceLock<cells::Columns>,
+    endpoint_columns: std::sync::OnceLock<cells::Columns>,
 }
 
 impl HotConn {
@@ -55,6 +60,8 @@ impl HotConn {
         Self {
             settings,
             conn: None,
+            claim_columns: std::sync::OnceLock::new(),
+            endpoint_columns: std::sync::OnceLock::new(),
         }
     }
 
@@ -255,7 +262,9 @@ impl HotConn {
         let mut stmt = self
             .conn()
             .prepare_cached("SELECT * FROM endpoint WHERE app_id = ?1 AND disabled = 0")?;
-        let columns = cells::Columns::of(&stmt);
+        let columns = self
+            .endpoint_columns
+            .get_or_init(|| cells::Columns::of(&stmt));
         let rows = stmt.query_map([app.as_str()], |row| Ok(cells::endpoint(&columns.on(row))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -412,7 +421,7 @@ impl HotConn {
              WHERE d.id IN (SELECT value FROM json_each(?1))
              ORDER BY d.id",
         )?;
-        let columns = cells::Columns::of(&read);
+        let columns = self.claim_columns.get_or_init(|| cells::Columns::of(&read));
         let mut endpoints = rules::ClaimedEndpoints::default();
         let jobs = read.query_map([to_json(&ids)], |row| {
             use crate::store::cells::Cells;

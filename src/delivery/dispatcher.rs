@@ -213,10 +213,11 @@ impl Dispatcher {
     /// Meanwhile a claim waits in the store's writer where it has one
     /// ([`crate::store::QueueStore::claim_on_next_queue`]): the next commit that queues
     /// deliveries makes it, and the dispatcher wakes with that work claimed instead of asking
-    /// for it in a commit of its own. The publisher still wakes the waker after its commit, so
-    /// a wake with the claim still waiting may be for work the claim before took: the due time
-    /// is read (a point read, no write) and the claim left waiting unless something is due
-    /// now. A wake that moves the next due time earlier (a retry) moves `until` with it.
+    /// for it in a commit of its own. A publish whose commit the claim rode does not wake the
+    /// waker (`CreateMessageOutcome::Created { claimed }`); other writers do, and a wake with
+    /// the claim still waiting may be for work a claim before took: the due time is read (a
+    /// point read, no write) and the claim left waiting unless something is due now. A wake
+    /// that moves the next due time earlier (a retry) moves `until` with it.
     async fn wait(
         &self,
         mut until: tokio::time::Instant,

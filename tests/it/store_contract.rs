@@ -309,6 +309,12 @@ async fn messages_fan_out_by_event_type_and_channel_and_read_back_exactly(db: Te
     assert_eq!(manual.trigger, TriggerType::Manual);
     assert_eq!(manual.endpoint.id, off.id);
     assert_eq!(manual.payload, test_event.payload);
+    // The jobs of one claim for one endpoint share one read of it.
+    let to_all: Vec<_> = jobs.iter().filter(|j| j.endpoint.id == all.id).collect();
+    assert_eq!(to_all.len(), 2);
+    assert!(Arc::ptr_eq(&to_all[0].endpoint, &to_all[1].endpoint));
+    assert_eq!(to_all[0].endpoint.secret, all.secret);
+    assert_eq!(to_all[0].endpoint.fields.url, all.fields.url);
 }
 
 fn created_at_ms(t: DateTime<Utc>) -> DateTime<Utc> {

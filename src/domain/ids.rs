@@ -7,6 +7,15 @@
 use super::ParseError;
 use svix_ksuid::{KsuidLike, KsuidMs};
 
+/// A KSUID's random part, from the thread's CSPRNG (seeded and reseeded from the OS).
+/// Left to itself, `svix_ksuid` makes a `getrandom` system call for every id, and a delivery
+/// at full speed makes ids for its message and its attempt.
+fn random_part() -> [u8; KsuidMs::PAYLOAD_BYTES] {
+    let mut part = [0u8; KsuidMs::PAYLOAD_BYTES];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut part);
+    part
+}
+
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -18,7 +27,7 @@ macro_rules! prefixed_id {
 
             /// A fresh id ordered after every id generated earlier (to 1/256 of a second).
             pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, KsuidMs::new(None, None)))
+                Self(format!("{}{}", $prefix, KsuidMs::new(None, Some(&random_part()))))
             }
 
             /// Accepts a string that has this type's prefix followed by a KSUID.
@@ -98,6 +107,13 @@ mod tests {
         let b = MessageId::generate();
         assert!(a < b, "{a} should sort before {b}");
         assert_eq!(MessageId::parse(a.as_str()).unwrap(), a);
+    }
+
+    #[test]
+    fn generated_ids_do_not_repeat() {
+        let ids: std::collections::HashSet<_> =
+            (0..10_000).map(|_| AttemptId::generate()).collect();
+        assert_eq!(ids.len(), 10_000);
     }
 
     #[test]

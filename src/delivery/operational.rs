@@ -152,12 +152,11 @@ impl Operational {
             .create_message(&msg, FanOut::Subscribed, None)
             .await
         {
-            Ok(crate::store::CreateMessageOutcome::Created { deliveries, .. })
-                if deliveries > 0 =>
-            {
-                self.waker.wake()
+            Ok(outcome) => {
+                if outcome.wakes_dispatcher() {
+                    self.waker.wake()
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = %e, event_type, "could not queue an operational event")
             }

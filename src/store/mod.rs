@@ -268,6 +268,14 @@ pub enum CreateMessageOutcome {
     Replayed(StoredResponse),
 }
 
+impl CreateMessageOutcome {
+    /// Whether the dispatcher must be woken for this: deliveries were queued and no waiting
+    /// claim rode on their commit (one that did has already handed them over).
+    pub fn wakes_dispatcher(&self) -> bool {
+        matches!(self, Self::Created { deliveries, claimed } if *deliveries > 0 && !*claimed)
+    }
+}
+
 /// A claimed delivery: everything the sender needs, read in the same round trip as the claim.
 #[derive(Debug, Clone)]
 pub struct DeliveryJob {
@@ -759,4 +767,28 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
     let store = connect(database_url, "migrate", &StoreOptions::default()).await?;
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queued_work_no_claim_took_wakes_the_dispatcher() {
+        let created = |deliveries, claimed| CreateMessageOutcome::Created {
+            deliveries,
+            claimed,
+        };
+        assert!(created(1, false).wakes_dispatcher());
+        assert!(
+            !created(1, true).wakes_dispatcher(),
+            "the ridden claim has it"
+        );
+        assert!(!created(0, false).wakes_dispatcher(), "nothing to deliver");
+        let replayed = CreateMessageOutcome::Replayed(StoredResponse {
+            status: 202,
+            body: Vec::new(),
+        });
+        assert!(!replayed.wakes_dispatcher(), "a replay writes nothing");
+    }
 }

@@ -16,10 +16,12 @@
 //!   again. A passive checkpoint runs just before it, so the rest is only what was committed
 //!   during that one: the RESTART used to copy (and sync) up to a second of log while the
 //!   writer waited, at 1,000 msgs/s a 40–55 ms stall every two to four seconds, which was the
-//!   p99 (BENCHMARKS.md, step 5). The file keeps its blocks (cut back to the limit by
-//!   `journal_size_limit`): `TRUNCATE` here freed them all and the log then allocated them
-//!   again while growing, and on ext4 those metadata changes wait for the journal's commits. Measured at 1,000 msgs/s: p99 publish→delivered 44–65 ms with
-//!   `TRUNCATE`, 19–20 ms with `RESTART` (BENCHMARKS.md);
+//!   p99 (BENCHMARKS.md, step 5). What is left, 14–17 ms of copying and syncing every 1.6 s
+//!   at 1,000 msgs/s on the project's machine, is still that rate's p99 (step 6). The file
+//!   keeps its blocks (cut back to the limit by `journal_size_limit`): `TRUNCATE` here freed
+//!   them all and the log then allocated them again while growing, and on ext4 those metadata
+//!   changes wait for the journal's commits. Measured at 1,000 msgs/s: p99
+//!   publish→delivered 44–65 ms with `TRUNCATE`, 19–20 ms with `RESTART` (BENCHMARKS.md);
 //! - with `TRUNCATE` when no write has committed for a second, so an idle node's log is
 //!   empty;
 //! - and once more on shutdown ([`truncate`]), before the last connection closes (which
